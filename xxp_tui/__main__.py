@@ -1,0 +1,3 @@
+from xxp_tui.cli import main
+
+main()

@@ -1,0 +1,9 @@
+"""The ExtremeXP language: text in, a frozen model and diagnostics out.
+
+Pure by design: no SQLite, no subprocesses. `load_project` is the one entry point most callers need.
+"""
+
+from xxp_tui.spec.diagnostics import Diagnostic, Severity
+from xxp_tui.spec.loader import LoadResult, load_project
+
+__all__ = ["Diagnostic", "LoadResult", "Severity", "load_project"]

@@ -1,0 +1,79 @@
+"""Graphs of a spec with networkx: the task DAG of a workflow and the experiment control graph.
+
+Used by validation (cycles, reachability), by the engine (task order, control flow) and by the
+TUI tree. networkx is imported here only, and only when a graph is asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from xxp_tui.spec.model import END, START
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from xxp_tui.spec.model import Experiment, Workflow
+
+
+def task_graph(workflow: Workflow) -> nx.DiGraph:
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_nodes_from(workflow.tasks)
+    g.add_edges_from(workflow.edges)
+    return g
+
+
+def ordered(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> tuple[list[str], list[str] | None]:
+    """Topological order stable on declaration order, and a cycle (as a node list) if there is one."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    nodes = list(nodes)
+    g.add_nodes_from(nodes)
+    g.add_edges_from(edges)
+    rank = {n: i for i, n in enumerate(nodes)}
+    try:
+        return list(nx.lexicographical_topological_sort(g, key=lambda n: rank.get(n, len(rank)))), None
+    except nx.NetworkXUnfeasible:
+        cycle = [a for a, _ in nx.find_cycle(g)]
+        return nodes, cycle
+
+
+def control_graph(experiment: Experiment) -> nx.MultiDiGraph:
+    """Nodes are control nodes plus START and END; each edge carries its ControlEdge as `edge`."""
+    import networkx as nx
+
+    g = nx.MultiDiGraph()
+    g.add_nodes_from([START, *experiment.nodes, END])
+    for e in experiment.edges:
+        g.add_edge(e.src, e.dst, edge=e)
+    return g
+
+
+def control_cycles(experiment: Experiment) -> list[list[str]]:
+    """Every elementary cycle of the control graph (loops made of back-edges or self-loops)."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_edges_from((e.src, e.dst) for e in experiment.edges)
+    return [list(c) for c in nx.simple_cycles(g)]
+
+
+def reachable_from_start(experiment: Experiment) -> set[str]:
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_nodes_from(experiment.nodes)
+    g.add_edges_from((e.src, e.dst) for e in experiment.edges)
+    seen: set[str] = set()
+    for s in experiment.start_nodes():
+        if s in g:
+            seen |= {s} | nx.descendants(g, s)
+    return seen
+
+
+def format_cycle(cycle: list[str]) -> str:
+    return " -> ".join([*cycle, cycle[0]])
