@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from typing import NoReturn
 
@@ -20,16 +19,11 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def print_table(headers: list[str], rows: list[list[str]], max_width: int | None = None) -> None:
-    """Left-aligned columns; the last column is cut to the terminal width."""
-    width = max_width or shutil.get_terminal_size((120, 24)).columns
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    """Left-aligned columns separated by two spaces; long cells are kept whole (pipes, grep)."""
     cols = [headers, *rows]
     widths = [max(len(str(r[i])) for r in cols) for i in range(len(headers))]
     for i, row in enumerate(cols):
-        cells = [str(c).ljust(widths[j]) for j, c in enumerate(row)]
-        line = "  ".join(cells).rstrip()
-        if len(line) > width:
-            line = line[: width - 1] + "…"
-        print(line)
+        print("  ".join(str(c).ljust(widths[j]) for j, c in enumerate(row)).rstrip())
         if i == 0:
-            print("  ".join("-" * w for w in widths)[:width])
+            print("  ".join("-" * w for w in widths))

@@ -87,9 +87,9 @@ def tasks(
         libs = libraries_for(anchor)
     except ConfigError as exc:
         fail_usage(str(exc))
-    if path.is_dir() and path.resolve() not in {d.resolve() for d in libs.task_dirs}:
-        if any(path.rglob("task.xxp")):
-            libs = type(libs)(**{**libs.__dict__, "task_dirs": (path.resolve(), *libs.task_dirs)})
+    if path.is_dir() and not libs.task_dirs and any(path.rglob("task.xxp")):
+        # A folder that is itself a task library (task folders directly below it).
+        libs = type(libs)(**{**libs.__dict__, "task_dirs": (path.resolve(), *libs.task_dirs)})
     rows = []
     for root, folder in library_task_folders(libs):
         result = load_project(folder / "task.xxp")

@@ -172,7 +172,7 @@ class _Checker:
                     continue
                 task = wf.tasks.get(end.task)
                 sig = task.signature if task else None
-                if sig is None or sig.folder is None and not (sig.inputs or sig.outputs):
+                if sig is None or (sig.folder is None and not (sig.inputs or sig.outputs)):
                     continue
                 ports = sig.outputs if kind == "output" else sig.inputs
                 if end.port not in ports:
@@ -256,11 +256,12 @@ class _Checker:
         for name, domains in space.param_values.items():
             for d in domains:
                 if not d.is_finite and strategy in (GRID, RANDOM, SINGLE):
-                    self.diags.error(
-                        vp_pos[name],
-                        f"{strategy} needs listed values, but {name} is {d.describe()}; use a bayesian/tpe, "
-                        "cmaes, qmc or random strategy for continuous ranges",
+                    hint = (
+                        "give the range a step, list the values with enum(…), or use a bayesian/tpe, cmaes, "
+                        "qmc or random strategy, which sample continuous ranges"
                     )
+                    self.diags.error(vp_pos[name], f"{strategy} needs listed values, but {name} is "
+                                     f"{d.describe()} (continuous); {hint}")
                 if strategy == "cmaes" and isinstance(d, EnumDomain) and any(isinstance(v, str) for v in d.values):
                     self.diags.error(vp_pos[name], f"cmaes needs numbers; {name} lists strings")
         self.bindings(sp, space, wf, vp_pos)
@@ -271,7 +272,8 @@ class _Checker:
                     self.diags.warning(
                         sp.workflow.pos,
                         f"space {space.name} runs workflow {wf.name}, whose task {t.name} has no implementation "
-                        "(bind one in a variant: workflow V from " + wf.name + " { task " + t.name + " { implementation … } })",
+                        f"(bind one in a variant: workflow V from {wf.name} {{ task {t.name} "
+                        "{ implementation … } })",
                     )
         for text, kind in ((sp.filter, "filter"), (sp.generator, "generator")):
             if text is not None:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Union
 
-Scalar = Union[int, float, str, bool]
+Scalar = int | float | str | bool
 
 # A float range with a step is enumerated; past this many values it is a spec mistake.
 MAX_ENUMERATED = 1_000_000
@@ -141,7 +140,7 @@ class UniformDomain:
         return f"uniform({_fmt(self.low)}, {_fmt(self.high)}{', log' if self.log else ''})"
 
 
-Domain = Union[EnumDomain, RangeDomain, UniformDomain]
+Domain = EnumDomain | RangeDomain | UniformDomain
 
 
 def _same(a: Scalar, b: Scalar) -> bool:

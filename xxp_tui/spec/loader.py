@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -353,7 +354,7 @@ class _Loader:
                 continue
             raw.data_props.setdefault(cfg.name.text, {}).update(cfg.props)
         for chain in decl.chains:
-            for a, b in zip(chain, chain[1:], strict=False):
+            for a, b in itertools.pairwise(chain):
                 raw.chain_edges.append((a, b))
         raw.links.extend(decl.links)
         return raw
@@ -604,7 +605,7 @@ class _Loader:
                 self.diags.error(ref.pos, f'implementation file "{value}" not found in {display_path(near)}')
                 return TaskSignature(name=task_name, source=ref.pos.file, script_ref=value)
             return TaskSignature(name=task_name, source=ref.pos.file, script=as_path.resolve(), script_ref=value)
-        root, folder, tried = self.libs.find_task_folder(value)
+        root, folder, _tried = self.libs.find_task_folder(value)
         if folder is None and "/" not in value and "." not in value:
             by_name = self.libs.find_task_by_folder_name(value)
             if by_name is not None:
@@ -761,7 +762,7 @@ class _Loader:
         if not decl.control and spaces:
             # No control block (old specs): the spaces run one after another as declared.
             order = [START, *spaces, END]
-            edges = [ControlEdge(a, b, decl.name.pos) for a, b in zip(order, order[1:], strict=False)]
+            edges = [ControlEdge(a, b, decl.name.pos) for a, b in itertools.pairwise(order)]
         return Experiment(
             name=decl.name.text,
             pos=decl.name.pos,

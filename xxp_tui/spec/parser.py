@@ -12,6 +12,7 @@ exact line and column.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 from dataclasses import dataclass
 from importlib import resources
@@ -154,9 +155,7 @@ class _FileParser:
         before = self.errors
         root = Tree("start", [])
         for piece in self._split(0, len(self.text), depth=0):
-            sub = self._parse_piece(piece, "top_stmt", depth=0)
-            if sub is not None:
-                root.children.append(sub)
+            root.children.extend(self._parse_piece(piece, "top_stmt", depth=0))
         if self.errors == before:  # recovery found nothing: report the plain parse error
             try:
                 _lark().parse(self.text, start="start")
@@ -170,17 +169,18 @@ class _FileParser:
         prefix = "\n" * (pos.line - 1) + " " * (pos.col - 1)
         return _lark().parse(prefix + self.text[start:end] + suffix, start=symbol)
 
-    def _parse_piece(self, piece: _Piece, symbol: str, depth: int) -> Tree | None:
+    def _parse_piece(self, piece: _Piece, symbol: str, depth: int) -> list[Tree]:
+        """Trees for the statement(s) in `piece`; errors are reported, good parts kept."""
         try:
-            return self._parse_at(piece.start, piece.end, symbol)
+            return [self._parse_at(piece.start, piece.end, symbol)]
         except UnexpectedInput as exc:
             whole_error = exc
         if piece.open is None or depth >= MAX_NESTING:
             if depth >= MAX_NESTING:
                 self.error(self.pos_at(piece.start), f"blocks nested deeper than {MAX_NESTING} levels")
-            else:
-                self._report(whole_error, symbol, piece.start, piece.end)
-            return None
+                return []
+            resume = self._report(whole_error, symbol, piece.start, piece.end)
+            return self._after_missing_semicolon(piece, resume, symbol, depth)
         if piece.close is None:
             self.error(self.pos_at(piece.open), "'{' is never closed")
         # The header with an empty body tells which block this is.
@@ -188,18 +188,30 @@ class _FileParser:
         try:
             header = self._parse_at(piece.start, piece.open + 1, symbol, suffix="}" + trailer)
         except UnexpectedInput as exc:
-            self._report(exc, symbol, piece.start, piece.open + 1)
-            return None
+            resume = self._report(exc, symbol, piece.start, piece.open + 1)
+            return self._after_missing_semicolon(piece, resume, symbol, depth)
         body_symbol = BODY_SYMBOL.get(str(header.data))
         if body_symbol is None:
             self._report(whole_error, symbol, piece.start, piece.end)
-            return None
+            return []
         body_end = piece.close if piece.close is not None else piece.end
         for sub_piece in self._split(piece.open + 1, body_end, depth + 1):
-            sub = self._parse_piece(sub_piece, body_symbol, depth + 1)
-            if sub is not None:
-                header.children.append(sub)
-        return header
+            header.children.extend(self._parse_piece(sub_piece, body_symbol, depth + 1))
+        return [header]
+
+    def _after_missing_semicolon(self, piece: _Piece, resume: tuple[int, int] | None, symbol: str,
+                                 depth: int) -> list[Tree]:
+        """After a forgotten `;` the statement is parsed as if it were there, and what follows
+        (the next line's statement) is parsed on its own instead of being lost."""
+        if resume is None:
+            return []
+        stmt_end, next_start = resume
+        trees = []
+        with contextlib.suppress(UnexpectedInput):
+            trees.append(self._parse_at(piece.start, stmt_end, symbol, suffix=";"))
+        for rest in self._split(next_start, piece.end, depth):
+            trees.extend(self._parse_piece(rest, symbol, depth))
+        return trees
 
     def _split(self, start: int, end: int, depth: int) -> list[_Piece]:
         """Statements in text[start:end]: up to `;` at brace depth 0, or a block plus optional `;`."""
@@ -284,7 +296,8 @@ class _FileParser:
 
     # -- messages
 
-    def _report(self, exc: UnexpectedInput, symbol: str, start: int, end: int) -> None:
+    def _report(self, exc: UnexpectedInput, symbol: str, start: int, end: int) -> tuple[int, int] | None:
+        """Report a parse error; for a forgotten `;` return (end of statement, start of the next)."""
         labels = _terminal_labels()
         # A misspelt keyword at the start of a statement reads better as such than as the
         # parser's complaint about the token after it ("efine input data X;").
@@ -294,12 +307,12 @@ class _FileParser:
             hint = did_you_mean(first_word, keywords)
             if hint:
                 self.error(self.pos_at(start), f'unknown statement "{first_word}"{hint}')
-                return
+                return None
         if isinstance(exc, UnexpectedCharacters):
             ch = exc.char
             shown = repr(ch) if not ch.isprintable() or ch in "'\"" else f"'{ch}'"
             self.error(Pos(self.path, exc.line, exc.column), f"unexpected character {shown}")
-            return
+            return None
         expected = sorted({labels.get(t, t) for t in (exc.expected or ()) if t != "$END"})
         at_end = isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END")
         if at_end:
@@ -311,12 +324,13 @@ class _FileParser:
         if "';'" in expected and (at_end or self.pos_at(previous).line < self.pos_at(offset).line):
             # The statement ran on past its line: the usual cause is a forgotten semicolon.
             self.error(self.pos_at(previous), "missing ';' at the end of this statement")
-            return
+            return None if at_end else (previous, offset)
         if at_end:
             self.error(self.pos_at(offset), f"the statement ends too early; expected {_join_expected(expected)}")
-            return
+            return None
         found = f"'{token.value}'" if token.value else labels.get(token.type, token.type)
         self.error(self.pos_at(offset), f"unexpected {found}; expected {_join_expected(expected)}")
+        return None
 
     def _last_significant(self, start: int, end: int) -> int:
         j = end
@@ -556,7 +570,9 @@ class _Builder(Transformer):
         raw = _unquote(str(tok)) if tok.type == "STRING" else str(tok)
         seconds = _parse_duration(raw)
         if seconds is None or seconds <= 0:
-            self.diagnostics.error(self._pos(tok), f"timeout must be a positive duration such as 30s, 10m or 2h, not {raw!r}")
+            self.diagnostics.error(
+                self._pos(tok), f"timeout must be a positive duration such as 30s, 10m or 2h, not {raw!r}"
+            )
             seconds = None
         return self._simple("timeout", meta, (seconds, pos) if seconds else None)
 
@@ -750,11 +766,6 @@ class _Builder(Transformer):
             self.diagnostics.error(pos, f"range({a}, {b}, {s}) is empty: the step goes away from the end")
         if log is not None and (a <= 0 or b <= 0):
             self.diagnostics.error(pos, "a log range needs both ends > 0")
-        is_int = all(isinstance(x, int) for x in (a, b)) and (s is None or isinstance(s, int))
-        if not is_int and s is None and log is None:
-            self.diagnostics.error(
-                pos, f"range({a}, {b}) over floats needs a step or 'log' (or use uniform({a}, {b}))"
-            )
         return RangeDomain(a, b, s, log=log is not None)
 
     def closed_range(self, meta, children):
