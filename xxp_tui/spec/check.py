@@ -87,6 +87,31 @@ def module_functions(path: Path) -> frozenset[str]:
     )
 
 
+def _results_chains(expression: str) -> list[list[object]]:
+    """Constant subscript chains applied to the name `results`, e.g. ['S1', 1, 'result', 'acc']."""
+    try:
+        tree = pyast.parse(expression.strip(), mode="eval")
+    except SyntaxError:
+        return []
+    chains = []
+    for node in pyast.walk(tree):
+        if not isinstance(node, pyast.Subscript):
+            continue
+        keys: list[object] = []
+        cur: pyast.AST = node
+        while isinstance(cur, pyast.Subscript) and isinstance(cur.slice, pyast.Constant):
+            keys.append(cur.slice.value)
+            cur = cur.value
+        if isinstance(cur, pyast.Name) and cur.id == "results" and keys:
+            chains.append(list(reversed(keys)))
+    # keep only the longest chain per start (walk also yields its sub-chains)
+    longest: dict[tuple, list] = {}
+    for c in chains:
+        if not any(len(o) > len(c) and o[: len(c)] == c for o in chains):
+            longest[tuple(map(str, c))] = c
+    return list(longest.values())
+
+
 def _fits_type(value: object, declared: str | None) -> bool:
     if declared is None or declared not in PARAM_TYPES:
         return True
@@ -239,20 +264,7 @@ class _Checker:
         if sp.parallel is not None and sp.parallel[0] < 1:
             self.diags.error(sp.parallel[1], "parallel must be at least 1")
         if sp.pruner is not None:
-            if sp.pruner.text not in PRUNERS:
-                self.diags.error(
-                    sp.pruner.pos,
-                    f"unknown pruner {sp.pruner.text}{did_you_mean(sp.pruner.text, PRUNERS)} "
-                    f"(pruners: {', '.join(PRUNERS)})",
-                )
-            elif sp.pruner.text != "none" and not space.objectives:
-                self.diags.error(sp.pruner.pos, "a pruner needs an objective to compare variants on")
-            elif sp.pruner.text != "none" and strategy in (GRID, RANDOM, SINGLE):
-                self.diags.warning(
-                    sp.pruner.pos,
-                    f"pruner {sp.pruner.text} compares running variants with finished ones; with {strategy} "
-                    "it prunes only after the first variants have finished",
-                )
+            self.pruner(sp, space, wf)
         for name, domains in space.param_values.items():
             for d in domains:
                 if not d.is_finite and strategy in (GRID, RANDOM, SINGLE):
@@ -278,6 +290,56 @@ class _Checker:
         for text, kind in ((sp.filter, "filter"), (sp.generator, "generator")):
             if text is not None:
                 self.python_hook(text.value, text.pos, kind, self.project.configurations_module, "configurations")
+
+    def pruner(self, sp: syntax.SpaceDecl, space: Space, wf: Workflow | None) -> None:
+        name = sp.pruner.text
+        if name not in PRUNERS:
+            self.diags.error(
+                sp.pruner.pos,
+                f"unknown pruner {name}{did_you_mean(name, PRUNERS)} (pruners: {', '.join(PRUNERS)})",
+            )
+            return
+        if name == "none":
+            return
+        if not space.objectives:
+            self.diags.error(sp.pruner.pos, "a pruner needs an objective to compare variants on")
+            return
+        if len(space.objectives) > 1:
+            self.diags.error(sp.pruner.pos, "Optuna cannot prune a multi-objective search; remove the pruner")
+            return
+        if space.strategy not in OPTUNA_STRATEGIES:
+            self.diags.warning(
+                sp.pruner.pos,
+                f"pruners work with the bayesian/tpe, cmaes, qmc and random strategies; with {space.strategy} "
+                "it is ignored",
+            )
+            return
+        if wf is None:
+            return
+        watch = space.pruned_metric
+        if sp.pruner.watch is not None:
+            task_name, metric_name = sp.pruner.watch
+            if task_name is not None and task_name.text not in wf.tasks:
+                self.diags.error(
+                    task_name.pos,
+                    f"workflow {wf.name} has no task {task_name.text}{did_you_mean(task_name.text, wf.tasks)}",
+                )
+                return
+        series = {
+            (t.name, m.name) for t in wf.tasks.values() if t.signature
+            for m in t.signature.metrics.values() if m.kind == "series"
+        }
+        declared = wf.declared_metrics()
+        if not declared:
+            return  # nothing declared: the run reads whatever the tasks report
+        if not any(m == watch.metric and (watch.task is None or t == watch.task) for t, m in series):
+            where = sp.pruner.watch[1].pos if sp.pruner.watch else sp.pruner.pos
+            listed = ", ".join(f"{t}.{m}" for t, m in sorted(series)) or "none"
+            self.diags.warning(
+                where,
+                f"pruner {name} watches {watch.label}, which no task declares as a series metric "
+                f"(series: {listed}); name one with 'pruner {name} on Task.metric;'",
+            )
 
     def bindings(self, sp: syntax.SpaceDecl, space: Space, wf: Workflow | None, vp_pos: dict[str, Pos]) -> None:
         used = set()
@@ -405,7 +467,7 @@ class _Checker:
             if stmt.max_iterations is not None and stmt.max_iterations[0] < 1:
                 self.diags.error(stmt.max_iterations[1], "max_iterations must be at least 1")
             if stmt.condition is not None:
-                self.condition(stmt.condition)
+                self.condition(stmt.condition, exp)
         for s, pos in else_by_src.items():
             if not any(e.src == s and e.condition for e in exp.edges):
                 self.diags.warning(pos, f"{s} has an else edge but no conditional edge for it to complement")
@@ -428,8 +490,10 @@ class _Checker:
             pos = next(e.pos for e in exp.edges if node in (e.src, e.dst))
             self.diags.warning(pos, f"control node {node} can never be reached from the start")
 
-    def condition(self, text: syntax.Text) -> None:
+    def condition(self, text: syntax.Text, exp: Experiment) -> None:
         kind, fn, _args = classify_condition(text.value)
+        if kind == "expression":
+            self.result_references(text, exp)
         if kind == "invalid":
             self.diags.error(
                 text.pos,
@@ -451,6 +515,38 @@ class _Checker:
                 self.diags.error(
                     text.pos, f"{module.name} defines no function {fn}{did_you_mean(fn, funcs)}"
                 )
+
+    def result_references(self, text: syntax.Text, exp: Experiment) -> None:
+        """`results['X'][i]['result']['key']`: X must be a node; for an interaction with declared
+        fields (or a space whose tasks declare metrics) the key must be one of them."""
+        for chain in _results_chains(text.value):
+            node = chain[0]
+            if not isinstance(node, str):
+                continue
+            if node not in exp.spaces and node not in exp.tasks:
+                self.diags.error(
+                    text.pos, f"condition reads results[{node!r}], but there is no control node {node}"
+                    f"{did_you_mean(node, exp.nodes)}",
+                )
+                continue
+            if len(chain) < 4 or chain[2] != "result" or not isinstance(chain[3], str):
+                continue
+            key = chain[3]
+            if node in exp.tasks and exp.tasks[node].kind == "interaction":
+                fields = exp.tasks[node].fields
+                if fields and key not in fields:
+                    self.diags.error(
+                        text.pos, f"interaction {node} has no field {key}{did_you_mean(key, fields)} "
+                        f"(fields: {', '.join(fields)})",
+                    )
+            elif node in exp.spaces:
+                wf = self.project.workflows.get(exp.spaces[node].workflow)
+                declared = wf.declared_metrics() if wf else {}
+                bare = key.split(".")[-1]
+                if declared and bare not in declared:
+                    self.diags.warning(
+                        text.pos, f"no task of {wf.name} declares metric {key}{did_you_mean(bare, declared)}",
+                    )
 
     def python_hook(self, name: str, pos: Pos, kind: str, module: Path | None, what: str) -> None:
         if module is None:

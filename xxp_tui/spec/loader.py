@@ -213,9 +213,9 @@ class _Loader:
                     self._duplicate(decl.name, "experiment", experiments[decl.name.text].pos)
                     continue
                 experiments[decl.name.text] = self._experiment(decl)
-        signatures = tuple(
-            self._signature_from_block(b, self.entry.resolve().parent, main.path) for b in main.signatures
-        )
+        entry_dir = self.entry.resolve().parent
+        root = next((d.resolve() for d in self.libs.task_dirs if entry_dir.is_relative_to(d.resolve())), None)
+        signatures = tuple(self._signature_from_block(b, entry_dir, main.path, root) for b in main.signatures)
         digest = hashlib.sha256()
         for name, text in self.hash_parts:
             digest.update(name.encode() + b"\0" + text.encode() + b"\0")
@@ -831,8 +831,16 @@ class _Loader:
             objectives=objectives,
             parallel=sp.parallel[0] if sp.parallel else None,
             pruner=sp.pruner.text if sp.pruner else None,
+            prune_on=self._prune_on(sp, objectives),
             seed=sp.seed[0] if sp.seed else None,
         )
+
+    def _prune_on(self, sp: ast.SpaceDecl, objectives: tuple[Objective, ...]) -> Objective | None:
+        if sp.pruner is None or sp.pruner.watch is None:
+            return None
+        task, metric = sp.pruner.watch
+        direction = objectives[0].direction if objectives else "maximize"
+        return Objective(direction, metric.text, task.text if task else None)
 
     def _exp_task(self, block: ast.TaskBlock, decl: ast.ExperimentDecl) -> ExpTask:
         kind = "interaction" if block.form == "interaction" else "task"

@@ -218,7 +218,14 @@ class Space:
     objectives: tuple[Objective, ...] = ()
     parallel: int | None = None
     pruner: str | None = None
+    prune_on: Objective | None = None  # the series the pruner watches; None: the first objective
     seed: int | None = None
+
+    @property
+    def pruned_metric(self) -> Objective | None:
+        if self.prune_on is not None:
+            return self.prune_on
+        return self.objectives[0] if self.objectives else None
 
     @property
     def is_optuna(self) -> bool:

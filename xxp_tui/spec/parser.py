@@ -711,7 +711,11 @@ class _Builder(Transformer):
         return self._simple("seed", meta, (int(c[0]), self._pos(meta)))
 
     def pruner(self, meta, c):
-        return self._simple("pruner", meta, self._name(c[0]))
+        name, first, second = c
+        watch = None
+        if first is not None:
+            watch = (self._name(first), self._name(second)) if second is not None else (None, self._name(first))
+        return self._simple("pruner", meta, ast.Pruner(self._name(name), watch))
 
     def filter(self, meta, c):
         return self._simple("filter", meta, self._text(c[0]))

@@ -183,6 +183,22 @@ class Objective:
         return f"{self.task.text}.{self.metric.text}" if self.task else self.metric.text
 
 
+@dataclass(frozen=True)
+class Pruner:
+    """`pruner median on Task.metric;`: which pruner, and which series metric it watches."""
+
+    name: Name
+    watch: tuple[Name | None, Name] | None = None  # (task, metric); None: the objective metric
+
+    @property
+    def pos(self) -> Pos:
+        return self.name.pos
+
+    @property
+    def text(self) -> str:
+        return self.name.text
+
+
 @dataclass
 class SpaceDecl:
     name: Name
@@ -196,7 +212,7 @@ class SpaceDecl:
     objectives: list[Objective] = field(default_factory=list)
     objective_pos: Pos | None = None
     parallel: tuple[int, Pos] | None = None
-    pruner: Name | None = None
+    pruner: Pruner | None = None
     seed: tuple[int, Pos] | None = None
 
 

@@ -15,6 +15,8 @@ with open(sdk.input_path("dataset")) as fh:
 
 coef = [0.0] * (degree + 1)
 loss = float("nan")
+mean_y = sum(y for _, y in rows) / len(rows)
+variance = sum((y - mean_y) ** 2 for _, y in rows) / len(rows) or 1.0
 for epoch in range(epochs):
     grads = [0.0] * len(coef)
     total = 0.0
@@ -29,6 +31,7 @@ for epoch in range(epochs):
     coef = [c - lr * g / (1 + k) ** 2 for k, (c, g) in enumerate(zip(coef, grads, strict=False))]
     if epoch % 5 == 0 or epoch == epochs - 1:
         sdk.log_metric("loss", loss, step=epoch)
+        sdk.log_metric("train_r2", 1 - loss / variance, step=epoch)  # rises as the fit improves
     time.sleep(0.01)
 
 with open(sdk.output_path("model"), "w") as fh:

@@ -1,0 +1,241 @@
+"""Runs, their environment, control nodes and the engine heartbeat."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+
+from xxp_tui.kb.connection import KB, KBError
+
+RUN_STATES = ("starting", "running", "paused", "waiting_input", "completed", "failed", "interrupted", "stopped")
+FINISHED_RUN_STATES = ("completed", "failed", "stopped")
+HEARTBEAT_EVERY = 1.0
+HEARTBEAT_STALE = 10.0  # no beat for this long and the engine is considered dead
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    experiment: str
+    status: str
+    reason: str | None
+    spec_path: str
+    project_dir: str
+    spec_hash: str
+    workers: int
+    paused: bool
+    created: float
+    started: float | None
+    ended: float | None
+    seed: int | None
+    settings: dict
+    executor: str
+    scheduler: str | None
+
+    @property
+    def label(self) -> str:
+        return f"r{self.id}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_RUN_STATES
+
+
+def _run(row) -> Run:
+    return Run(
+        id=row["id"], experiment=row["experiment"], status=row["status"], reason=row["reason"],
+        spec_path=row["spec_path"], project_dir=row["project_dir"], spec_hash=row["spec_hash"],
+        workers=row["workers"], paused=bool(row["paused"]), created=row["created"], started=row["started"],
+        ended=row["ended"], seed=row["seed"], settings=json.loads(row["settings"] or "{}"),
+        executor=row["executor"] or "local", scheduler=row["scheduler"],
+    )
+
+
+def create_run(
+    kb: KB, *, experiment: str, spec_path: str, project_dir: str, spec_hash: str, spec_text: str,
+    spec_files: dict[str, str], model: dict, settings: dict, workers: int, seed: int,
+    executor: str = "local", scheduler: str | None = None,
+) -> int:
+    with kb.write():
+        cur = kb.conn.execute(
+            "INSERT INTO runs (experiment, status, spec_path, project_dir, spec_hash, spec_text, spec_files, model,"
+            " settings, workers, paused, created, seed, executor, scheduler)"
+            " VALUES (?, 'starting', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+            (experiment, spec_path, project_dir, spec_hash, spec_text, json.dumps(spec_files), json.dumps(model),
+             json.dumps(settings), workers, time.time(), seed, executor, scheduler),
+        )
+        return cur.lastrowid
+
+
+def get_run(kb: KB, run_id: int) -> Run:
+    row = kb.one("SELECT * FROM runs WHERE id = ?", (run_id,))
+    if row is None:
+        raise KBError(f"no run r{run_id}")
+    return _run(row)
+
+
+def parse_run_ref(ref: str) -> int | None:
+    text = ref.strip().lower()
+    if text.startswith("r"):
+        text = text[1:]
+    return int(text) if text.isdigit() else None
+
+
+def resolve_run(kb: KB, ref: str) -> int:
+    """`latest`, `r3` or `3` -> run id (KBError with a sentence when there is none)."""
+    if ref.strip().lower() == "latest":
+        run_id = kb.scalar("SELECT MAX(id) FROM runs")
+        if run_id is None:
+            raise KBError(f"no runs yet in {kb.path}")
+        return run_id
+    run_id = parse_run_ref(ref)
+    if run_id is None:
+        raise KBError(f"{ref!r} is not a run (write r3, 3 or latest)")
+    if kb.scalar("SELECT 1 FROM runs WHERE id = ?", (run_id,)) is None:
+        raise KBError(f"no run r{run_id} in {kb.path}")
+    return run_id
+
+
+def list_runs(kb: KB) -> list[Run]:
+    return [_run(r) for r in kb.query("SELECT * FROM runs ORDER BY id")]
+
+
+def spec_record(kb: KB, run_id: int) -> tuple[str, dict[str, str], dict]:
+    row = kb.one("SELECT spec_text, spec_files, model FROM runs WHERE id = ?", (run_id,))
+    return row["spec_text"], json.loads(row["spec_files"] or "{}"), json.loads(row["model"] or "{}")
+
+
+def set_status(kb: KB, run_id: int, status: str, reason: str | None = None) -> None:
+    assert status in RUN_STATES, status
+    now = time.time()
+    with kb.write():
+        kb.conn.execute(
+            "UPDATE runs SET status = ?, reason = ?,"
+            " started = COALESCE(started, CASE WHEN ? IN ('running') THEN ? END),"
+            " ended = CASE WHEN ? IN ('completed', 'failed', 'stopped', 'interrupted') THEN ? ELSE NULL END"
+            " WHERE id = ?",
+            (status, reason, status, now, status, now, run_id),
+        )
+
+
+def set_paused(kb: KB, run_id: int, paused: bool) -> None:
+    with kb.write():
+        kb.conn.execute("UPDATE runs SET paused = ? WHERE id = ?", (int(paused), run_id))
+
+
+def set_workers(kb: KB, run_id: int, workers: int) -> None:
+    with kb.write():
+        kb.conn.execute("UPDATE runs SET workers = ? WHERE id = ?", (workers, run_id))
+
+
+def update_settings(kb: KB, run_id: int, **changes) -> None:
+    with kb.write():
+        settings = json.loads(kb.scalar("SELECT settings FROM runs WHERE id = ?", (run_id,)) or "{}")
+        settings.update(changes)
+        kb.conn.execute("UPDATE runs SET settings = ? WHERE id = ?", (json.dumps(settings), run_id))
+
+
+# ----------------------------------------------------------------------------- environment
+
+
+def record_environment(kb: KB, run_id: int, env: dict) -> None:
+    with kb.write():
+        kb.db["environment"].upsert({"run_id": run_id, **env, "recorded": time.time()}, pk="run_id")
+
+
+def get_environment(kb: KB, run_id: int) -> dict | None:
+    row = kb.one("SELECT * FROM environment WHERE run_id = ?", (run_id,))
+    return dict(row) if row else None
+
+
+# ----------------------------------------------------------------------------- control nodes
+
+
+@dataclass(frozen=True)
+class NodeState:
+    name: str
+    kind: str
+    status: str
+    iteration: int
+    reason: str | None
+    started: float | None
+    ended: float | None
+    fired: dict
+    result: dict | None
+    total: int | None = None
+
+
+def upsert_node(kb: KB, run_id: int, name: str, **fields) -> None:
+    if "fired" in fields:
+        fields["fired"] = json.dumps(fields["fired"])
+    if "result" in fields and fields["result"] is not None:
+        fields["result"] = json.dumps(fields["result"])
+    with kb.write():
+        kb.db["nodes"].upsert({"run_id": run_id, "name": name, **fields}, pk=("run_id", "name"))
+
+
+def nodes(kb: KB, run_id: int) -> dict[str, NodeState]:
+    out = {}
+    for r in kb.query("SELECT * FROM nodes WHERE run_id = ?", (run_id,)):
+        out[r["name"]] = NodeState(
+            r["name"], r["kind"], r["status"], r["iteration"] or 0, r["reason"], r["started"], r["ended"],
+            json.loads(r["fired"] or "{}"), json.loads(r["result"]) if r["result"] else None, r["total"],
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------- heartbeat
+
+
+@dataclass(frozen=True)
+class Liveness:
+    alive: bool
+    pid: int | None
+    host: str | None
+    age: float | None  # seconds since the last beat
+
+    @property
+    def label(self) -> str:
+        if self.pid is None:
+            return "never started"
+        return "alive" if self.alive else f"dead (last beat {self.age:.0f}s ago)"
+
+
+def beat(kb: KB, run_id: int, pid: int, started: float, proc_start: float | None = None) -> None:
+    with kb.write():
+        kb.conn.execute(
+            "INSERT INTO heartbeat (run_id, pid, host, started, beat, proc_start) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(run_id) DO UPDATE SET pid = excluded.pid, host = excluded.host,"
+            " started = excluded.started, beat = excluded.beat, proc_start = excluded.proc_start",
+            (run_id, pid, socket.gethostname(), started, time.time(), proc_start),
+        )
+
+
+def clear_heartbeat(kb: KB, run_id: int, pid: int) -> None:
+    with kb.write():
+        kb.conn.execute("UPDATE heartbeat SET beat = 0 WHERE run_id = ? AND pid = ?", (run_id, pid))
+
+
+def liveness(kb: KB, run_id: int, stale: float = HEARTBEAT_STALE) -> Liveness:
+    """Alive when the last beat is fresh and, on this host, the process still exists."""
+    row = kb.one("SELECT pid, host, beat FROM heartbeat WHERE run_id = ?", (run_id,))
+    if row is None:
+        return Liveness(False, None, None, None)
+    age = time.time() - (row["beat"] or 0)
+    alive = age < stale
+    if alive and row["host"] == socket.gethostname():
+        alive = _pid_exists(row["pid"])
+    return Liveness(alive, row["pid"], row["host"], age)
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,151 @@
+"""The knowledge-base schema and its migrations.
+
+`PRAGMA user_version` holds the schema version; each migration is a function applied once, in a
+write transaction, in order. A file written by a newer xxp-tui is refused with a sentence rather
+than misread. Tables, in the order a run fills them:
+
+runs, environment      one row per execution of an experiment spec, with its spec text and host
+nodes                  control-graph node states (space / task / interaction) per run
+variants               one parameterised execution of a workflow: the rows of the live table
+task_runs              each attempt of each task of a variant: argv, cwd, exit, logs, cache key
+metrics                every reported value (series ones have a step)
+artifacts              output files with sha256 and size
+commands               the steering channel: front ends insert, the engine applies once
+events                 audit of human actions and a log of engine events
+heartbeat              engine liveness per run
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from xxp_tui.kb.connection import KB
+
+SCHEMA_VERSION = 1
+
+
+def _v1(kb: KB) -> None:
+    db = kb.db
+    db["runs"].create(
+        {
+            "id": int, "experiment": str, "status": str, "reason": str,
+            "spec_path": str, "project_dir": str, "spec_hash": str, "spec_text": str, "spec_files": str,
+            "model": str, "settings": str, "workers": int, "paused": int,
+            "created": float, "started": float, "ended": float, "seed": int,
+            "executor": str, "scheduler": str,
+        },
+        pk="id",
+        not_null={"experiment", "status", "spec_path", "created"},
+        defaults={"paused": 0, "executor": "local"},
+    )
+    db["environment"].create(
+        {
+            "run_id": int, "python": str, "implementation": str, "platform": str, "host": str, "user": str,
+            "xxp_version": str, "packages": str, "packages_hash": str, "git_commit": str, "git_dirty": int,
+            "git_root": str, "recorded": float,
+        },
+        pk="run_id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["nodes"].create(
+        {
+            "run_id": int, "name": str, "kind": str, "status": str, "iteration": int, "reason": str,
+            "started": float, "ended": float, "fired": str, "result": str, "total": int,
+        },
+        pk=("run_id", "name"),
+        not_null={"kind", "status"},
+        defaults={"status": "pending", "iteration": 0, "fired": "{}"},
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["variants"].create(
+        {
+            "id": int, "run_id": int, "space": str, "iteration": int, "status": str, "reason": str,
+            "params": str, "config": str, "seed": int, "priority": int, "origin": str, "trial": int,
+            "objective": float, "created": float, "started": float, "ended": float, "attempts": int,
+            "rev": int, "source_variant": int,
+        },
+        pk="id",
+        not_null={"run_id", "space", "status", "origin"},
+        defaults={"priority": 0, "iteration": 0, "attempts": 0, "rev": 0, "params": "{}", "config": "{}"},
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["task_runs"].create(
+        {
+            "id": int, "variant_id": int, "task": str, "attempt": int, "status": str, "reason": str,
+            "argv": str, "cwd": str, "pid": int, "pgid": int, "proc_start": float, "host": str,
+            "exit_code": int, "signal": int, "started": float, "ended": float,
+            "stdout_path": str, "stderr_path": str, "cache_key": str, "cache_hit": int, "cache_source": int,
+            "code_hash": str, "inputs_hash": str, "outputs": str,
+        },
+        pk="id",
+        not_null={"variant_id", "task", "status"},
+        defaults={"attempt": 1, "cache_hit": 0},
+        foreign_keys=[("variant_id", "variants", "id")],
+    )
+    db["metrics"].create(
+        {"id": int, "variant_id": int, "task": str, "name": str, "value": float, "text": str,
+         "step": int, "time": float},
+        pk="id",
+        not_null={"variant_id", "name"},
+        foreign_keys=[("variant_id", "variants", "id")],
+    )
+    db["artifacts"].create(
+        {"id": int, "variant_id": int, "task": str, "port": str, "path": str, "sha256": str, "size": int,
+         "is_dir": int, "created": float},
+        pk="id",
+        foreign_keys=[("variant_id", "variants", "id")],
+    )
+    db["commands"].create(
+        {"id": int, "run_id": int, "verb": str, "args": str, "issuer": str, "status": str, "outcome": str,
+         "created": float, "applied": float},
+        pk="id",
+        not_null={"run_id", "verb", "status"},
+        defaults={"status": "pending", "args": "{}"},
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["events"].create(
+        {"id": int, "run_id": int, "time": float, "actor": str, "kind": str, "target": str, "detail": str,
+         "command_id": int},
+        pk="id",
+        not_null={"run_id", "time", "actor", "kind"},
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["heartbeat"].create(
+        {"run_id": int, "pid": int, "host": str, "started": float, "beat": float, "proc_start": float},
+        pk="run_id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    # Indexes for every query the CLI and the TUI make.
+    db["variants"].create_index(["run_id", "status"])
+    db["variants"].create_index(["run_id", "space", "iteration"])
+    db["variants"].create_index(["run_id", "rev"])
+    db["task_runs"].create_index(["variant_id", "task", "attempt"])
+    db["task_runs"].create_index(["cache_key"])
+    db["metrics"].create_index(["variant_id", "name", "step"])
+    db["artifacts"].create_index(["variant_id"])
+    db["commands"].create_index(["run_id", "status"])
+    db["events"].create_index(["run_id", "id"])
+
+
+MIGRATIONS: list[Callable[[KB], None]] = [_v1]
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+def migrate(kb: KB) -> None:
+    from xxp_tui.kb.connection import KBError
+
+    version = kb.scalar("PRAGMA user_version")
+    if version > SCHEMA_VERSION:
+        raise KBError(
+            f"{kb.path} was written by a newer xxp-tui (schema {version}, this one knows {SCHEMA_VERSION}); "
+            "upgrade xxp-tui to read it"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    with kb.write():
+        version = kb.scalar("PRAGMA user_version")  # another process may have migrated meanwhile
+        for number in range(version, SCHEMA_VERSION):
+            MIGRATIONS[number](kb)
+            kb.conn.execute(f"PRAGMA user_version={number + 1}")

@@ -1,0 +1,300 @@
+"""Variants, their task executions, metrics and artifacts.
+
+Each change to a variant bumps its `rev` (a per-run counter), so a viewer can fetch only what
+changed since its last look (`changed_since`). Only the engine writes here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from xxp_tui.kb.connection import KB, KBError
+
+VARIANT_STATES = ("queued", "running", "completed", "failed", "pruned", "cancelled", "waiting_input")
+FINISHED_VARIANT_STATES = ("completed", "failed", "pruned", "cancelled")
+ORIGINS = ("strategy", "injected", "rerun", "warm_start", "node")
+
+
+@dataclass(frozen=True)
+class Variant:
+    id: int
+    run_id: int
+    space: str
+    iteration: int
+    status: str
+    reason: str | None
+    params: dict
+    config: dict
+    seed: int | None
+    priority: int
+    origin: str
+    trial: int | None
+    objective: float | None
+    created: float
+    started: float | None
+    ended: float | None
+    attempts: int
+    rev: int
+    source_variant: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"v{self.id}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_VARIANT_STATES
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.ended or time.time()) - self.started
+
+
+def _variant(row) -> Variant:
+    return Variant(
+        id=row["id"], run_id=row["run_id"], space=row["space"], iteration=row["iteration"] or 0,
+        status=row["status"], reason=row["reason"], params=json.loads(row["params"] or "{}"),
+        config=json.loads(row["config"] or "{}"), seed=row["seed"], priority=row["priority"] or 0,
+        origin=row["origin"], trial=row["trial"], objective=row["objective"], created=row["created"],
+        started=row["started"], ended=row["ended"], attempts=row["attempts"] or 0, rev=row["rev"] or 0,
+        source_variant=row["source_variant"],
+    )
+
+
+def parse_variant_ref(ref: str) -> int | None:
+    text = ref.strip().lower()
+    if text.startswith("v"):
+        text = text[1:]
+    return int(text) if text.isdigit() else None
+
+
+def _next_rev(kb: KB, run_id: int) -> int:
+    return (kb.scalar("SELECT MAX(rev) FROM variants WHERE run_id = ?", (run_id,)) or 0) + 1
+
+
+@dataclass
+class NewVariant:
+    space: str
+    params: dict
+    config: dict = field(default_factory=dict)
+    seed: int | None = None
+    priority: int = 0
+    origin: str = "strategy"
+    iteration: int = 0
+    trial: int | None = None
+    status: str = "queued"
+    reason: str | None = None
+    source_variant: int | None = None
+
+
+def insert(kb: KB, run_id: int, new: Iterable[NewVariant]) -> list[int]:
+    ids = []
+    now = time.time()
+    with kb.write():
+        rev = _next_rev(kb, run_id)
+        for v in new:
+            assert v.origin in ORIGINS and v.status in VARIANT_STATES
+            cur = kb.conn.execute(
+                "INSERT INTO variants (run_id, space, iteration, status, reason, params, config, seed, priority,"
+                " origin, trial, created, rev, source_variant) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, v.space, v.iteration, v.status, v.reason, json.dumps(v.params), json.dumps(v.config),
+                 v.seed, v.priority, v.origin, v.trial, now, rev, v.source_variant),
+            )
+            ids.append(cur.lastrowid)
+            rev += 1
+    return ids
+
+
+def update(kb: KB, variant_id: int, **fields) -> None:
+    """Set fields of a variant and bump its revision."""
+    for key in ("params", "config"):
+        if key in fields:
+            fields[key] = json.dumps(fields[key])
+    with kb.write():
+        run_id = kb.scalar("SELECT run_id FROM variants WHERE id = ?", (variant_id,))
+        if run_id is None:
+            raise KBError(f"no variant v{variant_id}")
+        fields["rev"] = _next_rev(kb, run_id)
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        kb.conn.execute(f"UPDATE variants SET {cols} WHERE id = ?", (*fields.values(), variant_id))
+
+
+def get(kb: KB, variant_id: int) -> Variant:
+    row = kb.one("SELECT * FROM variants WHERE id = ?", (variant_id,))
+    if row is None:
+        raise KBError(f"no variant v{variant_id} in {kb.path}")
+    return _variant(row)
+
+
+def find(kb: KB, variant_id: int) -> Variant | None:
+    row = kb.one("SELECT * FROM variants WHERE id = ?", (variant_id,))
+    return _variant(row) if row else None
+
+
+def for_run(kb: KB, run_id: int, status: str | None = None, space: str | None = None) -> list[Variant]:
+    sql = "SELECT * FROM variants WHERE run_id = ?"
+    args: list = [run_id]
+    if status:
+        sql += " AND status = ?"
+        args.append(status)
+    if space:
+        sql += " AND space = ?"
+        args.append(space)
+    return [_variant(r) for r in kb.query(sql + " ORDER BY id", tuple(args))]
+
+
+def changed_since(kb: KB, run_id: int, rev: int) -> list[Variant]:
+    return [_variant(r) for r in kb.query(
+        "SELECT * FROM variants WHERE run_id = ? AND rev > ? ORDER BY rev", (run_id, rev))]
+
+
+def counts(kb: KB, run_id: int) -> dict[str, int]:
+    out = dict.fromkeys(VARIANT_STATES, 0)
+    for r in kb.query("SELECT status, COUNT(*) AS n FROM variants WHERE run_id = ? GROUP BY status", (run_id,)):
+        out[r["status"]] = r["n"]
+    return out
+
+
+# ----------------------------------------------------------------------------- task runs
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    id: int
+    variant_id: int
+    task: str
+    attempt: int
+    status: str
+    reason: str | None
+    argv: list[str]
+    cwd: str | None
+    pid: int | None
+    pgid: int | None
+    proc_start: float | None
+    host: str | None
+    exit_code: int | None
+    signal: int | None
+    started: float | None
+    ended: float | None
+    stdout_path: str | None
+    stderr_path: str | None
+    cache_key: str | None
+    cache_hit: bool
+    cache_source: int | None
+    code_hash: str | None
+    inputs_hash: str | None
+    outputs: dict
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.ended or time.time()) - self.started
+
+
+def _task_run(r) -> TaskRun:
+    return TaskRun(
+        id=r["id"], variant_id=r["variant_id"], task=r["task"], attempt=r["attempt"], status=r["status"],
+        reason=r["reason"], argv=json.loads(r["argv"] or "[]"), cwd=r["cwd"], pid=r["pid"], pgid=r["pgid"],
+        proc_start=r["proc_start"], host=r["host"], exit_code=r["exit_code"], signal=r["signal"],
+        started=r["started"], ended=r["ended"], stdout_path=r["stdout_path"], stderr_path=r["stderr_path"],
+        cache_key=r["cache_key"], cache_hit=bool(r["cache_hit"]), cache_source=r["cache_source"],
+        code_hash=r["code_hash"], inputs_hash=r["inputs_hash"], outputs=json.loads(r["outputs"] or "{}"),
+    )
+
+
+def insert_task_run(kb: KB, **fields) -> int:
+    for key in ("argv", "outputs"):
+        if key in fields:
+            fields[key] = json.dumps(fields[key])
+    with kb.write():
+        cols = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        return kb.conn.execute(f"INSERT INTO task_runs ({cols}) VALUES ({marks})", tuple(fields.values())).lastrowid
+
+
+def update_task_run(kb: KB, task_run_id: int, **fields) -> None:
+    for key in ("argv", "outputs"):
+        if key in fields:
+            fields[key] = json.dumps(fields[key])
+    with kb.write():
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        kb.conn.execute(f"UPDATE task_runs SET {cols} WHERE id = ?", (*fields.values(), task_run_id))
+
+
+def task_runs(kb: KB, variant_id: int) -> list[TaskRun]:
+    return [_task_run(r) for r in kb.query(
+        "SELECT * FROM task_runs WHERE variant_id = ? ORDER BY id", (variant_id,))]
+
+
+def task_runs_in_state(kb: KB, run_id: int, status: str) -> list[TaskRun]:
+    return [_task_run(r) for r in kb.query(
+        "SELECT t.* FROM task_runs t JOIN variants v ON v.id = t.variant_id"
+        " WHERE v.run_id = ? AND t.status = ? ORDER BY t.id", (run_id, status))]
+
+
+def get_task_run(kb: KB, task_run_id: int) -> TaskRun:
+    return _task_run(kb.one("SELECT * FROM task_runs WHERE id = ?", (task_run_id,)))
+
+
+# ----------------------------------------------------------------------------- metrics and artifacts
+
+
+@dataclass(frozen=True)
+class Metric:
+    variant_id: int
+    task: str | None
+    name: str
+    value: float | None
+    text: str | None
+    step: int | None
+    time: float
+
+
+def insert_metrics(kb: KB, rows: list[tuple]) -> None:
+    """Batched: rows of (variant_id, task, name, value, text, step, time) in one statement."""
+    if not rows:
+        return
+    with kb.write():
+        kb.conn.executemany(
+            "INSERT INTO metrics (variant_id, task, name, value, text, step, time) VALUES (?,?,?,?,?,?,?)", rows
+        )
+
+
+def metrics(kb: KB, variant_id: int, name: str | None = None) -> list[Metric]:
+    sql = "SELECT variant_id, task, name, value, text, step, time FROM metrics WHERE variant_id = ?"
+    args: tuple = (variant_id,)
+    if name:
+        sql += " AND name = ?"
+        args = (variant_id, name)
+    return [Metric(*r) for r in kb.query(sql + " ORDER BY id", args)]
+
+
+def final_metrics(kb: KB, variant_ids: Iterable[int]) -> dict[int, dict[tuple[str | None, str], float | str]]:
+    """variant -> {(task, name): last reported value}; a value without a step wins over series points."""
+    ids = list(variant_ids)
+    out: dict[int, dict] = {i: {} for i in ids}
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start : chunk_start + 500]
+        marks = ",".join("?" for _ in chunk)
+        rows = kb.query(
+            f"SELECT variant_id, task, name, value, text, step FROM metrics WHERE variant_id IN ({marks})"
+            " ORDER BY (step IS NULL), id", tuple(chunk))
+        for r in rows:
+            value = r["value"] if r["value"] is not None else r["text"]
+            out[r["variant_id"]][(r["task"], r["name"])] = value
+    return out
+
+
+def insert_artifact(kb: KB, **fields) -> None:
+    with kb.write():
+        kb.db["artifacts"].insert({**fields, "created": time.time()})
+
+
+def artifacts(kb: KB, variant_id: int) -> list[dict]:
+    return [dict(r) for r in kb.query("SELECT * FROM artifacts WHERE variant_id = ? ORDER BY id", (variant_id,))]
