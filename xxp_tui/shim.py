@@ -30,7 +30,7 @@ class ResultMap(dict):
 
     def put(self, key: str, value: Any) -> None:
         self[key] = value
-        if isinstance(value, bool) or isinstance(value, int | float):
+        if isinstance(value, (bool, int | float)):
             sdk.log_metric(key, value)
         _save(self)
 

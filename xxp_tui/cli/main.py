@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from xxp_tui import __version__
-from xxp_tui.cli import spec_commands
+from xxp_tui.cli import run_commands, spec_commands
 
 app = typer.Typer(
     name="xxp-tui",
@@ -31,6 +31,7 @@ def root(
 
 
 spec_commands.register(app)
+run_commands.register(app)
 
 
 def main() -> None:

@@ -174,7 +174,12 @@ def upsert_node(kb: KB, run_id: int, name: str, **fields) -> None:
     if "result" in fields and fields["result"] is not None:
         fields["result"] = json.dumps(fields["result"])
     with kb.write():
-        kb.db["nodes"].upsert({"run_id": run_id, "name": name, **fields}, pk=("run_id", "name"))
+        exists = kb.scalar("SELECT 1 FROM nodes WHERE run_id = ? AND name = ?", (run_id, name))
+        if exists:
+            cols = ", ".join(f"{k} = ?" for k in fields)
+            kb.conn.execute(f"UPDATE nodes SET {cols} WHERE run_id = ? AND name = ?", (*fields.values(), run_id, name))
+        else:
+            kb.db["nodes"].insert({"run_id": run_id, "name": name, **fields})
 
 
 def nodes(kb: KB, run_id: int) -> dict[str, NodeState]:

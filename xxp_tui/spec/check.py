@@ -318,7 +318,7 @@ class _Checker:
             return
         watch = space.pruned_metric
         if sp.pruner.watch is not None:
-            task_name, metric_name = sp.pruner.watch
+            task_name, _metric_name = sp.pruner.watch
             if task_name is not None and task_name.text not in wf.tasks:
                 self.diags.error(
                     task_name.pos,

@@ -1,0 +1,150 @@
+"""`xxp-tui run` and `xxp-tui resume`: start or continue an experiment."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from xxp_tui.cli.common import DB_OPTION, kb_session, run_id_of
+from xxp_tui.cli.output import fail, fail_usage
+
+EXIT_CODES = {"completed": 0, "failed": 1, "interrupted": 130, "stopped": 0}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("resume")(resume)
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty() and os.environ.get("TERM", "dumb") != "dumb"
+
+
+class Progress:
+    """Headless progress: one plain line per event (a terminal gets a counter prefix too)."""
+
+    def __init__(self, kb_path: Path, run_id: int) -> None:
+        self.tty = sys.stdout.isatty()
+        self.run_id = run_id
+        self.kb_path = kb_path
+        self.done = 0
+
+    def __call__(self, event) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
+        if event.kind == "variant" and event.status in ("completed", "failed", "pruned", "cancelled"):
+            self.done += 1
+        prefix = f"{stamp} [{self.done:>4} done] " if self.tty else f"{stamp} "
+        print(prefix + event.text, flush=True)
+
+
+def _drive(db: Path, run_id: int, allow_changed_spec: bool = False, max_log_mb: int | None = None) -> int:
+    from xxp_tui.engine.controller import Engine, EngineError, install_signal_handlers
+
+    progress = Progress(db, run_id)
+    engine = Engine(db, run_id, on_event=progress, allow_changed_spec=allow_changed_spec,
+                    max_log_bytes=max_log_mb * 2**20 if max_log_mb else None)
+    install_signal_handlers(engine)
+    try:
+        try:
+            engine.start()
+        except EngineError as exc:
+            fail(str(exc), 2)
+        status = engine.run_loop()
+    finally:
+        engine.close()
+    return EXIT_CODES.get(status, 1)
+
+
+def run(
+    spec: Path = typer.Argument(..., help="The experiment spec (.xxp)."),
+    experiment: str = typer.Option(None, "--experiment", "-e", help="Which experiment, if the spec has several."),
+    headless: bool = typer.Option(False, "--headless", help="Run in the foreground with progress lines, no TUI."),
+    workers: int = typer.Option(0, "--workers", "-w", help="Tasks run at once (default: number of cores)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for strategies and tasks (XXP_SEED)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Run every task, reusing no cached result."),
+    max_log_mb: int = typer.Option(50, "--max-log-mb", help="Stop a task that prints more than this."),
+    db: Path = DB_OPTION,
+) -> None:
+    """Validate SPEC, then run it. Exit 0 when every variant completed (or was pruned), 1 if any
+    failed, 2 on an invalid spec or misuse, 130 when interrupted (resume with `xxp-tui resume`)."""
+    from xxp_tui.engine.launch import create_run, start_detached, wait_for_engine
+    from xxp_tui.kb import KBError, default_db_path
+    from xxp_tui.spec import load_project
+
+    if not spec.is_file():
+        fail_usage(f"No such spec file: {spec}")
+    if workers < 0:
+        fail_usage("--workers must be 1 or more.")
+    result = load_project(spec)
+    for d in result.diagnostics:
+        lines = result.sources.get(d.pos.file, "").splitlines()
+        print(d.render(lines[d.pos.line - 1] if 0 < d.pos.line <= len(lines) else None), file=sys.stderr)
+    if not result.ok:
+        fail(f"{spec} is not valid; nothing was run.", 2)
+    names = list(result.project.experiments)
+    if not names:
+        fail(f"{spec} defines no experiment to run.", 2)
+    if experiment is None:
+        if len(names) > 1:
+            fail_usage(f"{spec} defines several experiments ({', '.join(names)}); choose one with --experiment.")
+        experiment = names[0]
+    elif experiment not in names:
+        fail_usage(f"No experiment {experiment} in {spec} (experiments: {', '.join(names)}).")
+    db_path = db or default_db_path(spec)
+    try:
+        new = create_run(result, experiment, db_path, workers=workers or os.cpu_count() or 1, seed=seed,
+                         settings={"no_cache": no_cache, "max_log_mb": max_log_mb})
+    except KBError as exc:
+        fail(str(exc), 2)
+    if headless or not _interactive():
+        print(f"run r{new.run_id} of {experiment} (knowledge base {db_path})", flush=True)
+        raise typer.Exit(_drive(db_path, new.run_id, max_log_mb=max_log_mb))
+    proc = start_detached(db_path, new.run_id, spec.resolve().parent)
+    problem = wait_for_engine(db_path, new.run_id, proc)
+    if problem:
+        fail(f"the engine of r{new.run_id} did not start: {problem}", 2)
+    from xxp_tui.cli.tui_launch import open_tui
+
+    raise typer.Exit(open_tui(db_path, new.run_id))
+
+
+def resume(
+    run_ref: str = typer.Argument("latest", metavar="RUN", help="r3, 3 or latest."),
+    headless: bool = typer.Option(False, "--headless", help="Continue in the foreground, no TUI."),
+    allow_changed_spec: bool = typer.Option(False, "--allow-changed-spec",
+                                            help="Continue even though the spec files changed."),
+    db: Path = DB_OPTION,
+) -> None:
+    """Resume a paused run, or restart the engine of a run whose engine died (it reconciles:
+    interrupted variants are re-queued, nothing finished is run again)."""
+    from xxp_tui.engine.launch import start_detached, wait_for_engine
+    from xxp_tui.kb import commands as kbc
+    from xxp_tui.kb import runs as kbr
+
+    with kb_session(db) as kb:
+        run_id = run_id_of(kb, run_ref)
+        run = kbr.get_run(kb, run_id)
+        db_path = kb.path
+        if run.finished:
+            fail(f"r{run_id} is {run.status}; nothing to resume.", 1)
+        live = kbr.liveness(kb, run_id)
+        if live.alive:
+            cmd_id = kbc.submit(kb, run_id, "resume")
+            outcome = kbc.wait(kb, cmd_id, timeout=10)
+            print(outcome.outcome or f"resume sent to r{run_id} (the engine will apply it)")
+            return
+        kbr.set_paused(kb, run_id, False)
+    if headless or not _interactive():
+        raise typer.Exit(_drive(db_path, run_id, allow_changed_spec=allow_changed_spec))
+    extra = ["--allow-changed-spec"] if allow_changed_spec else []
+    proc = start_detached(db_path, run_id, Path(run.project_dir), extra)
+    problem = wait_for_engine(db_path, run_id, proc)
+    if problem:
+        fail(f"the engine of r{run_id} did not start: {problem}", 2)
+    from xxp_tui.cli.tui_launch import open_tui
+
+    raise typer.Exit(open_tui(db_path, run_id))

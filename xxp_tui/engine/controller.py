@@ -1,0 +1,1068 @@
+"""The engine: the single writer of a run's state.
+
+One thread runs one loop. Each turn it takes executor events (a task ended, metric lines), applies
+steering commands from the KB, enforces timeouts, starts what may start, writes buffered metrics
+and beats the heartbeat. It never blocks on a task or a command.
+
+Crash safety comes from ordering: every fact is written to the KB before the engine acts on it
+(a variant is recorded as queued before it runs; a task run is recorded before its process starts;
+a variant's completion is one transaction), and everything in memory is rebuilt from the KB when
+an engine starts, so a resumed run continues exactly where a killed one stopped: interrupted
+variants are re-queued (keeping their finished tasks), budgets are totals counted in the KB, and
+Optuna studies are rebuilt from finished variants.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import queue
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from xxp_tui.engine import conditions as conds
+from xxp_tui.engine import environment
+from xxp_tui.engine.control import ACTIVE, PENDING, ControlFlow, NodeRun
+from xxp_tui.engine.executors import Finished, MetricEvent
+from xxp_tui.engine.executors.local import LocalExecutor, kill_leftover
+from xxp_tui.engine.hashing import describe_path
+from xxp_tui.engine.strategies import (
+    OptunaSearch,
+    StrategyError,
+    configurations,
+    derive_seed,
+    to_params,
+)
+from xxp_tui.engine.taskspec import PrepareError, TaskSpec, data_path, prepare
+from xxp_tui.engine.variant_exec import DONE, FAILED, RUNNING, SKIPPED, WAITING, VariantExec
+from xxp_tui.engine.variant_exec import PENDING as TASK_PENDING
+from xxp_tui.kb import KB, open_kb
+from xxp_tui.kb import commands as kbc
+from xxp_tui.kb import runs as kbr
+from xxp_tui.kb import variants as kbv
+from xxp_tui.spec import load_project
+from xxp_tui.spec.assign import check_answer, check_injection
+from xxp_tui.spec.model import Experiment, ExpTask, Project, Space, Workflow, frozen_map
+
+ENGINE = "engine"
+METRIC_FLUSH_EVERY = 0.25
+COMMAND_POLL_EVERY = 0.05
+
+
+class EngineError(Exception):
+    """The run cannot start or continue; the message says why."""
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    """What the engine did, for a headless progress display (also logged in the KB's events)."""
+
+    time: float
+    kind: str
+    text: str
+    variant: int | None = None
+    status: str | None = None
+
+
+@dataclass
+class Running:
+    vexec: VariantExec
+    task: str
+    task_run_id: int
+    handle: object
+    spec: TaskSpec
+
+
+SIGNAL_NAMES = {s.value: s.name for s in signal.Signals}
+
+
+class Engine:
+    def __init__(
+        self, db_path: Path, run_id: int, *, on_event: Callable[[EngineEvent], None] | None = None,
+        tick: float = 0.05, max_log_bytes: int | None = None, allow_changed_spec: bool = False,
+    ) -> None:
+        self.db_path = Path(db_path)
+        self.run_id = run_id
+        self.kb: KB = open_kb(self.db_path, create=False)
+        self.on_event = on_event
+        self.tick_s = tick
+        self.events: queue.Queue = queue.Queue()
+        self.executor = LocalExecutor(self.events, **({"max_log_bytes": max_log_bytes} if max_log_bytes else {}))
+        self.allow_changed_spec = allow_changed_spec
+        self.stop_request: str | None = None  # "interrupt" | "stop"
+        self.queued: dict[int, kbv.Variant] = {}
+        self.queued_in: dict[str, int] = {}  # node -> queued variants
+        self.heap: list[tuple[int, int]] = []
+        self.active: dict[int, VariantExec] = {}
+        self.running: dict[str, Running] = {}
+        self.node_open: dict[str, set[int]] = {}
+        self.searches: dict[str, OptunaSearch] = {}
+        self.asked: dict[str, int] = {}
+        self.waiting: dict[int, str] = {}  # waiting_input variant -> node (interactions)
+        self.metric_buffer: list[tuple] = []
+        self.intermediate: dict[int, dict[int, float]] = {}
+        self.last_flush = self.last_beat = self.last_commands = 0.0
+        self.status: str | None = None
+        self.started = time.time()
+
+    # ------------------------------------------------------------------ events out
+
+    def emit(self, kind: str, text: str, variant: int | None = None, status: str | None = None,
+             log: bool = True, detail: dict | None = None) -> None:
+        if log:
+            kbc.log_event(self.kb, self.run_id, ENGINE, kind, f"v{variant}" if variant else None,
+                          {"text": text, "status": status, **(detail or {})})
+        if self.on_event is not None:
+            self.on_event(EngineEvent(time.time(), kind, text, variant, status))
+
+    # ------------------------------------------------------------------ start-up
+
+    def load(self) -> None:
+        run = kbr.get_run(self.kb, self.run_id)
+        if run.finished:
+            raise EngineError(f"run r{run.id} is already {run.status}; start a new run instead")
+        result = load_project(Path(run.spec_path))
+        if not result.ok or result.project is None:
+            first = result.errors[0].render() if result.errors else "it cannot be read"
+            raise EngineError(f"the spec {run.spec_path} is not valid any more: {first}")
+        if result.project.spec_hash != run.spec_hash and not self.allow_changed_spec:
+            raise EngineError(
+                f"the spec of r{run.id} changed since the run started (files under {run.project_dir}); "
+                "resume with --allow-changed-spec to continue with the new text"
+            )
+        self.run = run
+        self.project: Project = result.project
+        if run.experiment not in self.project.experiments:
+            raise EngineError(f"experiment {run.experiment} is not in {run.spec_path} any more")
+        self.exp: Experiment = self.project.experiments[run.experiment]
+        self.spec_dir = self.project.entry.parent
+        self.project_dir = Path(run.project_dir)
+        self.workers = max(1, run.workers)
+        self.paused = run.paused
+        self.seed = run.seed or 0
+        self.no_cache = bool(run.settings.get("no_cache"))
+        self.conditions = conds.Conditions(self.project.conditions_module)
+        states = {
+            name: NodeRun.from_json(n.status, n.iteration, n.fired)
+            for name, n in kbr.nodes(self.kb, self.run_id).items()
+        }
+        self.flow = ControlFlow(self.exp, states)
+
+    def start(self) -> None:
+        self.load()
+        kbr.beat(self.kb, self.run_id, os.getpid(), self.started, _proc_start())
+        fresh = self.run.status == "starting"
+        if fresh:
+            kbr.record_environment(self.kb, self.run_id, environment.capture(self.project_dir))
+            with self.kb.write():
+                for name in self.exp.nodes:
+                    kbr.upsert_node(self.kb, self.run_id, name, kind=self.exp.node_kind(name), status=PENDING)
+                self._set_status("running")
+            self.emit("run", f"run r{self.run_id} started: experiment {self.exp.name}, {self.workers} worker(s)")
+            step = self.flow.start()
+            with self.kb.write():
+                self._apply_step(None, step)
+        else:
+            self._reconcile()
+
+    def _reconcile(self) -> None:
+        """Continue a run whose engine stopped or died: nothing finished is redone."""
+        killed = 0
+        for tr in kbv.task_runs_in_state(self.kb, self.run_id, "running"):
+            killed += kill_leftover(tr.pid, tr.pgid, tr.proc_start)
+            kbv.update_task_run(self.kb, tr.id, status="interrupted", ended=time.time(),
+                                reason="the engine stopped while it ran")
+        requeued = 0
+        for v in kbv.for_run(self.kb, self.run_id, status="running"):
+            kbv.update(self.kb, v.id, status="queued", reason="interrupted; re-queued on resume")
+            requeued += 1
+        self._set_status("running")
+        self.emit("run", f"run r{self.run_id} resumed: {requeued} interrupted variant(s) re-queued"
+                  + (f", {killed} leftover process group(s) killed" if killed else ""))
+        for name in self.flow.active:
+            node = kbr.nodes(self.kb, self.run_id).get(name)
+            self._restore_node(name, node.iteration if node else 1)
+
+    def _restore_node(self, name: str, iteration: int) -> None:
+        kind = self.exp.node_kind(name)
+        mine = [v for v in kbv.for_run(self.kb, self.run_id, space=name) if v.iteration == iteration]
+        self.node_open[name] = set()
+        if kind == "space":
+            space = self.exp.spaces[name]
+            if space.is_optuna:
+                search = OptunaSearch(space, derive_seed(space.seed if space.seed is not None else self.seed,
+                                                         name, iteration))
+                for v in mine:
+                    if v.finished:
+                        self._tell(search, v, v.status, self._objective_values(space, v.id))
+                self.searches[name] = search
+                self.asked[name] = sum(1 for v in mine if v.origin == "strategy")
+        for v in mine:
+            if v.finished:
+                continue
+            self.node_open[name].add(v.id)
+            if v.status == "queued":
+                self._enqueue(v)
+            elif v.status == "waiting_input" and kind == "interaction":
+                self.waiting[v.id] = name
+            elif v.status == "waiting_input":
+                self._enqueue(kbv.get(self.kb, v.id))
+        self._maybe_finish_node(name)
+
+    # ------------------------------------------------------------------ main loop
+
+    def run_loop(self) -> str:
+        """Run until the experiment ends, is stopped or interrupted; returns the run's status."""
+        try:
+            while True:
+                self._turn()
+                if self.stop_request == "interrupt":
+                    return self._interrupt()
+                if self._finished():
+                    return self._conclude()
+        finally:
+            self.executor.shutdown("the engine stopped")
+            self._flush_metrics()
+            kbr.clear_heartbeat(self.kb, self.run_id, os.getpid())
+
+    def _turn(self) -> None:
+        try:
+            self._on(self.events.get(timeout=self.tick_s))
+            while True:
+                self._on(self.events.get_nowait())
+        except queue.Empty:
+            pass
+        for m in self.executor.tick():
+            self._on_metric(m)
+        now = time.time()
+        self._check_timeouts(now)
+        if now - self.last_commands >= COMMAND_POLL_EVERY:
+            self.last_commands = now
+            self._apply_commands()
+        self._schedule()
+        if now - self.last_flush >= METRIC_FLUSH_EVERY:
+            self._flush_metrics()
+        if now - self.last_beat >= kbr.HEARTBEAT_EVERY:
+            self.last_beat = now
+            kbr.beat(self.kb, self.run_id, os.getpid(), self.started, _proc_start())
+        self._refresh_status()
+
+    def _on(self, event: object) -> None:
+        if isinstance(event, Finished):
+            self._on_finished(event)
+        elif isinstance(event, MetricEvent):
+            self._on_metric(event)
+
+    def _finished(self) -> bool:
+        if self.running:
+            return False
+        if self.stop_request == "stop":
+            return True
+        return self.flow.finished and not self.active and not self.queued and not self.waiting
+
+    # ------------------------------------------------------------------ nodes
+
+    def _apply_step(self, finished: str | None, step) -> None:
+        for note in step.notes:
+            self.emit("condition", note)
+        for name in step.skipped:
+            kbr.upsert_node(self.kb, self.run_id, name, status="skipped", ended=time.time(),
+                            reason="not reached: no incoming edge fired", fired=self.flow.nodes[name].to_json())
+            self.emit("node", f"{name} skipped (no incoming edge fired)")
+        if finished is not None:
+            kbr.upsert_node(self.kb, self.run_id, finished, fired=self.flow.nodes[finished].to_json())
+        for name in step.start:
+            self._activate(name)
+
+    def _activate(self, name: str) -> None:
+        node = self.flow.nodes[name]
+        kind = self.exp.node_kind(name)
+        iteration = node.iteration
+        new: list[kbv.NewVariant] = []
+        total: int | None = None
+        reason = None
+        if kind == "space":
+            space = self.exp.spaces[name]
+            seed = space.seed if space.seed is not None else self.seed
+            if space.is_optuna:
+                try:
+                    self.searches[name] = OptunaSearch(space, derive_seed(seed, name, iteration))
+                except StrategyError as exc:
+                    reason = str(exc)
+                self.asked[name] = 0
+                total = space.runs
+            else:
+                try:
+                    configs = configurations(space, derive_seed(seed, name, iteration),
+                                             self.project.configurations_module)
+                except StrategyError as exc:
+                    configs, reason = [], str(exc)
+                new = [kbv.NewVariant(space=name, params=to_params(space, c), config=c, seed=seed,
+                                      iteration=iteration) for c in configs]
+                total = len(new)
+        else:
+            total = 1
+            task = self.exp.tasks[name]
+            status = "waiting_input" if kind == "interaction" else "queued"
+            new = [kbv.NewVariant(space=name, params={}, config={}, seed=self.seed, origin="node",
+                                  iteration=iteration, status=status,
+                                  reason=task.prompt if kind == "interaction" else None)]
+        with self.kb.write():
+            kbr.upsert_node(self.kb, self.run_id, name, kind=kind, status="running" if reason is None else "failed",
+                            iteration=iteration, started=time.time(), ended=None, total=total, reason=reason,
+                            fired=node.to_json())
+            ids = kbv.insert(self.kb, self.run_id, new)
+        self.node_open[name] = set(ids)
+        for vid in ids:
+            v = kbv.get(self.kb, vid)
+            if v.status == "waiting_input":
+                self.waiting[vid] = name
+            else:
+                self._enqueue(v)
+        if reason is not None:
+            self.emit("node", f"{name} failed: {reason}", status="failed")
+            self._finish_node(name, failed=True)
+            return
+        what = (f"{len(ids)} variant(s)" if kind == "space" and not self.exp.spaces[name].is_optuna
+                else f"budget {total}" if kind == "space" else kind)
+        round_note = f" (round {iteration})" if iteration > 1 else ""
+        self.emit("node", f"{name} started{round_note}: {what}")
+        if kind == "interaction":
+            self.emit("input", f"{name} waits for you: {self.exp.tasks[name].prompt or 'answer it'} "
+                               f"(xxp-tui answer r{self.run_id} {name} --set key=value)", variant=ids[0],
+                      status="waiting_input")
+        self._maybe_finish_node(name)
+
+    def _maybe_finish_node(self, name: str) -> None:
+        if self.flow.nodes[name].status != ACTIVE or self.node_open.get(name):
+            return
+        search = self.searches.get(name)
+        if search is not None and self.asked.get(name, 0) < (self.exp.spaces[name].runs or 0):
+            return  # budget left: more trials will be asked
+        self._finish_node(name)
+
+    def _finish_node(self, name: str, failed: bool = False) -> None:
+        results = self._results()
+        step = self.flow.finish(name, lambda edge: self.conditions.evaluate(edge, results), failed=failed)
+        self.searches.pop(name, None)
+        counts = self._node_counts(name)
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        self.emit("node", f"{name} finished" + (f": {summary}" if summary else ""))
+        with self.kb.write():
+            kbr.upsert_node(self.kb, self.run_id, name, status="failed" if failed else "done", ended=time.time(),
+                            fired=self.flow.nodes[name].to_json())
+            self._apply_step(name, step)
+
+    def _node_counts(self, name: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        iteration = self.flow.nodes[name].iteration
+        for v in kbv.for_run(self.kb, self.run_id, space=name):
+            if v.iteration == iteration:
+                out[v.status] = out.get(v.status, 0) + 1
+        return out
+
+    def _results(self) -> dict:
+        """ExtremeXP-shaped results of every node's latest round, for conditions."""
+        out: dict[str, dict[int, dict]] = {}
+        stored = kbr.nodes(self.kb, self.run_id)
+        for name, state in self.flow.nodes.items():
+            if state.iteration == 0:
+                continue
+            done = [v for v in kbv.for_run(self.kb, self.run_id, space=name, status="completed")
+                    if v.iteration == state.iteration]
+            finals = kbv.final_metrics(self.kb, [v.id for v in done])
+            node_results: dict[int, dict] = {}
+            for i, v in enumerate(done, start=1):
+                result: dict = {}
+                for (task, metric), value in finals[v.id].items():
+                    result[metric] = value
+                    if task:
+                        result[f"{task}.{metric}"] = value
+                node_results[i] = {"configuration": dict(v.config), "result": result}
+            if name in stored and stored[name].result and self.exp.node_kind(name) == "interaction":
+                node_results = {1: {"configuration": {}, "result": stored[name].result}}
+            out[name] = node_results
+        return out
+
+    # ------------------------------------------------------------------ queue and scheduling
+
+    def _enqueue(self, v: kbv.Variant) -> None:
+        if v.id not in self.queued:
+            self.queued_in[v.space] = self.queued_in.get(v.space, 0) + 1
+        self.queued[v.id] = v
+        heapq.heappush(self.heap, (-v.priority, v.id))
+
+    def _dequeue(self, vid: int) -> kbv.Variant | None:
+        v = self.queued.pop(vid, None)
+        if v is not None:
+            self.queued_in[v.space] -= 1
+        return v
+
+    def _workflow_for(self, node: str) -> tuple[Workflow, dict[str, dict[str, str]]]:
+        if node in self.exp.spaces:
+            return self.project.workflows[self.exp.spaces[node].workflow], {}
+        task: ExpTask = self.exp.tasks[node]
+        if task.workflow is not None:
+            return self.project.workflows[task.workflow], {}
+        t = task.task
+        inputs = {}
+        for port, props in task.input_data.items():
+            raw = props.get("path")
+            if isinstance(raw, str):
+                inputs[port] = str(data_path(self.spec_dir, raw))
+        wf = Workflow(name=node, pos=task.pos, tasks=frozen_map({t.name: t}))
+        return wf, {t.name: inputs}
+
+    def _space_limit(self, node: str) -> int | None:
+        if node in self.exp.spaces:
+            return self.exp.spaces[node].parallel
+        return None
+
+    def _active_in(self, node: str) -> int:
+        return sum(1 for v in self.active.values() if v.variant.space == node)
+
+    def _ask_trials(self) -> None:
+        """Optuna spaces ask for a new trial only when one could start now."""
+        for name, search in list(self.searches.items()):
+            space = self.exp.spaces[name]
+            if self.asked.get(name, 0) >= (space.runs or 0):
+                continue
+            if self.queued_in.get(name, 0):
+                continue
+            limit = space.parallel
+            if limit is not None and self._active_in(name) >= limit:
+                continue
+            trial = search.study.ask(search.dists)
+            config = dict(trial.params)
+            seed = space.seed if space.seed is not None else self.seed
+            (vid,) = kbv.insert(self.kb, self.run_id, [kbv.NewVariant(
+                space=name, params=to_params(space, config), config=config, seed=seed,
+                iteration=self.flow.nodes[name].iteration, trial=trial.number)])
+            search.live[vid] = trial
+            self.asked[name] = self.asked.get(name, 0) + 1
+            self.node_open.setdefault(name, set()).add(vid)
+            self._enqueue(kbv.get(self.kb, vid))
+
+    def _next_queued(self) -> kbv.Variant | None:
+        held = []
+        found = None
+        while self.heap:
+            neg_priority, vid = heapq.heappop(self.heap)
+            v = self.queued.get(vid)
+            if v is None or -neg_priority != v.priority:
+                continue  # stale entry
+            limit = self._space_limit(v.space)
+            if limit is not None and self._active_in(v.space) >= limit:
+                held.append((neg_priority, vid))
+                continue
+            found = v
+            break
+        for item in held:
+            heapq.heappush(self.heap, item)
+        if found is not None:
+            self._dequeue(found.id)
+        return found
+
+    def _schedule(self) -> None:
+        if self.paused or self.stop_request:
+            return
+        free = self.workers - len(self.running)
+        if free <= 0:
+            return
+        for vexec in sorted(self.active.values(), key=lambda x: (-x.variant.priority, x.id)):
+            for task in vexec.ready():
+                if free <= 0:
+                    return
+                free -= self._start_task(vexec, task)
+        while free > 0:
+            self._ask_trials()
+            v = self._next_queued()
+            if v is None:
+                return
+            vexec = self._start_variant(v)
+            for task in vexec.ready():
+                if free <= 0:
+                    break
+                free -= self._start_task(vexec, task)
+            if vexec.settled:
+                self._finalize(vexec)
+
+    def _start_variant(self, v: kbv.Variant) -> VariantExec:
+        workflow, extra = self._workflow_for(v.space)
+        vexec = VariantExec(v, workflow, extra_inputs=extra)
+        # Tasks an earlier engine finished for this variant are kept (resume mid-variant).
+        for tr in kbv.task_runs(self.kb, v.id):
+            if tr.task in vexec.state:
+                vexec.attempts[tr.task] = max(vexec.attempts[tr.task], tr.attempt)
+                outputs_ok = all(Path(p).exists() for p in tr.outputs.values())
+                if tr.status in ("completed", "cached") and outputs_ok:
+                    vexec.state[tr.task] = DONE
+                    vexec.outputs[tr.task] = tr.outputs
+        self.active[v.id] = vexec
+        kbv.update(self.kb, v.id, status="running", started=v.started or time.time(), reason=None)
+        self.emit("variant", f"v{v.id} {v.space} started {_short(v.params)}", v.id, "running", log=False)
+        return vexec
+
+    def _start_task(self, vexec: VariantExec, name: str) -> int:
+        """Start one task; returns how many worker slots it took (0 or 1)."""
+        task = vexec.workflow.tasks[name]
+        vexec.attempts[name] += 1
+        attempt = vexec.attempts[name]
+        if task.interactive:
+            vexec.state[name] = WAITING
+            kbv.update(self.kb, vexec.id, status="waiting_input",
+                       reason=f"task {name} waits for your answer (xxp-tui answer r{self.run_id} v{vexec.id})")
+            self.emit("input", f"v{vexec.id} {name} waits for your answer", vexec.id, "waiting_input")
+            return 0
+        try:
+            spec = prepare(
+                project_dir=self.project_dir, spec_dir=self.spec_dir, run_id=self.run_id, variant_id=vexec.id,
+                variant_params=vexec.variant.params, seed=vexec.variant.seed or 0, workflow=vexec.workflow,
+                task=task, attempt=attempt, upstream=vexec.outputs, extra_inputs=vexec.extra_inputs.get(name),
+            )
+        except (PrepareError, OSError) as exc:
+            kbv.insert_task_run(self.kb, variant_id=vexec.id, task=name, attempt=attempt, status="failed",
+                                reason=str(exc), started=time.time(), ended=time.time())
+            self._task_failed(vexec, name, str(exc), retry=False)
+            return 0
+        now = time.time()
+        with self.kb.write():
+            tr_id = kbv.insert_task_run(
+                self.kb, variant_id=vexec.id, task=name, attempt=attempt, status="running", argv=spec.argv,
+                cwd=str(spec.cwd), started=now, stdout_path=str(spec.stdout_path), stderr_path=str(spec.stderr_path),
+                host=self.executor.host, outputs=spec.outputs,
+            )
+            kbv.update(self.kb, vexec.id, attempts=max(vexec.variant.attempts, attempt))
+        try:
+            handle = self.executor.submit(spec)
+        except OSError as exc:
+            kbv.update_task_run(self.kb, tr_id, status="failed", reason=str(exc), ended=time.time())
+            self._task_failed(vexec, name, str(exc), retry=False)
+            return 0
+        kbv.update_task_run(self.kb, tr_id, pid=handle.pid, pgid=handle.pgid, proc_start=handle.proc_start)
+        vexec.state[name] = RUNNING
+        vexec.handles[name] = spec.key
+        self.running[spec.key] = Running(vexec, name, tr_id, handle, spec)
+        return 1
+
+    # ------------------------------------------------------------------ task outcomes
+
+    def _on_metric(self, m: MetricEvent) -> None:
+        r = self.running.get(m.key)
+        if r is None:
+            return
+        self.metric_buffer.append((r.vexec.id, r.task, m.name, m.value, m.text, m.step, m.time))
+        if m.step is None or m.value is None:
+            return
+        space = self.exp.spaces.get(r.vexec.variant.space)
+        watch = space.pruned_metric if space is not None else None
+        search = self.searches.get(r.vexec.variant.space)
+        if watch is None or search is None or m.name != watch.metric or (watch.task and watch.task != r.task):
+            return
+        self.intermediate.setdefault(r.vexec.id, {})[m.step] = m.value
+        if search.report(r.vexec.id, m.value, m.step) and not r.vexec.stopping:
+            self._stop_variant(r.vexec, "pruned", f"pruned by the {space.pruner} pruner at step {m.step} "
+                                                  f"({watch.label} = {m.value:.4g})")
+
+    def _flush_metrics(self) -> None:
+        self.last_flush = time.time()
+        if self.metric_buffer:
+            rows, self.metric_buffer = self.metric_buffer, []
+            kbv.insert_metrics(self.kb, rows)
+
+    def _check_timeouts(self, now: float) -> None:
+        for r in list(self.running.values()):
+            timeout = r.spec.timeout
+            if timeout and r.handle.cancel_reason is None and now - r.handle.started > timeout:
+                self.executor.cancel(r.handle, f"timed out after {_seconds(timeout)}")
+
+    def _on_finished(self, f: Finished) -> None:
+        r = self.running.pop(f.key, None)
+        if r is None:
+            return
+        for m in self.executor.finish_metrics(r.handle):
+            self.metric_buffer.append((r.vexec.id, r.task, m.name, m.value, m.text, m.step, m.time))
+        malformed = r.handle.malformed
+        self.executor.release(f.key)
+        self._read_result_map(r)
+        self._flush_metrics()
+        vexec, name = r.vexec, r.task
+        vexec.handles.pop(name, None)
+        now = time.time()
+        tail = _last_line(f.stderr_tail)
+        if vexec.stopping:
+            status, reason = "cancelled", vexec.stopping
+        elif f.reason:
+            status, reason = "failed", f"{name} {f.reason}"
+        elif f.exit_code == 0:
+            status, reason = "completed", None
+        elif f.signal is not None:
+            status, reason = "failed", f"{name} was killed by signal {f.signal} ({SIGNAL_NAMES.get(f.signal, '?')})"
+        else:
+            status, reason = "failed", f"{name} exited with code {f.exit_code}"
+        if reason and tail and status == "failed":
+            reason += f": {tail}"
+        if malformed:
+            note = f"{malformed} malformed metric line(s) from {name} ignored"
+            vexec.notes.append(note)
+            self.emit("warning", f"v{vexec.id}: {note}", vexec.id)
+        kbv.update_task_run(self.kb, r.task_run_id, status=status, exit_code=f.exit_code, signal=f.signal,
+                            ended=now, reason=reason)
+        if status == "completed":
+            vexec.state[name] = DONE
+            vexec.outputs[name] = dict(r.spec.outputs)
+            self._record_artifacts(vexec, name, r.spec)
+        elif status == "cancelled":
+            vexec.state[name] = SKIPPED
+        else:
+            self._task_failed(vexec, name, reason, retry=True)
+            return
+        if vexec.settled:
+            self._finalize(vexec)
+
+    def _task_failed(self, vexec: VariantExec, name: str, reason: str, retry: bool) -> None:
+        task = vexec.workflow.tasks[name]
+        if retry and not vexec.stopping and vexec.attempts[name] <= task.retries:
+            vexec.state[name] = TASK_PENDING
+            self.emit("task", f"v{vexec.id} {name} failed ({reason}); retry {vexec.attempts[name]}/{task.retries}",
+                      vexec.id)
+            return
+        vexec.state[name] = FAILED
+        vexec.failure = reason
+        vexec.rule_out_downstream(name)
+        for _other, key in list(vexec.handles.items()):
+            r = self.running.get(key)
+            if r is not None:
+                self.executor.cancel(r.handle, f"another task of v{vexec.id} failed")
+        if vexec.settled:
+            self._finalize(vexec)
+
+    def _read_result_map(self, r: Running) -> None:
+        """Text results an ExtremeXP-style script put in its resultMap (numbers arrived as metrics)."""
+        path = r.spec.output_dir / "result_map.json"
+        if not path.is_file():
+            return
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    self.metric_buffer.append((r.vexec.id, r.task, str(key)[:200], None, str(value)[:10000],
+                                               None, time.time()))
+
+    def _record_artifacts(self, vexec: VariantExec, name: str, spec: TaskSpec) -> None:
+        for port, path in spec.outputs.items():
+            p = Path(path)
+            if p.exists():
+                info = describe_path(p)
+                kbv.insert_artifact(self.kb, variant_id=vexec.id, task=name, port=port, path=str(p), **info)
+
+    # ------------------------------------------------------------------ variant outcomes
+
+    def _objective_values(self, space: Space | None, variant_id: int) -> list[float] | None:
+        if space is None or not space.objectives:
+            return None
+        finals = kbv.final_metrics(self.kb, [variant_id])[variant_id]
+        values = []
+        for obj in space.objectives:
+            found = [v for (task, metric), v in finals.items()
+                     if metric == obj.metric and (obj.task is None or task == obj.task)]
+            number = found[-1] if found else None
+            if not isinstance(number, int | float):
+                return None
+            values.append(float(number))
+        return values
+
+    def _finalize(self, vexec: VariantExec) -> None:
+        vid = vexec.id
+        self.active.pop(vid, None)
+        node = vexec.variant.space
+        space = self.exp.spaces.get(node)
+        current = kbv.get(self.kb, vid)
+        if current.finished:  # already final (pruned or cancelled by a command)
+            status = current.status
+        elif vexec.stopping:
+            status = vexec.stop_status or "cancelled"
+            kbv.update(self.kb, vid, status=status, reason=vexec.stopping, ended=time.time())
+        elif vexec.failure:
+            status = "failed"
+            kbv.update(self.kb, vid, status=status, reason=vexec.failure, ended=time.time())
+        else:
+            values = self._objective_values(space, vid)
+            status, reason = "completed", None
+            if space is not None and space.objectives and values is None:
+                missing = ", ".join(o.label for o in space.objectives)
+                status, reason = "failed", f"the objective {missing} was not reported"
+                if vexec.notes:
+                    reason += f" ({'; '.join(vexec.notes)})"
+            kbv.update(self.kb, vid, status=status, reason=reason, ended=time.time(),
+                       objective=values[0] if values else None)
+        search = self.searches.get(node)
+        if search is not None:
+            values = self._objective_values(space, vid) if status == "completed" else None
+            state = "complete" if values is not None else ("pruned" if status == "pruned" else "fail")
+            note = self._tell(search, kbv.get(self.kb, vid), state, values)
+            if note:
+                self.emit("warning", f"v{vid}: {note}", vid)
+        self.intermediate.pop(vid, None)
+        final = kbv.get(self.kb, vid)
+        extra = f" objective={final.objective:.4g}" if final.objective is not None else ""
+        why = f" ({final.reason})" if final.reason and status != "completed" else ""
+        self.emit("variant", f"v{vid} {node} {status}{extra}{why}", vid, status)
+        self.node_open.get(node, set()).discard(vid)
+        if self.flow.nodes.get(node) and self.flow.nodes[node].status == ACTIVE:
+            self._maybe_finish_node(node)
+
+    def _tell(self, search: OptunaSearch, v: kbv.Variant, status: str, values: list[float] | None) -> str | None:
+        state = {"completed": "complete", "complete": "complete", "pruned": "pruned"}.get(status, "fail")
+        if state == "complete" and values is None:
+            state = "fail"
+        return search.tell(v.id, v.config, values, state, self.intermediate.get(v.id))
+
+    def _stop_variant(self, vexec: VariantExec, status: str, reason: str) -> None:
+        """Prune or cancel a started variant: record it now, stop its processes."""
+        vexec.stopping = reason
+        vexec.stop_status = status
+        kbv.update(self.kb, vexec.id, status=status, reason=reason, ended=time.time())
+        for key in list(vexec.handles.values()):
+            r = self.running.get(key)
+            if r is not None:
+                self.executor.cancel(r.handle, reason)
+        for name, state in vexec.state.items():
+            if state in (TASK_PENDING, WAITING):
+                vexec.state[name] = SKIPPED
+        if vexec.settled:
+            self._finalize(vexec)
+
+    # ------------------------------------------------------------------ steering commands
+
+    def _apply_commands(self) -> None:
+        for cmd in kbc.pending(self.kb, self.run_id):
+            handler = getattr(self, f"_cmd_{cmd.verb}", None)
+            after: list[Callable[[], None]] = []
+            with self.kb.write():
+                if handler is None:
+                    status, outcome = "refused", f"unknown command {cmd.verb}"
+                else:
+                    try:
+                        status, outcome = handler(cmd, after)
+                    except (KeyError, TypeError, ValueError) as exc:
+                        status, outcome = "refused", f"malformed {cmd.verb} command: {exc}"
+                kbc.finish(self.kb, cmd, status, outcome)
+                kbc.log_event(self.kb, self.run_id, cmd.issuer, cmd.verb, _target(cmd.args),
+                              {"args": cmd.args, "status": status, "outcome": outcome}, cmd.id)
+            for action in after:
+                action()
+            if self.on_event is not None:
+                self.on_event(EngineEvent(time.time(), "command", f"{cmd.verb} by {cmd.issuer}: {outcome}"))
+
+    def _variant_ref(self, ref) -> kbv.Variant | str:
+        vid = kbv.parse_variant_ref(str(ref))
+        v = kbv.find(self.kb, vid) if vid is not None else None
+        if v is None or v.run_id != self.run_id:
+            return f"{ref} is not a variant of r{self.run_id}"
+        return v
+
+    def _cmd_prune(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
+        args = cmd.args
+        done, refused = [], []
+        reason = f"pruned by {cmd.issuer}"
+        for ref in args["variants"]:
+            v = self._variant_ref(ref)
+            if isinstance(v, str):
+                refused.append(v)
+                continue
+            if v.finished:
+                refused.append(f"v{v.id} already {v.status}")
+                continue
+            if v.id in self.active:
+                vexec = self.active[v.id]
+                vexec.stopping, vexec.stop_status = reason, "pruned"
+                kbv.update(self.kb, v.id, status="pruned", reason=reason, ended=time.time())
+                after.append(lambda vexec=vexec: self._stop_variant(vexec, "pruned", reason))
+            else:
+                self._dequeue(v.id)
+                self.waiting.pop(v.id, None)
+                kbv.update(self.kb, v.id, status="pruned", reason=reason, ended=time.time())
+                after.append(lambda v=v: self._after_prune_queued(v))
+            done.append(f"v{v.id}")
+        return _outcome("pruned", done, refused)
+
+    def _after_prune_queued(self, v: kbv.Variant) -> None:
+        search = self.searches.get(v.space)
+        if search is not None:
+            self._tell(search, kbv.get(self.kb, v.id), "pruned", None)
+        self.node_open.get(v.space, set()).discard(v.id)
+        self.emit("variant", f"v{v.id} {v.space} pruned", v.id, "pruned")
+        if v.space in self.flow.nodes and self.flow.nodes[v.space].status == ACTIVE:
+            self._maybe_finish_node(v.space)
+
+    def _cmd_prioritize(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
+        args = cmd.args
+        v = self._variant_ref(args["variant"])
+        if isinstance(v, str):
+            return "refused", v
+        if v.finished:
+            return "refused", f"v{v.id} already {v.status}"
+        priority = int(args["priority"])
+        before = v.priority
+        kbv.update(self.kb, v.id, priority=priority)
+        if v.id in self.queued:
+            self._enqueue(kbv.get(self.kb, v.id))
+        elif v.id in self.active:
+            self.active[v.id].variant = kbv.get(self.kb, v.id)
+        note = " (already running: it keeps its place)" if v.status == "running" else ""
+        return "done", f"v{v.id} priority {before} -> {priority}{note}"
+
+    def _cmd_inject(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
+        args = cmd.args
+        node = args["space"]
+        if node not in self.exp.spaces:
+            return "refused", f"{node} is not a space of {self.exp.name} (spaces: {', '.join(self.exp.spaces)})"
+        state = self.flow.nodes[node]
+        if state.status != ACTIVE:
+            return "refused", f"space {node} is not running (it is {state.status}); variants can be injected " \
+                              "into a running space"
+        space = self.exp.spaces[node]
+        workflow = self.project.workflows.get(space.workflow)
+        check = check_injection(space, workflow, args.get("values", {}))
+        if not check.ok:
+            return "refused", "; ".join(check.errors)
+        priority = int(args.get("priority", 1))
+        (vid,) = kbv.insert(self.kb, self.run_id, [kbv.NewVariant(
+            space=node, params=check.params, config=check.config,
+            seed=space.seed if space.seed is not None else self.seed, priority=priority, origin="injected",
+            iteration=state.iteration)])
+        self.node_open.setdefault(node, set()).add(vid)
+        self._enqueue(kbv.get(self.kb, vid))
+        filled = f"; defaults used for {', '.join(check.filled)}" if check.filled else ""
+        return "done", f"injected v{vid} into {node}: {_short(check.params)}{filled}"
+
+    def _cmd_pause(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
+        if self.paused:
+            return "done", f"r{self.run_id} is already paused"
+        self.paused = True
+        kbr.set_paused(self.kb, self.run_id, True)
+        return "done", f"r{self.run_id} paused: running tasks finish, no new ones start"
+
+    def _cmd_resume(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
+        if not self.paused:
+            return "done", f"r{self.run_id} is running"
+        self.paused = False
+        kbr.set_paused(self.kb, self.run_id, False)
+        return "done", f"r{self.run_id} resumed"
+
+    def _cmd_parallel(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
+        args = cmd.args
+        n = int(args["workers"])
+        if n < 1 or n > 1024:
+            return "refused", f"parallelism must be between 1 and 1024, not {n}"
+        before, self.workers = self.workers, n
+        kbr.set_workers(self.kb, self.run_id, n)
+        return "done", f"workers {before} -> {n}"
+
+    def _cmd_answer(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
+        args = cmd.args
+        target = args.get("node")
+        waiting = {vid: node for vid, node in self.waiting.items()}
+        task_waits = {v.id: v for v in self.active.values() if v.waiting()}
+        if not waiting and not task_waits:
+            return "refused", f"nothing in r{self.run_id} is waiting for an answer"
+        vid = None
+        if target is None:
+            if len(waiting) + len(task_waits) > 1:
+                names = [*waiting.values(), *(f"v{i}" for i in task_waits)]
+                return "refused", f"several things wait for an answer ({', '.join(names)}); name one"
+            vid = next(iter([*waiting, *task_waits]))
+        else:
+            vid = next((i for i, n in waiting.items() if n == target), None)
+            if vid is None:
+                ref = kbv.parse_variant_ref(str(target).split(".")[0])
+                if ref in waiting or ref in task_waits:
+                    vid = ref
+            if vid is None:
+                return "refused", f"{target} is not waiting for an answer"
+        values = args.get("values", {})
+        if vid in waiting:
+            node = waiting[vid]
+            answer, errors = check_answer(self.exp.tasks[node].fields, values)
+            if errors:
+                return "refused", "; ".join(errors)
+            del self.waiting[vid]
+            kbv.update(self.kb, vid, status="completed", ended=time.time(), reason=None, started=time.time())
+            rows = [(vid, node, k, float(v) if isinstance(v, int | float) else None,
+                     None if isinstance(v, int | float) else str(v), None, time.time()) for k, v in answer.items()]
+            kbv.insert_metrics(self.kb, rows)
+            kbr.upsert_node(self.kb, self.run_id, node, result=answer)
+            self.node_open.get(node, set()).discard(vid)
+            after.append(lambda: (self.emit("variant", f"v{vid} {node} completed: {_short(answer)}", vid,
+                                            "completed"), self._maybe_finish_node(node)))
+            return "done", f"{node} answered: {_short(answer)}"
+        vexec = task_waits[vid]
+        name = vexec.waiting()[0]
+        task = vexec.workflow.tasks[name]
+        fields = dict(task.signature.params) if task.signature else {}
+        answer, errors = check_answer(fields, values)
+        if errors:
+            return "refused", "; ".join(errors)
+        rows = [(vid, name, k, float(v) if isinstance(v, int | float) else None,
+                 None if isinstance(v, int | float) else str(v), None, time.time()) for k, v in answer.items()]
+        kbv.insert_metrics(self.kb, rows)
+        kbv.insert_task_run(self.kb, variant_id=vid, task=name, attempt=vexec.attempts[name], status="completed",
+                            started=time.time(), ended=time.time(), reason="answered by a human")
+        vexec.state[name] = DONE
+        vexec.outputs[name] = {}
+        kbv.update(self.kb, vid, status="running", reason=None)
+        after.append(lambda: self._finalize(vexec) if vexec.settled else None)
+        return "done", f"v{vid} {name} answered: {_short(answer)}"
+
+    def _cmd_stop(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
+        self.stop_request = "stop"
+        reason = "the run was stopped"
+        for vid in list(self.queued):
+            kbv.update(self.kb, vid, status="cancelled", reason=reason, ended=time.time())
+        for vid in list(self.waiting):
+            kbv.update(self.kb, vid, status="cancelled", reason=reason, ended=time.time())
+        self.queued.clear()
+        self.queued_in.clear()
+        self.waiting.clear()
+        self.heap.clear()
+        for vexec in list(self.active.values()):
+            kbv.update(self.kb, vexec.id, status="cancelled", reason=reason, ended=time.time())
+            vexec.stopping, vexec.stop_status = reason, "cancelled"
+            after.append(lambda vexec=vexec: self._stop_variant(vexec, "cancelled", reason))
+        return "done", f"r{self.run_id} stopping: {len(self.active)} running variant(s) cancelled"
+
+    # ------------------------------------------------------------------ ending
+
+    def _interrupt(self) -> str:
+        """Ctrl-C or SIGTERM: stop cleanly and leave the run resumable."""
+        for r in list(self.running.values()):
+            self.executor.cancel(r.handle, "interrupted")
+        deadline = time.monotonic() + 5.0
+        while self.running and time.monotonic() < deadline:
+            try:
+                f = self.events.get(timeout=0.1)
+            except queue.Empty:
+                self.executor.tick()
+                continue
+            if isinstance(f, Finished):
+                r = self.running.pop(f.key, None)
+                if r is not None:
+                    for m in self.executor.finish_metrics(r.handle):
+                        self.metric_buffer.append((r.vexec.id, r.task, m.name, m.value, m.text, m.step, m.time))
+                    kbv.update_task_run(self.kb, r.task_run_id, status="interrupted", ended=time.time(),
+                                        exit_code=f.exit_code, signal=f.signal, reason="interrupted")
+        self._flush_metrics()
+        for vexec in self.active.values():
+            if not kbv.get(self.kb, vexec.id).finished:
+                kbv.update(self.kb, vexec.id, status="queued", reason="interrupted; resume to continue")
+        self._set_status("interrupted", "interrupted; resume to continue")
+        self.emit("run", f"run r{self.run_id} interrupted; continue with: xxp-tui resume r{self.run_id}")
+        return "interrupted"
+
+    def _conclude(self) -> str:
+        if self.stop_request == "stop":
+            self._set_status("stopped", "stopped by a user")
+            self.emit("run", f"run r{self.run_id} stopped")
+            return "stopped"
+        for name, state in self.flow.nodes.items():
+            if state.status == PENDING:
+                kbr.upsert_node(self.kb, self.run_id, name, status="skipped", reason="never reached")
+        counts = kbv.counts(self.kb, self.run_id)
+        failed = counts.get("failed", 0)
+        total = sum(counts.values())
+        if failed:
+            status, reason = "failed", f"{failed} of {total} variant(s) failed"
+        else:
+            status, reason = "completed", None
+        self._set_status(status, reason)
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no variants"
+        self.emit("run", f"run r{self.run_id} {status}: {summary}", status=status)
+        return status
+
+    def _set_status(self, status: str, reason: str | None = None) -> None:
+        if status != self.status:
+            kbr.set_status(self.kb, self.run_id, status, reason)
+            self.status = status
+
+    def _refresh_status(self) -> None:
+        if self.stop_request:
+            return
+        if self.paused:
+            self._set_status("paused")
+        elif self.waiting or any(v.waiting() for v in self.active.values()):
+            self._set_status("waiting_input")
+        else:
+            self._set_status("running")
+
+    def close(self) -> None:
+        self.kb.close()
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _proc_start() -> float | None:
+    try:
+        import psutil
+
+        return psutil.Process(os.getpid()).create_time()
+    except Exception:
+        return None
+
+
+def _short(params: dict, limit: int = 80) -> str:
+    text = " ".join(f"{k.split('.')[-1]}={_fmt(v)}" for k, v in params.items())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _seconds(s: float) -> str:
+    return f"{s:g}s" if s < 120 else f"{s / 60:g}m"
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    return last if len(last) <= 300 else last[:299] + "…"
+
+
+def _target(args: dict) -> str | None:
+    for key in ("variant", "space", "node"):
+        if key in args:
+            return str(args[key])
+    if "variants" in args:
+        return ",".join(str(v) for v in args["variants"])
+    return None
+
+
+def _outcome(verb: str, done: list[str], refused: list[str]) -> tuple[str, str]:
+    parts = []
+    if done:
+        parts.append(f"{verb} {', '.join(done)}")
+    if refused:
+        parts.append(f"refused: {'; '.join(refused)}")
+    return ("done" if done else "refused"), "; ".join(parts)
+
+
+def install_signal_handlers(engine: Engine) -> None:
+    """Ctrl-C / SIGTERM / SIGHUP ask for a clean, resumable stop; a second Ctrl-C exits at once."""
+
+    def handler(signum, frame):
+        if engine.stop_request == "interrupt" and signum == signal.SIGINT:
+            sys.exit(130)
+        engine.stop_request = "interrupt"
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)

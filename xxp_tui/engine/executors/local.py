@@ -1,0 +1,275 @@
+"""Local executor: task processes on this machine, each in its own process group.
+
+Per running task one watcher thread reads the process's stdout and stderr into their log files
+(up to a size limit; past it the task is stopped, so a runaway printer can fill neither memory nor
+disk), keeps the last lines of stderr for the failure reason, then reaps the process and posts
+`Finished`. Cancelling sends SIGTERM to the group and, after a grace period, SIGKILL; the
+controller's `tick()` does the escalation, so nothing ever sleeps on the engine's thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import queue
+import selectors
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import IO
+
+import psutil
+
+from xxp_tui.engine.executors import Finished, MetricEvent
+from xxp_tui.engine.taskspec import TaskSpec
+
+DEFAULT_MAX_LOG_BYTES = 50 * 2**20
+KILL_GRACE = 0.5
+METRICS_READ_LIMIT = 2**20  # per task and tick: a flood of metric lines cannot stall the engine
+STDERR_TAIL = 4096
+
+
+@dataclass
+class LocalHandle:
+    key: str
+    spec: TaskSpec
+    proc: subprocess.Popen
+    pid: int
+    pgid: int
+    proc_start: float | None
+    host: str
+    started: float
+    cancel_reason: str | None = None
+    kill_at: float | None = None
+    metrics_offset: int = 0
+    metrics_partial: bytes = b""
+    malformed: int = 0
+    stderr_tail: deque = field(default_factory=lambda: deque(maxlen=64))
+    finished: bool = False
+
+
+def parse_metric_line(line: bytes, key: str) -> MetricEvent | None:
+    """One JSONL metric line; None for anything malformed (counted by the caller)."""
+    try:
+        obj = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("name"), str) or "value" not in obj:
+        return None
+    value, text = obj["value"], None
+    if isinstance(value, bool):
+        value = float(value)
+    elif isinstance(value, int | float):
+        value = float(value)
+        if not math.isfinite(value):
+            value, text = None, str(obj["value"])
+    elif isinstance(value, str):
+        value, text = None, value
+    else:
+        return None
+    step = obj.get("step")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int | float)):
+        return None
+    when = obj.get("time")
+    return MetricEvent(key, obj["name"][:200], value, text, None if step is None else int(step),
+                       float(when) if isinstance(when, int | float) else time.time())
+
+
+class LocalExecutor:
+    name = "local"
+
+    def __init__(self, events: queue.Queue, max_log_bytes: int = DEFAULT_MAX_LOG_BYTES,
+                 kill_grace: float = KILL_GRACE) -> None:
+        self.events = events
+        self.max_log_bytes = max_log_bytes
+        self.kill_grace = kill_grace
+        self.handles: dict[str, LocalHandle] = {}
+        self.host = socket.gethostname()
+
+    # -- interface
+
+    def submit(self, spec: TaskSpec) -> LocalHandle:
+        stdout = open(spec.stdout_path, "wb")  # noqa: SIM115 - closed by the watcher thread
+        stderr = open(spec.stderr_path, "wb")  # noqa: SIM115
+        try:
+            proc = subprocess.Popen(
+                spec.argv, cwd=spec.cwd, env=spec.env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
+            )
+        except OSError as exc:
+            stdout.close()
+            stderr.close()
+            raise OSError(f"cannot start {spec.argv[0]}: {exc.strerror or exc}") from exc
+        try:
+            proc_start = psutil.Process(proc.pid).create_time()
+        except psutil.Error:
+            proc_start = None
+        handle = LocalHandle(spec.key, spec, proc, proc.pid, proc.pid, proc_start, self.host, time.time())
+        self.handles[spec.key] = handle
+        threading.Thread(target=self._watch, args=(handle, stdout, stderr), daemon=True,
+                         name=f"xxp-watch-{spec.key}").start()
+        return handle
+
+    def cancel(self, handle: LocalHandle, reason: str) -> None:
+        if handle.finished:
+            return
+        if handle.cancel_reason is None:
+            handle.cancel_reason = reason
+        _signal_group(handle.pgid, signal.SIGTERM)
+        if handle.kill_at is None:
+            handle.kill_at = time.monotonic() + self.kill_grace
+
+    def tick(self) -> list[MetricEvent]:
+        now = time.monotonic()
+        out: list[MetricEvent] = []
+        for handle in list(self.handles.values()):
+            if handle.kill_at is not None and now >= handle.kill_at:
+                _signal_group(handle.pgid, signal.SIGKILL)
+                handle.kill_at = now + 5.0  # repeat rarely while the group lingers
+            out.extend(self.read_metrics(handle))
+        return out
+
+    def read_metrics(self, handle: LocalHandle, limit: int = METRICS_READ_LIMIT) -> list[MetricEvent]:
+        try:
+            with open(handle.spec.metrics_path, "rb") as fh:
+                fh.seek(handle.metrics_offset)
+                chunk = fh.read(limit)
+        except OSError:
+            return []
+        if not chunk:
+            return []
+        handle.metrics_offset += len(chunk)
+        data = handle.metrics_partial + chunk
+        lines = data.split(b"\n")
+        handle.metrics_partial = lines.pop()
+        if len(handle.metrics_partial) > 65536:  # a "line" that never ends is not a metric
+            handle.malformed += 1
+            handle.metrics_partial = b""
+        events = []
+        for line in lines:
+            if not line.strip():
+                continue
+            event = parse_metric_line(line, handle.key)
+            if event is None:
+                handle.malformed += 1
+            else:
+                events.append(event)
+        return events
+
+    def finish_metrics(self, handle: LocalHandle) -> list[MetricEvent]:
+        """Everything left in the metrics file once the task has ended."""
+        events = []
+        while True:
+            batch = self.read_metrics(handle, limit=8 * METRICS_READ_LIMIT)
+            if not batch and not self._more(handle):
+                break
+            events.extend(batch)
+            if len(events) > 1_000_000:
+                break
+        if handle.metrics_partial.strip():
+            event = parse_metric_line(handle.metrics_partial, handle.key)
+            if event is None:
+                handle.malformed += 1
+            else:
+                events.append(event)
+            handle.metrics_partial = b""
+        return events
+
+    def _more(self, handle: LocalHandle) -> bool:
+        try:
+            return os.path.getsize(handle.spec.metrics_path) > handle.metrics_offset
+        except OSError:
+            return False
+
+    def release(self, key: str) -> None:
+        self.handles.pop(key, None)
+
+    def running(self) -> list[LocalHandle]:
+        return [h for h in self.handles.values() if not h.finished]
+
+    def shutdown(self, reason: str, wait: float = 5.0) -> None:
+        for handle in self.running():
+            self.cancel(handle, reason)
+        deadline = time.monotonic() + wait
+        while self.running() and time.monotonic() < deadline:
+            self.tick()
+            time.sleep(0.05)
+        for handle in self.running():
+            _signal_group(handle.pgid, signal.SIGKILL)
+
+    # -- the watcher thread
+
+    def _watch(self, handle: LocalHandle, stdout: IO[bytes], stderr: IO[bytes]) -> None:
+        proc = handle.proc
+        written = {"stdout": 0, "stderr": 0}
+        sinks = {proc.stdout: ("stdout", stdout), proc.stderr: ("stderr", stderr)}
+        sel = selectors.DefaultSelector()
+        for pipe in sinks:
+            sel.register(pipe, selectors.EVENT_READ)
+        tail = bytearray()
+        exited_at: float | None = None
+        try:
+            while sel.get_map():
+                for key, _ in sel.select(timeout=0.2):
+                    pipe = key.fileobj
+                    data = os.read(pipe.fileno(), 65536)
+                    name, sink = sinks[pipe]
+                    if not data:
+                        sel.unregister(pipe)
+                        continue
+                    room = self.max_log_bytes - written[name]
+                    if room > 0:
+                        sink.write(data[:room])
+                    written[name] += len(data)
+                    if name == "stderr":
+                        tail.extend(data)
+                        del tail[:-STDERR_TAIL]
+                    if written[name] > self.max_log_bytes and handle.cancel_reason is None:
+                        limit_mb = self.max_log_bytes / 2**20
+                        sink.write(f"\n[xxp-tui: {name} passed {limit_mb:.0f} MB; the task was stopped]\n".encode())
+                        self.cancel(handle, f"printed more than {limit_mb:.0f} MB to {name} (the log limit); "
+                                            "stopped")
+                if proc.poll() is not None:
+                    # Grandchildren may keep the pipes open: give them a moment, then stop reading.
+                    exited_at = exited_at or time.monotonic()
+                    if time.monotonic() - exited_at > 1.0:
+                        break
+        finally:
+            sel.close()
+            stdout.close()
+            stderr.close()
+            for pipe in sinks:
+                pipe.close()
+        rc = proc.wait()
+        handle.finished = True
+        exit_code, sig = (None, -rc) if rc < 0 else (rc, None)
+        self.events.put(Finished(
+            key=handle.key, exit_code=exit_code, signal=sig, reason=handle.cancel_reason,
+            stderr_tail=bytes(tail).decode("utf-8", errors="replace"),
+        ))
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def kill_leftover(pid: int | None, pgid: int | None, proc_start: float | None) -> bool:
+    """Kill the process group of a task a dead engine left behind, if it is still that process
+    (same pid and start time, so a reused pid is never hit). True when something was killed."""
+    if pid is None or pgid is None:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if proc_start is not None and abs(proc.create_time() - proc_start) > 1.0:
+            return False
+    except psutil.Error:
+        return False
+    _signal_group(pgid, signal.SIGKILL)
+    return True
