@@ -103,7 +103,7 @@ def test_tasks_lists_the_library():
     lines = r.stdout.splitlines()
     assert lines[0].split() == ["name", "params", "metrics", "where"]
     row = next(line for line in lines if line.startswith("quick.train_poly"))
-    assert "degree:Integer=2" in row and "loss, train_loss" in row
+    assert "degree:Integer=2" in row and "loss, train_r2, train_loss" in row
     r = xxp("tasks", "--json", str(CORPUS / "exp_engine" / "library-experiments" / "IDEKO_main.xxp"))
     rows = json.loads(r.stdout)
     names = {row["name"] for row in rows}
