@@ -220,8 +220,9 @@ def beat(kb: KB, run_id: int, pid: int, started: float, proc_start: float | None
 
 
 def clear_heartbeat(kb: KB, run_id: int, pid: int) -> None:
+    """The engine exits: its last beat stays as the time it left."""
     with kb.write():
-        kb.conn.execute("UPDATE heartbeat SET beat = 0 WHERE run_id = ? AND pid = ?", (run_id, pid))
+        kb.conn.execute("UPDATE heartbeat SET beat = ? WHERE run_id = ? AND pid = ?", (time.time(), run_id, pid))
 
 
 def liveness(kb: KB, run_id: int, stale: float = HEARTBEAT_STALE) -> Liveness:

@@ -298,3 +298,9 @@ def insert_artifact(kb: KB, **fields) -> None:
 
 def artifacts(kb: KB, variant_id: int) -> list[dict]:
     return [dict(r) for r in kb.query("SELECT * FROM artifacts WHERE variant_id = ? ORDER BY id", (variant_id,))]
+
+
+def artifact_by_path(kb: KB, path: str) -> dict | None:
+    """The first recorded artifact at `path` (who produced a file another task read)."""
+    row = kb.one("SELECT * FROM artifacts WHERE path = ? ORDER BY id LIMIT 1", (path,))
+    return dict(row) if row else None

@@ -1,0 +1,88 @@
+"""Read models for the front ends: rows shaped for the CLI's JSON and the TUI's table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xxp_tui.kb import runs as kbr
+from xxp_tui.kb import variants as kbv
+from xxp_tui.kb.connection import KB
+
+
+def metric_dict(finals: dict[tuple[str | None, str], object]) -> dict[str, object]:
+    """Final metrics keyed by name, or `Task.name` where two tasks report the same name."""
+    by_name: dict[str, list[tuple[str | None, object]]] = {}
+    for (task, name), value in finals.items():
+        by_name.setdefault(name, []).append((task, value))
+    out: dict[str, object] = {}
+    for name, entries in by_name.items():
+        if len(entries) == 1:
+            out[name] = entries[0][1]
+        else:
+            for task, value in entries:
+                out[f"{task}.{name}" if task else name] = value
+    return out
+
+
+def variant_row(v: kbv.Variant, metrics: dict[str, object]) -> dict:
+    return {
+        "id": v.label,
+        "run": f"r{v.run_id}",
+        "space": v.space,
+        "status": v.status,
+        "params": v.params,
+        "metrics": metrics,
+        "priority": v.priority,
+        "origin": v.origin,
+        "reason": v.reason,
+        "objective": v.objective,
+        "seed": v.seed,
+        "iteration": v.iteration,
+        "started": v.started,
+        "ended": v.ended,
+        "duration": v.duration,
+    }
+
+
+def variant_rows(kb: KB, run_id: int, status: str | None = None, since_rev: int = 0) -> list[dict]:
+    variants = kbv.changed_since(kb, run_id, since_rev) if since_rev else kbv.for_run(kb, run_id, status=status)
+    if since_rev and status:
+        variants = [v for v in variants if v.status == status]
+    finals = kbv.final_metrics(kb, [v.id for v in variants])
+    return [variant_row(v, metric_dict(finals[v.id])) for v in variants]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run: kbr.Run
+    counts: dict[str, int]
+    liveness: kbr.Liveness
+
+    @property
+    def engine(self) -> str:
+        """alive; exited (the run ended or was interrupted cleanly); dead (it crashed: resume it)."""
+        if self.liveness.alive:
+            return "alive"
+        if self.liveness.pid is None:
+            return "not started"
+        if self.run.finished or self.run.status == "interrupted":
+            return "exited"
+        return "dead"
+
+    def to_json(self) -> dict:
+        r = self.run
+        return {
+            "id": r.label, "experiment": r.experiment, "status": r.status, "reason": r.reason,
+            "counts": self.counts, "created": r.created, "started": r.started, "ended": r.ended,
+            "engine": self.engine,
+            "workers": r.workers, "paused": r.paused, "spec": r.spec_path, "executor": r.executor,
+            "scheduler": r.scheduler,
+        }
+
+
+def run_summaries(kb: KB) -> list[RunSummary]:
+    return [RunSummary(r, kbv.counts(kb, r.id), kbr.liveness(kb, r.id)) for r in kbr.list_runs(kb)]
+
+
+def run_summary(kb: KB, run_id: int) -> RunSummary:
+    return RunSummary(kbr.get_run(kb, run_id), kbv.counts(kb, run_id), kbr.liveness(kb, run_id))
