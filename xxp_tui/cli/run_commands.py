@@ -18,6 +18,7 @@ EXIT_CODES = {"completed": 0, "failed": 1, "interrupted": 130, "stopped": 0}
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("resume")(resume)
+    app.command("attach")(attach)
 
 
 def _interactive() -> bool:
@@ -148,3 +149,21 @@ def resume(
     from xxp_tui.cli.tui_launch import open_tui
 
     raise typer.Exit(open_tui(db_path, run_id))
+
+
+def attach(
+    run_ref: str = typer.Argument("latest", metavar="RUN", help="r3, 3 or latest."),
+    read_only: bool = typer.Option(False, "--read-only", help="Watch only: steering keys are disabled."),
+    no_mouse: bool = typer.Option(False, "--no-mouse", help="Do not capture the mouse."),
+    low_bandwidth: bool = typer.Option(False, "--low-bandwidth", help="Fewer frames, no animations (slow SSH)."),
+    db: Path = DB_OPTION,
+) -> None:
+    """Open the viewer on a run (it may be running, paused, finished or have a dead engine)."""
+    with kb_session(db, readonly=True) as kb:
+        run_id = run_id_of(kb, run_ref)
+        db_path = kb.path
+    if not _interactive():
+        fail_usage("attach needs a terminal; use `xxp-tui variants` or `xxp-tui show` instead.")
+    from xxp_tui.cli.tui_launch import open_tui
+
+    raise typer.Exit(open_tui(db_path, run_id, read_only=read_only, mouse=not no_mouse, low_bandwidth=low_bandwidth))

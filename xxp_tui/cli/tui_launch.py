@@ -1,12 +1,60 @@
-"""Opening the TUI on a run (imported only when a command needs it)."""
+"""Opening the viewer (imported only by commands that open it, so --help never loads Textual)."""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 
-def open_tui(db: Path, run_id: int | None, read_only: bool = False) -> int:
-    print(f"r{run_id} is running in the background.")
-    print(f"  watch:  xxp-tui variants r{run_id} --db {db}")
-    print(f"  steer:  xxp-tui pause|resume|stop r{run_id} --db {db}")
+def open_tui(db: Path, run_id: int, read_only: bool = False, mouse: bool = True, low_bandwidth: bool = False) -> int:
+    """Run the viewer on `run_id`; when it closes, say the run goes on and how to come back."""
+    if low_bandwidth:
+        os.environ.setdefault("TEXTUAL_FPS", "20")
+        os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+    from xxp_tui.tui.app import XxpApp
+
+    app = XxpApp(db, run_id, read_only=read_only)
+    status = app.run(mouse=mouse)
+    goes_on = status not in ("completed", "failed", "stopped")
+    where = f" --db {db}" if Path.cwd() not in Path(db).resolve().parents else ""
+    if goes_on:
+        print(f"Viewer closed; r{run_id} goes on in the background ({status}).")
+        print(f"Come back with: xxp-tui attach r{run_id}{where}")
+    else:
+        print(f"r{run_id} is {status}. Results: xxp-tui variants r{run_id}{where}")
     return 0
+
+
+def pick_run(db: Path) -> int | None:
+    """A small list of the KB's runs to choose from (`xxp-tui` with no arguments)."""
+    from textual.app import App, ComposeResult
+    from textual.widgets import Footer, Label, OptionList
+    from textual.widgets.option_list import Option
+
+    from xxp_tui.kb import open_kb
+    from xxp_tui.kb.queries import run_summaries
+
+    with open_kb(db, create=False, readonly=True) as kb:
+        summaries = run_summaries(kb)
+    if not summaries:
+        print(f"No runs in {db} yet. Start one with: xxp-tui run SPEC", file=sys.stderr)
+        return None
+
+    class Picker(App[int]):
+        BINDINGS = [("q,escape", "quit", "Quit")]
+
+        def compose(self) -> ComposeResult:
+            yield Label(f"Runs in {db} (Enter opens one)")
+            options = []
+            for s in reversed(summaries):
+                counts = " ".join(f"{n} {st}" for st, n in s.counts.items() if n)
+                options.append(Option(f"{s.run.label:>5}  {s.run.experiment:<20} {s.run.status:<13} "
+                                      f"engine {s.engine:<8} {counts}", id=str(s.run.id)))
+            yield OptionList(*options)
+            yield Footer()
+
+        def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+            self.exit(int(event.option.id))
+
+    return Picker().run()

@@ -1,0 +1,691 @@
+"""The xxp-tui viewer: watch a run live and steer it from the keyboard.
+
+The app never runs tasks and never holds a write transaction: one worker thread polls the KB
+read-only and posts deltas; each steering action is one short INSERT into the commands table
+(a second worker waits for the engine's outcome and shows it). Killing the viewer — a dropped SSH
+session, `q`, SIGHUP — therefore leaves the run untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import tomllib
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.suggester import Suggester
+from textual.widgets import ContentSwitcher, Footer, Input
+from textual.worker import get_current_worker
+
+from xxp_tui.kb.queries import RunSummary
+from xxp_tui.spec.model import Project
+from xxp_tui.tui import commandline
+from xxp_tui.tui.screens.modals import AnswerForm, ConfirmScreen, HelpScreen, InjectForm
+from xxp_tui.tui.source import Delta, RunSource, VariantDetail, read_tail
+from xxp_tui.tui.widgets.charts import ChartPane
+from xxp_tui.tui.widgets.panes import DetailsPane, EventsPane, LogPane, StatusBar
+from xxp_tui.tui.widgets.run_tree import RunTree
+from xxp_tui.tui.widgets.variant_table import VariantTable
+
+STEERING = {"prune", "priority_up", "priority_down", "inject", "pause_resume", "parallel", "answer", "stop",
+            "resume_engine"}
+FINISHED = ("completed", "failed", "pruned", "cancelled")
+
+
+def keymap_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "xxp-tui" / "keymap.toml"
+
+
+def load_keymap() -> dict[str, str]:
+    """`"xxp.prune" = "x"` lines in ~/.config/xxp-tui/keymap.toml remap keys by binding id."""
+    path = keymap_path()
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, str)}
+
+
+class DeltaArrived(Message):
+    def __init__(self, delta: Delta) -> None:
+        super().__init__()
+        self.delta = delta
+
+
+class DetailArrived(Message):
+    def __init__(self, detail: VariantDetail | None) -> None:
+        super().__init__()
+        self.detail = detail
+
+
+class ProjectLoaded(Message):
+    def __init__(self, project: Project | None) -> None:
+        super().__init__()
+        self.project = project
+
+
+class CommandDone(Message):
+    def __init__(self, verb: str, status: str, outcome: str) -> None:
+        super().__init__()
+        self.verb = verb
+        self.status = status
+        self.outcome = outcome
+
+
+class CommandSuggester(Suggester):
+    def __init__(self, app: XxpApp) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.xapp = app
+
+    async def get_suggestion(self, value: str) -> str | None:
+        if value.startswith("/") or not value:
+            return None
+        table = self.xapp.table
+        words = value.split(" ")
+        options = commandline.completions(
+            value, [f"v{i}" for i in table.order[:2000]], self.xapp.space_names(), self.xapp.node_names(),
+            [c.key for c in table.columns])
+        if not options:
+            return None
+        return " ".join(words[:-1] + [options[0].rstrip()]) if len(words) > 1 else options[0].rstrip()
+
+
+class XxpApp(App[str]):
+    CSS_PATH = "app.tcss"
+    TITLE = "xxp-tui"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "Help", id="xxp.help"),
+        Binding("slash", "filter", "Filter", id="xxp.filter"),
+        Binding("colon", "command_line", "Cmd", id="xxp.command"),
+        Binding("d", "prune", "Prune", id="xxp.prune"),
+        Binding("i", "inject", "Inject", id="xxp.inject"),
+        Binding("p", "pause_resume", "Pause", id="xxp.pause"),
+        Binding("a", "answer", "Answer", id="xxp.answer"),
+        Binding("q", "quit_viewer", "Quit", id="xxp.quit"),
+        Binding("right_square_bracket", "priority_up", "Prio+", show=False, id="xxp.priority.up"),
+        Binding("left_square_bracket", "priority_down", "Prio-", show=False, id="xxp.priority.down"),
+        Binding("plus", "parallel(1)", "Workers+", show=False, id="xxp.parallel.up"),
+        Binding("minus", "parallel(-1)", "Workers-", show=False, id="xxp.parallel.down"),
+        Binding("X", "stop", "Stop run", show=False, id="xxp.stop"),
+        Binding("R", "resume_engine", "Restart engine", show=False, id="xxp.resume_engine"),
+        Binding("enter", "pane('details')", "Details", show=False, id="xxp.details"),
+        Binding("l", "pane('logs')", "Logs", show=False, id="xxp.logs"),
+        Binding("c", "charts", "Charts", show=False, id="xxp.charts"),
+        Binding("x", "next_param", "Chart param", show=False, id="xxp.chart.param"),
+        Binding("e", "pane('events')", "Events", show=False, id="xxp.events"),
+        Binding("s", "sort", "Sort", show=False, id="xxp.sort"),
+        Binding("I", "invert_sort", "Invert sort", show=False, id="xxp.sort.invert"),
+        Binding("F", "follow", "Follow", show=False, id="xxp.follow"),
+        Binding("Z", "freeze", "Freeze", show=False, id="xxp.freeze"),
+        Binding("t", "focus_tree", "Tree", show=False, id="xxp.focus.tree"),
+        Binding("escape", "escape", "Back", show=False, id="xxp.escape"),
+    ]
+
+    def __init__(self, db: Path, run_id: int, *, read_only: bool = False, poll_interval: float = 0.25,
+                 keymap: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.db = Path(db)
+        self.run_id = run_id
+        self.read_only = read_only
+        self.poll_interval = poll_interval
+        self._keymap = load_keymap() if keymap is None else keymap
+        self.summary: RunSummary | None = None
+        self.nodes: dict = {}
+        self.project: Project | None = None
+        self.selected: int | None = None
+        self.detail: VariantDetail | None = None
+        self.frozen = False
+        self.pending_deltas: list[Delta] = []
+        self.history: list[str] = []
+        self.history_pos = 0
+        self.cmdline_mode = ":"
+        self._want_detail: int | None = None
+        self._force_poll = False
+        self._log_task: tuple[str | None, str | None] = (None, None)
+        self._log_offsets: dict[str, int] = {}
+        self.completion_times: list[float] = []
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="main"):
+            yield RunTree(id="tree")
+            yield VariantTable(id="table")
+        with ContentSwitcher(id="bottom", initial="details"):
+            with Vertical(id="details"):
+                yield DetailsPane(id="details-pane")
+            yield LogPane(id="logs")
+            yield ChartPane(id="charts")
+            yield EventsPane(id="events")
+        yield Input(id="cmdline", placeholder=":prune v12  :prio v7 5  :inject Space k=v  (Tab completes)",
+                    suggester=CommandSuggester(self))
+        yield Footer()
+
+    @property
+    def table(self) -> VariantTable:
+        return self.query_one(VariantTable)
+
+    def on_mount(self) -> None:
+        if self._keymap:
+            self.set_keymap(self._keymap)
+        self.query_one("#cmdline", Input).display = False
+        self.table.focus()
+        self.on_resize()
+        self.load_project()
+        self.poll()
+        self.set_interval(0.5, self.tail_logs)
+        self.set_interval(1.0, self.refresh_charts)
+        self.set_interval(1.0, self.tick_status)
+
+    def on_resize(self, event=None) -> None:
+        narrow = self.size.width < 100
+        self.query_one("#tree").set_class(narrow, "narrow")
+        self.query_one("#bottom").set_class(self.size.height < 30, "short")
+
+    # ------------------------------------------------------------------ data in
+
+    @work(thread=True, group="project", exit_on_error=False)
+    def load_project(self) -> None:
+        from xxp_tui.kb import open_kb
+        from xxp_tui.kb import runs as kbr
+        from xxp_tui.spec import load_project
+
+        with open_kb(self.db, create=False, readonly=True) as kb:
+            spec_path = kbr.get_run(kb, self.run_id).spec_path
+        try:
+            result = load_project(Path(spec_path))
+            project = result.project
+        except Exception:
+            project = None
+        self.post_message(ProjectLoaded(project))
+
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
+    def poll(self) -> None:
+        worker = get_current_worker()
+        source = RunSource(self.db, self.run_id)
+        shown_detail: tuple[int | None, int | None] = (None, None)
+        try:
+            while not worker.is_cancelled:
+                delta = source.poll(force=self._force_poll)
+                self._force_poll = False
+                if delta is not None:
+                    self.post_message(DeltaArrived(delta))
+                want = self._want_detail
+                if want is not None and (delta is not None or shown_detail[0] != want):
+                    self.post_message(DetailArrived(source.detail(want)))
+                    shown_detail = (want, source.version)
+                time.sleep(self.poll_interval)
+        finally:
+            source.close()
+
+    @on(ProjectLoaded)
+    def _project_loaded(self, message: ProjectLoaded) -> None:
+        self.project = message.project
+        experiment = self.summary.run.experiment if self.summary else ""
+        tree = self.query_one(RunTree)
+        if self.summary is not None:
+            tree.build(self.project, experiment, self.nodes)
+            tree.update_states(self.nodes, self.progress())
+        chart = self.query_one(ChartPane)
+        if self.project and experiment in self.project.experiments:
+            objectives = [o for sp in self.project.experiments[experiment].spaces.values() for o in sp.objectives]
+            chart.maximize = not objectives or objectives[0].direction == "maximize"
+
+    @on(DeltaArrived)
+    def _delta(self, message: DeltaArrived) -> None:
+        delta = message.delta
+        if self.frozen and not delta.first:
+            self.pending_deltas.append(delta)
+            self.summary = delta.summary
+            self.query_one(StatusBar).show(delta.summary, None, None, self.read_only, frozen=True)
+            return
+        self._apply(delta)
+
+    def _apply(self, delta: Delta) -> None:
+        first_summary = self.summary is None
+        self.summary = delta.summary
+        self.nodes = delta.nodes
+        with self.batch_update():
+            for row in delta.variants:
+                if row["status"] in FINISHED and row.get("ended"):
+                    old = self.table.rows.get(int(row["id"][1:]))
+                    if old is None or old.data.get("status") not in FINISHED:
+                        self.completion_times.append(row["ended"])
+            self.table.upsert(delta.variants)
+            tree = self.query_one(RunTree)
+            if first_summary or not tree.node_items:
+                tree.build(self.project, delta.summary.run.experiment, delta.nodes)
+            tree.update_states(delta.nodes, self.progress())
+            events = self.query_one(EventsPane)
+            for e in delta.events:
+                when = time.strftime("%H:%M:%S", time.localtime(e.time))
+                text = e.detail.get("outcome") or e.detail.get("text") or ""
+                who = "" if e.actor == "engine" else f"{e.actor} {e.kind}: "
+                events.write_line(f"{when} {who}{text}")
+            self.tick_status()
+        if self.selected is None and self.table.cursor_variant is not None:
+            self._select(self.table.cursor_variant)
+        self.refresh_bindings()
+
+    def progress(self) -> dict[str, str]:
+        """`done/total` per space, counted in the table (finished variants of the node's round)."""
+        out = {}
+        counts: dict[str, int] = {}
+        for row in self.table.rows.values():
+            data = row.data
+            state = self.nodes.get(data["space"])
+            if state is not None and data.get("iteration") == state.iteration and data["status"] in FINISHED:
+                counts[data["space"]] = counts.get(data["space"], 0) + 1
+        for name, state in self.nodes.items():
+            if state.kind == "space" and state.iteration:
+                total = state.total if state.total is not None else "?"
+                out[name] = f"{counts.get(name, 0)}/{total}"
+        return out
+
+    def tick_status(self) -> None:
+        if self.summary is None:
+            return
+        now = time.time()
+        recent = [t for t in self.completion_times if now - t < 300]
+        window = min(300.0, max(30.0, now - (self.summary.run.started or now)))
+        throughput = len(recent) / window * 60 if recent else None
+        remaining = self.summary.counts.get("queued", 0) + self.summary.counts.get("running", 0)
+        for name, state in self.nodes.items():
+            if state.kind == "space" and state.status == "running" and state.total:
+                created = sum(1 for r in self.table.rows.values()
+                              if r.data["space"] == name and r.data.get("iteration") == state.iteration)
+                remaining += max(0, state.total - created)
+        self.query_one(StatusBar).show(self.summary, throughput, remaining, self.read_only, self.frozen)
+
+    # ------------------------------------------------------------------ selection and panes
+
+    @on(VariantTable.Highlighted)
+    def _highlighted(self, message: VariantTable.Highlighted) -> None:
+        if message.variant_id is not None:
+            self._select(message.variant_id)
+
+    def _select(self, vid: int) -> None:
+        self.selected = vid
+        self._want_detail = vid
+        self._force_poll = True
+
+    @on(DetailArrived)
+    def _detail(self, message: DetailArrived) -> None:
+        self.detail = message.detail
+        self.query_one(DetailsPane).show(message.detail)
+        if message.detail is not None:
+            chart = self.query_one(ChartPane)
+            chart.set_data(series=message.detail.series, series_label=message.detail.row["id"])
+            self._retarget_log(message.detail)
+
+    def _retarget_log(self, detail: VariantDetail) -> None:
+        task = next((t for t in reversed(detail.tasks) if t.stdout_path), None)
+        target = (task.stdout_path, task.stderr_path) if task else (None, None)
+        if target != self._log_task:
+            self._log_task = target
+            log = self.query_one(LogPane)
+            log.clear()
+            self._log_offsets = {}
+            if task is not None:
+                log.write_line(f"── {detail.row['id']} {task.task} (attempt {task.attempt}) ──")
+            self.tail_logs(force=True)
+
+    def tail_logs(self, force: bool = False) -> None:
+        log = self.query_one(LogPane)
+        if not force and self.query_one(ContentSwitcher).current != "logs":
+            return
+        for path in self._log_task:
+            if not path:
+                continue
+            text, offset = read_tail(path, self._log_offsets.get(path, 0))
+            self._log_offsets[path] = offset
+            if text:
+                log.write(text)
+
+    def refresh_charts(self) -> None:
+        chart = self.query_one(ChartPane)
+        if self.query_one(ContentSwitcher).current != "charts":
+            return
+        done = sorted((r.data.get("ended") or 0, vid, r.data) for vid, r in self.table.rows.items()
+                      if r.data["status"] == "completed" and r.data.get("objective") is not None)
+        points = [(i, data["objective"]) for i, (_, _, data) in enumerate(done, start=1)]
+        names = list(dict.fromkeys(k for _, _, data in done for k in data["params"]))
+        param_points = {n: [(data["params"].get(n), data["objective"]) for _, _, data in done] for n in names}
+        chart.set_data(objective=points, param_names=names, param_points=param_points)
+        chart.redraw()
+
+    def action_pane(self, name: str) -> None:
+        switcher = self.query_one(ContentSwitcher)
+        bottom = self.query_one("#bottom")
+        if switcher.current == name and bottom.display:
+            bottom.display = False
+            return
+        bottom.display = True
+        switcher.current = name
+        if name == "logs":
+            self.tail_logs(force=True)
+        if name == "charts":
+            self.refresh_charts()
+
+    def action_charts(self) -> None:
+        switcher = self.query_one(ContentSwitcher)
+        chart = self.query_one(ChartPane)
+        if switcher.current == "charts" and self.query_one("#bottom").display:
+            self.notify(f"chart: {chart.next_mode()}", timeout=2)
+        else:
+            self.action_pane("charts")
+        self.refresh_charts()
+        chart.redraw(force=True)
+
+    def action_next_param(self) -> None:
+        name = self.query_one(ChartPane).next_param()
+        if name:
+            self.notify(f"chart parameter: {name}", timeout=2)
+
+    # ------------------------------------------------------------------ table view actions
+
+    def action_sort(self) -> None:
+        key = self.table.cycle_sort()
+        self.notify(f"sorted by {key}", timeout=2)
+
+    def action_invert_sort(self) -> None:
+        self.table.set_sort(self.table.sort_key, not self.table.sort_reverse)
+
+    def action_follow(self) -> None:
+        self.table.follow = not self.table.follow
+        self.notify(f"follow the cursor's variant: {'on' if self.table.follow else 'off'}", timeout=2)
+
+    def action_freeze(self) -> None:
+        self.frozen = not self.frozen
+        if not self.frozen:
+            pending, self.pending_deltas = self.pending_deltas, []
+            for delta in pending:
+                self._apply(delta)
+        self.tick_status()
+
+    def action_focus_tree(self) -> None:
+        self.query_one(RunTree).focus()
+
+    def action_escape(self) -> None:
+        cmd = self.query_one("#cmdline", Input)
+        if cmd.display:
+            cmd.display = False
+            if self.cmdline_mode == "/":
+                self.table.set_filter("")
+        self.table.focus()
+
+    def action_help(self) -> None:
+        rows = []
+        for _key, binding in self._all_bindings():
+            keys = ", ".join(self.get_key_display(binding.with_key(k.strip())) for k in binding.key.split(","))
+            rows.append((keys, binding.description, binding.id or ""))
+        self.push_screen(HelpScreen(rows, commandline.VERBS))
+
+    def _all_bindings(self):
+        """Every binding with an id, as currently mapped (after the user's keymap)."""
+        seen = set()
+        for _key, active in self.active_bindings.items():
+            b = active.binding
+            if b.id and b.id not in seen:
+                seen.add(b.id)
+                yield b.key, b
+        for node in (self, self.table):
+            for bindings in node._bindings.key_to_bindings.values():
+                for b in bindings:
+                    if b.id and b.id not in seen:
+                        seen.add(b.id)
+                        yield b.key, b
+
+    # ------------------------------------------------------------------ command line
+
+    def action_command_line(self) -> None:
+        self._open_line(":")
+
+    def action_filter(self) -> None:
+        self._open_line("/")
+
+    def _open_line(self, mode: str) -> None:
+        self.cmdline_mode = mode
+        cmd = self.query_one("#cmdline", Input)
+        cmd.display = True
+        cmd.value = self.table.filter_text if mode == "/" else ""
+        cmd.placeholder = ("filter: words, key:value (status:running, space:Grid, lr:0.1), ! inverts"
+                           if mode == "/" else ":prune v12  :prio v7 5  :inject Space k=v  (→ accepts completion)")
+        cmd.focus()
+        self.history_pos = len(self.history)
+
+    @on(Input.Changed, "#cmdline")
+    def _line_changed(self, event: Input.Changed) -> None:
+        if self.cmdline_mode == "/":
+            self.table.set_filter(event.value)
+
+    @on(Input.Submitted, "#cmdline")
+    def _line_submitted(self, event: Input.Submitted) -> None:
+        cmd = self.query_one("#cmdline", Input)
+        cmd.display = False
+        self.table.focus()
+        if self.cmdline_mode == "/":
+            return
+        text = event.value.strip()
+        if not text:
+            return
+        self.history.append(text)
+        self.run_command_line(text)
+
+    def on_key(self, event) -> None:
+        cmd = self.query_one("#cmdline", Input)
+        if not cmd.has_focus or self.cmdline_mode != ":" or not self.history:
+            return
+        if event.key in ("up", "down"):
+            step = -1 if event.key == "up" else 1
+            self.history_pos = max(0, min(len(self.history), self.history_pos + step))
+            cmd.value = self.history[self.history_pos] if self.history_pos < len(self.history) else ""
+            cmd.cursor_position = len(cmd.value)
+            event.stop()
+
+    def run_command_line(self, text: str) -> None:
+        parsed = commandline.parse(text)
+        if parsed.error:
+            self.notify(parsed.error, severity="error")
+            return
+        verb, args = parsed.verb, parsed.args
+        if verb == "q":
+            self.action_quit_viewer()
+        elif verb == "help":
+            self.action_help()
+        elif verb == "sort":
+            keys = {c.key: c for c in self.table.columns}
+            match = next((k for k in keys if k == args["column"] or keys[k].label == args["column"]
+                          or k.endswith("." + args["column"]) or k.endswith(":" + args["column"])), None)
+            if match is None:
+                self.notify(f"no column {args['column']}", severity="error")
+            else:
+                self.table.set_sort(match, args["reverse"])
+        elif verb == "filter":
+            self.table.set_filter(args["text"])
+        elif verb == "tag":
+            self.table.tag(int(ref[1:]) for ref in args["variants"])
+        elif verb == "goto":
+            if not self.table.move_to_variant(int(args["variant"][1:])):
+                self.notify(f"{args['variant']} is not in the table (filtered?)", severity="warning")
+        elif self.read_only:
+            self.notify("read-only viewer: steering is disabled", severity="warning")
+        elif verb == "prio":
+            self.send("prioritize", {"variant": args["variant"], "priority": args["priority"]})
+        elif verb == "parallel":
+            self.send("parallel", args)
+        else:
+            self.send(verb, args)
+
+    # ------------------------------------------------------------------ steering
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if self.read_only and action in STEERING:
+            return False
+        if action == "resume_engine":
+            return self.summary is not None and self.summary.engine == "dead"
+        if action == "answer" and self.summary is not None:
+            return True if self._waiting() else None
+        return True
+
+    def send(self, verb: str, args: dict) -> None:
+        if self.read_only:
+            self.notify("read-only viewer: steering is disabled", severity="warning")
+            return
+        self._send(verb, args)
+
+    @work(thread=True, group="commands", exit_on_error=False)
+    def _send(self, verb: str, args: dict) -> None:
+        from xxp_tui.kb import commands as kbc
+        from xxp_tui.kb import open_kb
+        from xxp_tui.kb import runs as kbr
+
+        with open_kb(self.db, create=False) as kb:
+            cmd_id = kbc.submit(kb, self.run_id, verb, args)
+            if not kbr.liveness(kb, self.run_id).alive:
+                self.post_message(CommandDone(verb, "pending", f"{verb} queued: the engine is not running "
+                                                               "(press R to restart it)"))
+                return
+            cmd = kbc.wait(kb, cmd_id, timeout=10)
+        outcome = cmd.outcome or f"{verb} sent; the engine has not answered yet"
+        self.post_message(CommandDone(verb, cmd.status, outcome))
+
+    @on(CommandDone)
+    def _command_done(self, message: CommandDone) -> None:
+        severity = {"done": "information", "refused": "error"}.get(message.status, "warning")
+        self.notify(message.outcome, title=message.verb, severity=severity, timeout=5)
+        self._force_poll = True
+
+    def action_prune(self) -> None:
+        targets = self.table.targets()
+        if not targets:
+            self.notify("no variant under the cursor", severity="warning")
+            return
+        names = " ".join(f"v{t}" for t in targets[:12]) + (" …" if len(targets) > 12 else "")
+        question = f"Prune {len(targets)} variant{'s' if len(targets) > 1 else ''}?"
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.send("prune", {"variants": [f"v{t}" for t in targets]})
+                self.table.tagged.clear()
+                self.table.refresh()
+
+        self.push_screen(ConfirmScreen(question, f"{names}\nQueued ones never run; running ones are stopped."),
+                         callback=done)
+
+    def _priority(self, delta: int) -> None:
+        for vid in self.table.targets():
+            row = self.table.rows.get(vid)
+            if row is not None and row.data["status"] not in FINISHED:
+                self.send("prioritize", {"variant": f"v{vid}", "priority": int(row.data["priority"]) + delta})
+
+    def action_priority_up(self) -> None:
+        self._priority(1)
+
+    def action_priority_down(self) -> None:
+        self._priority(-1)
+
+    def running_spaces(self) -> list[str]:
+        return [n for n, s in self.nodes.items() if s.kind == "space" and s.status == "running"]
+
+    def space_names(self) -> list[str]:
+        return [n for n, s in self.nodes.items() if s.kind == "space"]
+
+    def node_names(self) -> list[str]:
+        return list(self.nodes)
+
+    def action_inject(self) -> None:
+        spaces = self.running_spaces()
+        if not spaces:
+            self.notify("no space is running; variants are injected into a running space", severity="warning")
+            return
+        if self.project is None or self.summary is None:
+            self.notify("the spec is still loading", severity="warning")
+            return
+        exp = self.project.experiments.get(self.summary.run.experiment)
+        row = self.table.rows.get(self.table.cursor_variant) if self.table.cursor_variant else None
+        name = row.data["space"] if row and row.data["space"] in spaces else spaces[0]
+        space = exp.spaces[name]
+        workflow = self.project.workflows.get(space.workflow)
+
+        def done(result: dict | None) -> None:
+            if result:
+                self.send("inject", result)
+
+        self.push_screen(InjectForm(space, workflow), callback=done)
+
+    def action_pause_resume(self) -> None:
+        if self.summary is None:
+            return
+        self.send("resume" if self.summary.run.paused else "pause", {})
+
+    def action_parallel(self, delta: int) -> None:
+        if self.summary is None:
+            return
+        workers = max(1, self.summary.run.workers + delta)
+        self.send("parallel", {"workers": workers})
+
+    def _waiting(self) -> list[tuple[str, str | None, dict, str]]:
+        """What waits for an answer: (target, prompt, fields, label)."""
+        out = []
+        exp = self.project.experiments.get(self.summary.run.experiment) if self.project and self.summary else None
+        for vid, row in self.table.rows.items():
+            if row.data["status"] != "waiting_input":
+                continue
+            node = row.data["space"]
+            if exp is not None and node in exp.tasks and exp.tasks[node].kind == "interaction":
+                t = exp.tasks[node]
+                out.append((node, t.prompt, dict(t.fields), node))
+            else:
+                out.append((f"v{vid}", row.data.get("reason"), {}, f"v{vid}"))
+        return out
+
+    def action_answer(self) -> None:
+        waiting = self._waiting()
+        if not waiting:
+            self.notify("nothing waits for an answer", severity="warning")
+            return
+        cursor = self.table.cursor_variant
+        chosen = waiting[0]
+        if cursor is not None:
+            row = self.table.rows[cursor].data
+            chosen = next((w for w in waiting if w[0] in (row["space"], f"v{cursor}")), chosen)
+        target, prompt, fields, label = chosen
+
+        def done(result: dict | None) -> None:
+            if result is not None:
+                self.send("answer", {"node": target, "values": result["values"]})
+
+        self.push_screen(AnswerForm(label, prompt, fields), callback=done)
+
+    def action_stop(self) -> None:
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.send("stop", {})
+
+        self.push_screen(ConfirmScreen(f"Stop r{self.run_id} for good?",
+                                       "Running tasks are killed and queued variants cancelled."), callback=done)
+
+    def action_resume_engine(self) -> None:
+        from xxp_tui.engine.launch import start_detached
+
+        if self.summary is None or self.summary.engine != "dead":
+            self.notify("the engine is not dead", severity="warning")
+            return
+        start_detached(self.db, self.run_id, Path(self.summary.run.project_dir))
+        self.notify(f"restarting the engine of r{self.run_id}; interrupted variants are re-queued", timeout=5)
+
+    def action_quit_viewer(self) -> None:
+        status = self.summary.run.status if self.summary else "unknown"
+        self.exit(status)

@@ -1,0 +1,1 @@
+"""xxp-tui viewer."""

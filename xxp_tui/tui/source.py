@@ -1,0 +1,110 @@
+"""What the TUI shows, read from the knowledge base: no Textual here, so it is testable alone.
+
+`RunSource.poll()` runs on a worker thread with its own read-only connection. It asks SQLite
+whether anything changed (`PRAGMA data_version`, which moves only when another connection
+commits) and then reads only what changed: variants whose revision grew, events after the last
+one seen. A viewer therefore costs the engine nothing and never holds a write lock.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xxp_tui.kb import commands as kbc
+from xxp_tui.kb import open_kb
+from xxp_tui.kb import runs as kbr
+from xxp_tui.kb import variants as kbv
+from xxp_tui.kb.queries import RunSummary, metric_dict, run_summary, variant_row
+
+QUIET_REFRESH = 1.0  # even with no change, refresh liveness this often
+
+
+@dataclass
+class Delta:
+    summary: RunSummary
+    nodes: dict[str, kbr.NodeState]
+    variants: list[dict]  # rows as in kb.queries.variant_rows, only those that changed
+    events: list[kbc.Event]
+    first: bool = False
+    polled_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class VariantDetail:
+    row: dict
+    tasks: list[kbv.TaskRun]
+    events: list[kbc.Event]
+    series: dict[str, list[tuple[int, float]]]  # metric -> [(step, value)]
+
+
+class RunSource:
+    def __init__(self, db: Path, run_id: int) -> None:
+        self.db = Path(db)
+        self.run_id = run_id
+        self.kb = open_kb(self.db, create=False, readonly=True)
+        self.rev = 0
+        self.event_id = 0
+        self.version: int | None = None
+        self.last_poll = 0.0
+        self.running: set[int] = set()  # their metrics grow without a revision bump
+
+    def close(self) -> None:
+        self.kb.close()
+
+    def poll(self, force: bool = False) -> Delta | None:
+        """The changes since the last poll, or None when nothing changed."""
+        version = self.kb.data_version()
+        now = time.time()
+        if not force and version == self.version and now - self.last_poll < QUIET_REFRESH:
+            return None
+        first = self.version is None
+        self.version, self.last_poll = version, now
+        changed = kbv.changed_since(self.kb, self.run_id, self.rev)
+        if changed:
+            self.rev = max(v.rev for v in changed)
+        for v in changed:
+            (self.running.add if v.status == "running" else self.running.discard)(v.id)
+        changed_ids = {v.id for v in changed}
+        also = [kbv.find(self.kb, vid) for vid in sorted(self.running - changed_ids)[:500]]
+        changed += [v for v in also if v is not None]
+        finals = kbv.final_metrics(self.kb, [v.id for v in changed])
+        rows = [variant_row(v, metric_dict(finals[v.id])) for v in changed]
+        events = kbc.events(self.kb, self.run_id, after_id=self.event_id, limit=2000)
+        if events:
+            self.event_id = events[-1].id
+        return Delta(run_summary(self.kb, self.run_id), kbr.nodes(self.kb, self.run_id), rows, events, first)
+
+    def detail(self, variant_id: int) -> VariantDetail | None:
+        v = kbv.find(self.kb, variant_id)
+        if v is None:
+            return None
+        finals = kbv.final_metrics(self.kb, [variant_id])[variant_id]
+        series: dict[str, list[tuple[int, float]]] = {}
+        for m in kbv.metrics(self.kb, variant_id):
+            if m.step is not None and m.value is not None:
+                series.setdefault(m.name, []).append((m.step, m.value))
+        return VariantDetail(
+            row=variant_row(v, metric_dict(finals)),
+            tasks=kbv.task_runs(self.kb, variant_id),
+            events=kbc.events(self.kb, self.run_id, target=v.label)[-50:],
+            series=series,
+        )
+
+
+def read_tail(path: str | None, offset: int, limit: int = 65536) -> tuple[str, int]:
+    """New text of a log file from `offset` (at most `limit` bytes), and the next offset."""
+    if not path:
+        return "", offset
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, 2)
+            if size < offset:
+                offset = 0
+            start = max(offset, size - limit) if offset == 0 else offset
+            fh.seek(start)
+            data = fh.read(limit)
+    except OSError:
+        return "", offset
+    return data.decode("utf-8", errors="replace"), start + len(data)

@@ -1,0 +1,131 @@
+"""The small panes around the table: the status bar, variant details, the log tail, the events."""
+
+from __future__ import annotations
+
+import time
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Log, Static
+
+from xxp_tui.kb.queries import RunSummary
+from xxp_tui.tui.source import VariantDetail
+from xxp_tui.tui.widgets.variant_table import STATUS_STYLES, _duration, _fmt
+
+ENGINE_STYLES = {"alive": "green", "exited": "bright_black", "dead": "bold red", "not started": "yellow"}
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+class StatusBar(Static):
+    """Run, experiment, engine state (with how to recover), counts, throughput, elapsed and ETA."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    """
+
+    def show(self, summary: RunSummary, throughput: float | None, remaining: int | None,
+             read_only: bool = False, frozen: bool = False) -> None:
+        run = summary.run
+        engine = summary.engine
+        parts = Text()
+        parts.append(f"{run.label} ", style="bold")
+        parts.append(f"{run.experiment} ")
+        status = run.status
+        if engine == "dead":
+            parts.append("engine dead: press R to resume ", style=ENGINE_STYLES["dead"])
+        else:
+            parts.append(f"[{status}] ", style="bold yellow" if status in ("paused", "waiting_input") else "bold")
+        c = summary.counts
+        for key, label in (("running", "run"), ("waiting_input", "wait"), ("queued", "queue"),
+                           ("completed", "done"), ("failed", "fail"), ("pruned", "pruned")):
+            if c.get(key):
+                parts.append(f"{label} {c[key]} ", style=STATUS_STYLES.get(key, ""))
+        start = run.started or run.created
+        end = run.ended if run.finished or run.status == "interrupted" else None
+        elapsed = (end or time.time()) - start if start else None
+        parts.append(f"{_clock(elapsed)} ", style="dim")
+        if throughput:
+            parts.append(f"{throughput:.1f}/min ", style="dim")
+            if remaining:
+                parts.append(f"ETA {_clock(remaining / throughput * 60)} ", style="dim")
+        parts.append(f"w{run.workers} ", style="dim")
+        if run.executor != "local":
+            parts.append(f"{run.executor} ", style="dim")
+        if read_only:
+            parts.append("READ-ONLY ", style="bold magenta")
+        if frozen:
+            parts.append("FROZEN (Z) ", style="bold magenta")
+        self.update(parts)
+
+
+class DetailsPane(Static):
+    """Params, metrics, task executions and the events that touched the selected variant."""
+
+    DEFAULT_CSS = """
+    DetailsPane { padding: 0 1; height: auto; }
+    """
+
+    def show(self, detail: VariantDetail | None) -> None:
+        if detail is None:
+            self.update(Text("No variant selected.", style="dim"))
+            return
+        row = detail.row
+        head = Text()
+        head.append(f"{row['id']} ", style="bold")
+        head.append(f"{row['space']} ")
+        head.append(row["status"], style=STATUS_STYLES.get(row["status"], ""))
+        head.append(f"  origin {row['origin']}  priority {row['priority']}  seed {row['seed']}")
+        if row["duration"] is not None:
+            head.append(f"  {_duration(row['duration'])}")
+        lines = [head]
+        if row["reason"]:
+            lines.append(Text(f"reason: {row['reason']}", style="red" if row["status"] == "failed" else "yellow"))
+        if row["params"]:
+            lines.append(Text("params: " + "  ".join(f"{k}={_fmt(v)}" for k, v in row["params"].items())))
+        if row["metrics"]:
+            lines.append(Text("metrics: " + "  ".join(f"{k}={_fmt(v)}" for k, v in row["metrics"].items())))
+        table = Table.grid(padding=(0, 2))
+        for _ in range(6):
+            table.add_column()
+        for t in detail.tasks:
+            outcome = f"exit {t.exit_code}" if t.exit_code is not None else (f"signal {t.signal}" if t.signal else "")
+            table.add_row(t.task, f"#{t.attempt}", Text(t.status, style=STATUS_STYLES.get(
+                "completed" if t.status in ("completed", "cached") else t.status, "")), outcome,
+                _duration(t.duration), "cache hit" if t.cache_hit else "")
+        from rich.console import Group
+
+        parts: list = [*lines]
+        if detail.tasks:
+            parts.append(table)
+        for e in detail.events[-5:]:
+            when = time.strftime("%H:%M:%S", time.localtime(e.time))
+            text = e.detail.get("outcome") or e.detail.get("text") or e.kind
+            parts.append(Text(f"{when} {e.actor}: {text}", style="dim"))
+        self.update(Group(*parts))
+
+
+class LogPane(Log):
+    """Tail of the selected variant's current task output; follows while the task runs."""
+
+    DEFAULT_CSS = """
+    LogPane { background: $surface; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(max_lines=2000, id=id, auto_scroll=True)
+        self.source: tuple[str | None, str | None] = (None, None)
+        self.offsets: dict[str, int] = {}
+
+
+class EventsPane(Log):
+    """Human actions and engine events, newest last."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(max_lines=3000, id=id, auto_scroll=True)

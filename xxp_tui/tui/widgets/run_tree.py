@@ -1,0 +1,107 @@
+"""The experiment tree: control nodes with their state, spaces with progress, workflow task DAGs.
+
+Built once from the spec's model; afterwards only labels change (`set_label` repaints one line),
+as research/textual.md §2.7 advises.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from xxp_tui.kb.runs import NodeState
+from xxp_tui.spec.model import END, START, Experiment, Project
+
+NODE_ICONS = {
+    "pending": ("○", "dim"), "running": ("●", "yellow"), "done": ("✓", "green"), "skipped": ("⊘", "bright_black"),
+    "failed": ("✗", "red"), "waiting": ("?", "cyan"),
+}
+
+
+def control_order(exp: Experiment) -> list[str]:
+    """Nodes in the order the control flow reaches them (breadth first), then the unused ones."""
+    order: list[str] = []
+    frontier = [e.dst for e in exp.edges if e.src == START] or exp.start_nodes()
+    while frontier:
+        nxt = []
+        for n in frontier:
+            if n in (START, END) or n in order:
+                continue
+            order.append(n)
+            nxt.extend(e.dst for e in exp.edges if e.src == n)
+        frontier = nxt
+    return order + [n for n in exp.nodes if n not in order]
+
+
+class RunTree(Tree[str]):
+    DEFAULT_CSS = """
+    RunTree { background: $surface; padding: 0 1 0 0; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("experiment", id=id)
+        self.show_root = True
+        self.auto_expand = False
+        self.node_items: dict[str, TreeNode[str]] = {}
+        self.exp: Experiment | None = None
+        self.project: Project | None = None
+        self._progress: dict[str, str] = {}
+
+    def build(self, project: Project | None, experiment: str, states: dict[str, NodeState]) -> None:
+        self.clear()
+        self.node_items.clear()
+        self.project = project
+        self.exp = project.experiments.get(experiment) if project else None
+        self.root.set_label(Text.assemble(("experiment ", "dim"), (experiment, "bold")))
+        names = control_order(self.exp) if self.exp else list(states)
+        for name in names:
+            item = self.root.add(name, data=name, expand=False)
+            self.node_items[name] = item
+            self._add_details(item, name)
+        self.root.expand()
+        self.update_states(states, {})
+
+    def _add_details(self, item: TreeNode[str], name: str) -> None:
+        exp, project = self.exp, self.project
+        if exp is None or project is None:
+            return
+        if name in exp.spaces:
+            space = exp.spaces[name]
+            budget = f", runs {space.runs}" if space.runs else ""
+            item.add_leaf(Text(f"{space.strategy}{budget}", style="dim"))
+            for b in space.bindings:
+                target = b.vp or repr(b.value)
+                item.add_leaf(Text(f"{b.key} = {target}", style="dim"))
+            wf = project.workflows.get(space.workflow)
+            if wf is not None:
+                flow = item.add(Text.assemble(("workflow ", "dim"), wf.name), data=None, expand=False)
+                for task in wf.order:
+                    preds = wf.predecessors(task)
+                    after = f"  ← {', '.join(preds)}" if preds else ""
+                    impl = wf.tasks[task].implementation or "(abstract)"
+                    flow.add_leaf(Text.assemble(task, (f"  {impl}{after}", "dim")))
+        elif name in exp.tasks:
+            t = exp.tasks[name]
+            item.add_leaf(Text(t.kind + (f": {t.prompt}" if t.prompt else ""), style="dim"))
+        outgoing = [e for e in exp.edges if e.src == name]
+        for e in outgoing:
+            cond = f" if {e.label}" if e.label else ""
+            item.add_leaf(Text(f"→ {e.dst}{cond}", style="dim italic"))
+
+    def update_states(self, states: dict[str, NodeState], progress: dict[str, str]) -> None:
+        self._progress.update(progress)
+        for name, item in self.node_items.items():
+            state = states.get(name)
+            status = state.status if state else "pending"
+            icon, style = NODE_ICONS.get(status, ("·", ""))
+            label = Text.assemble((icon + " ", style), (name, "bold" if status == "running" else ""))
+            kind = state.kind if state else (self.exp.node_kind(name) if self.exp else "")
+            if kind in ("task", "interaction"):
+                label.append(" [task]" if kind == "task" else " [you]", style="dim")
+            if state and state.iteration > 1:
+                label.append(f" round {state.iteration}", style="dim")
+            if name in self._progress:
+                label.append(f" {self._progress[name]}", style="cyan")
+            if item.label != label:
+                item.set_label(label)

@@ -1,0 +1,464 @@
+"""The live variant table: a line-API widget that stays fast with tens of thousands of rows.
+
+Textual's DataTable re-renders every visible cell and rebuilds O(n) maps on any change (see
+research/textual.md §2.3), so this widget keeps its own model instead: rows by variant id, an
+ordered list of the visible ids (sorted and filtered), and a cache of rendered lines keyed by
+(id, row version, cursor, tag). An update touches only the rows that changed; the order is
+rebuilt only when the sort key or the filter could have changed. The cursor follows its variant
+across re-sorts (htop's "follow"), and rows can be tagged so actions apply to a set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+STATUS_ORDER = {"running": 0, "waiting_input": 1, "queued": 2, "completed": 3, "failed": 4, "pruned": 5,
+                "cancelled": 6}
+STATUS_STYLES = {
+    "queued": Style(dim=True),
+    "running": Style(color="yellow", bold=True),
+    "waiting_input": Style(color="cyan", bold=True),
+    "completed": Style(color="green"),
+    "failed": Style(color="red", bold=True),
+    "pruned": Style(color="magenta"),
+    "cancelled": Style(color="bright_black"),
+}
+GAP = 1
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    width: int
+    numeric: bool = False
+
+
+@dataclass
+class Row:
+    id: int
+    data: dict
+    version: int = 0
+    text: dict[str, str] = field(default_factory=dict)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value == 0 or 1e-3 <= abs(value) < 1e5:
+            return f"{value:.4g}"
+        return f"{value:.2e}"
+    return str(value)
+
+
+def _duration(seconds) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}"
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}"
+
+
+def cell_value(row: dict, key: str):
+    """The value of column `key` in a variant row (params and metrics are prefixed p:/m:)."""
+    if key.startswith("p:"):
+        return row["params"].get(key[2:])
+    if key.startswith("m:"):
+        return row["metrics"].get(key[2:])
+    return row.get(key)
+
+
+class VariantTable(ScrollView, can_focus=True):
+    """Rows of variants; messages `Highlighted` when the cursor's variant changes."""
+
+    DEFAULT_CSS = """
+    VariantTable { background: $surface; scrollbar-size-horizontal: 0; }
+    VariantTable > .variant-table--header { text-style: bold; background: $panel; color: $text; }
+    VariantTable > .variant-table--cursor { background: $accent 40%; }
+    VariantTable:focus > .variant-table--cursor { background: $accent; color: $text; }
+    VariantTable > .variant-table--tagged { text-style: bold; color: $warning; }
+    """
+    COMPONENT_CLASSES = {"variant-table--header", "variant-table--cursor", "variant-table--tagged"}
+
+    BINDINGS = [
+        Binding("down,j", "cursor(1)", "Down", show=False, id="xxp.table.down"),
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="xxp.table.up"),
+        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False, id="xxp.table.pagedown"),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, id="xxp.table.pageup"),
+        Binding("home,g", "first", "First", show=False, id="xxp.table.first"),
+        Binding("end,G", "last", "Last", show=False, id="xxp.table.last"),
+        Binding("space", "tag", "Tag", show=False, id="xxp.table.tag"),
+        Binding("U", "untag_all", "Untag all", show=False, id="xxp.table.untag"),
+        Binding("left", "scroll_cols(-8)", "Left", show=False, id="xxp.table.left"),
+        Binding("right", "scroll_cols(8)", "Right", show=False, id="xxp.table.right"),
+    ]
+
+    class Highlighted(Message):
+        def __init__(self, table: VariantTable, variant_id: int | None) -> None:
+            super().__init__()
+            self.table = table
+            self.variant_id = variant_id
+
+    class Selected(Message):
+        def __init__(self, table: VariantTable, variant_id: int) -> None:
+            super().__init__()
+            self.table = table
+            self.variant_id = variant_id
+
+    follow: reactive[bool] = reactive(True)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.columns: list[Column] = []
+        self.rows: dict[int, Row] = {}
+        self.order: list[int] = []
+        self.position: dict[int, int] = {}
+        self.tagged: set[int] = set()
+        self.sort_key = "id"
+        self.sort_reverse = False
+        self.filter_text = ""
+        self._filter: Callable[[dict], bool] | None = None
+        self.cursor = 0
+        self._cursor_id: int | None = None
+        self._lines: LRUCache[tuple, Strip] = LRUCache(4096)
+        self._layout_version = 0
+        self._param_keys: list[str] = []
+        self._metric_keys: list[str] = []
+        self._set_columns()
+
+    # ------------------------------------------------------------------ model
+
+    def _set_columns(self) -> None:
+        cols = [
+            Column("id", "id", 6), Column("space", "space", 10), Column("status", "status", 9),
+            Column("priority", "pri", 3, True), Column("objective", "objective", 9, True),
+        ]
+        cols += [Column(f"p:{k}", k.split(".")[-1], max(6, min(12, len(k.split(".")[-1]) + 1)), True)
+                 for k in self._param_keys]
+        cols += [Column(f"m:{k}", k, max(7, min(12, len(k) + 1)), True) for k in self._metric_keys]
+        cols += [Column("duration", "time", 6, True), Column("origin", "origin", 10), Column("reason", "reason", 40)]
+        self.columns = cols
+        self._layout_version += 1
+        self._lines.clear()
+        for row in self.rows.values():
+            row.text = {}
+        self._update_virtual_size()
+
+    @property
+    def total_width(self) -> int:
+        return sum(c.width + GAP for c in self.columns)
+
+    def _update_virtual_size(self) -> None:
+        self.virtual_size = Size(self.total_width, len(self.order) + 1)
+
+    def upsert(self, rows: Iterable[dict]) -> None:
+        """Add or update rows (variant rows from kb.queries); re-sorts and re-filters only if needed."""
+        new_params: list[str] = []
+        new_metrics: list[str] = []
+        reorder = False
+        changed_visible: list[int] = []
+        for data in rows:
+            vid = int(str(data["id"]).lstrip("v"))
+            for k in data["params"]:
+                if k not in self._param_keys and k not in new_params:
+                    new_params.append(k)
+            for k in data["metrics"]:
+                if k not in self._metric_keys and k not in new_metrics:
+                    new_metrics.append(k)
+            row = self.rows.get(vid)
+            if row is None:
+                self.rows[vid] = Row(vid, data)
+                reorder = True
+                continue
+            if self.sort_key != "id" and cell_value(row.data, self.sort_key) != cell_value(data, self.sort_key):
+                reorder = True
+            if self._filter is not None and self._filter(row.data) != self._filter(data):
+                reorder = True
+            row.data = data
+            row.version += 1
+            row.text = {}
+            if vid in self.position:
+                changed_visible.append(vid)
+        if new_params or new_metrics:
+            self._param_keys += new_params
+            self._metric_keys += [m for m in new_metrics if len(self._metric_keys) < 8]
+            self._set_columns()
+            reorder = True
+        if reorder:
+            self._rebuild_order()
+            self.refresh()
+        else:
+            top = int(self.scroll_y)
+            for vid in changed_visible:
+                index = self.position[vid]
+                if top <= index < top + self.size.height:
+                    self.refresh_line(index - top + 1)
+
+    def _sort_key(self) -> Callable[[int], tuple]:
+        key = self.sort_key
+        rows = self.rows
+
+        if key == "id":
+            return lambda vid: (0, vid)
+        if key == "status":
+            return lambda vid: (STATUS_ORDER.get(rows[vid].data["status"], 9), vid)
+
+        def by_value(vid: int) -> tuple:
+            value = cell_value(rows[vid].data, key)
+            if value is None:
+                return (2, 0, vid)  # missing values last, whatever the direction
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return (0, value, vid)
+            return (1, str(value), vid)
+
+        return by_value
+
+    def _rebuild_order(self) -> None:
+        ids = [vid for vid, row in self.rows.items() if self._filter is None or self._filter(row.data)]
+        ids.sort(key=self._sort_key(), reverse=self.sort_reverse)
+        if self.sort_reverse and self.sort_key not in ("id", "status"):
+            # keep missing values at the bottom when sorting in reverse too
+            present = [v for v in ids if cell_value(self.rows[v].data, self.sort_key) is not None]
+            ids = present + [v for v in ids if cell_value(self.rows[v].data, self.sort_key) is None]
+        self.order = ids
+        self.position = {vid: i for i, vid in enumerate(ids)}
+        self._lines.clear()
+        self._update_virtual_size()
+        if self.follow and self._cursor_id in self.position:
+            self.cursor = self.position[self._cursor_id]
+        self.cursor = max(0, min(self.cursor, len(self.order) - 1))
+        self._cursor_changed(scroll=self.follow)
+
+    def set_sort(self, key: str, reverse: bool | None = None) -> None:
+        if reverse is None:
+            reverse = not self.sort_reverse if key == self.sort_key else key not in ("id", "space", "status")
+        self.sort_key, self.sort_reverse = key, reverse
+        self._rebuild_order()
+        self.refresh()
+
+    def cycle_sort(self) -> str:
+        keys = [c.key for c in self.columns if c.key not in ("reason",)]
+        nxt = keys[(keys.index(self.sort_key) + 1) % len(keys)] if self.sort_key in keys else "id"
+        self.set_sort(nxt)
+        return nxt
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self._filter = make_filter(text) if text.strip() else None
+        self._rebuild_order()
+        self.refresh()
+
+    # ------------------------------------------------------------------ cursor and tags
+
+    @property
+    def cursor_variant(self) -> int | None:
+        return self.order[self.cursor] if 0 <= self.cursor < len(self.order) else None
+
+    def targets(self) -> list[int]:
+        """What an action applies to: the tagged rows, else the cursor's."""
+        if self.tagged:
+            return sorted(self.tagged)
+        return [self.cursor_variant] if self.cursor_variant is not None else []
+
+    def move_to_variant(self, vid: int) -> bool:
+        if vid not in self.position:
+            return False
+        self._move(self.position[vid])
+        return True
+
+    def _move(self, index: int) -> None:
+        if not self.order:
+            return
+        old = self.cursor
+        self.cursor = max(0, min(index, len(self.order) - 1))
+        self._refresh_row(old)
+        self._refresh_row(self.cursor)
+        self._cursor_changed(scroll=True)
+
+    def _cursor_changed(self, scroll: bool) -> None:
+        vid = self.cursor_variant
+        if scroll:
+            self._scroll_to_cursor()
+        if vid != self._cursor_id:
+            self._cursor_id = vid
+            self.post_message(self.Highlighted(self, vid))
+
+    def _scroll_to_cursor(self) -> None:
+        visible = max(1, self.size.height - 1)
+        top = int(self.scroll_y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False)
+        elif self.cursor >= top + visible:
+            self.scroll_to(y=self.cursor - visible + 1, animate=False)
+
+    def _refresh_row(self, index: int) -> None:
+        top = int(self.scroll_y)
+        if top <= index < top + self.size.height:
+            self.refresh_line(index - top + 1)
+
+    def action_cursor(self, delta: int) -> None:
+        self._move(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._move(self.cursor + direction * max(1, self.size.height - 2))
+
+    def action_first(self) -> None:
+        self._move(0)
+
+    def action_last(self) -> None:
+        self._move(len(self.order) - 1)
+
+    def action_tag(self) -> None:
+        vid = self.cursor_variant
+        if vid is None:
+            return
+        self.tagged.symmetric_difference_update({vid})
+        self._refresh_row(self.cursor)
+        self._move(self.cursor + 1)
+
+    def tag(self, ids: Iterable[int]) -> None:
+        self.tagged.update(i for i in ids if i in self.rows)
+        self._lines.clear()
+        self.refresh()
+
+    def action_untag_all(self) -> None:
+        self.tagged.clear()
+        self._lines.clear()
+        self.refresh()
+
+    def action_scroll_cols(self, delta: int) -> None:
+        self.scroll_to(x=max(0, self.scroll_x + delta), animate=False)
+
+    def on_click(self, event) -> None:
+        index = int(self.scroll_y) + event.y - 1
+        if 0 <= index < len(self.order):
+            self._move(index)
+
+    # ------------------------------------------------------------------ rendering
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        scroll_x = int(self.scroll_x)
+        if y == 0:
+            strip = self._header_strip()
+        else:
+            index = int(self.scroll_y) + y - 1
+            if index >= len(self.order):
+                return Strip.blank(width, self.rich_style)
+            vid = self.order[index]
+            row = self.rows[vid]
+            key = (vid, row.version, index == self.cursor, vid in self.tagged, self.has_focus, self._layout_version)
+            strip = self._lines.get(key)
+            if strip is None:
+                strip = self._row_strip(row, index == self.cursor, vid in self.tagged)
+                self._lines[key] = strip
+        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+
+    def _header_strip(self) -> Strip:
+        style = self.get_component_rich_style("variant-table--header")
+        segments = []
+        for col in self.columns:
+            label = col.label
+            if col.key == self.sort_key:
+                label = f"{label}{'▼' if self.sort_reverse else '▲'}"
+            segments.append(Segment(_fit(label, col.width, col.numeric) + " " * GAP, style))
+        return Strip(segments)
+
+    def _cell_text(self, row: Row, col: Column) -> str:
+        text = row.text.get(col.key)
+        if text is None:
+            if col.key == "id":
+                text = f"v{row.id}"
+            elif col.key == "duration":
+                text = _duration(row.data.get("duration"))
+            else:
+                text = _fmt(cell_value(row.data, col.key))
+            if col.key != "duration" or row.data.get("status") != "running":
+                row.text[col.key] = text
+        return text
+
+    def _row_strip(self, row: Row, is_cursor: bool, is_tagged: bool) -> Strip:
+        base = self.rich_style
+        if is_cursor:
+            base = base + self.get_component_rich_style("variant-table--cursor")
+        segments = []
+        status = row.data.get("status", "")
+        for col in self.columns:
+            text = self._cell_text(row, col)
+            if col.key == "id" and is_tagged:
+                text = "*" + text
+            style = base
+            if col.key == "status":
+                style = base + STATUS_STYLES.get(status, Style())
+            elif col.key == "id" and is_tagged:
+                style = base + self.get_component_rich_style("variant-table--tagged")
+            segments.append(Segment(_fit(text, col.width, col.numeric), style))
+            segments.append(Segment(" " * GAP, base))
+        return Strip(segments)
+
+    def on_resize(self) -> None:
+        self._update_virtual_size()
+
+    def on_focus(self) -> None:
+        self._lines.clear()
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._lines.clear()
+        self.refresh()
+
+
+def _fit(text: str, width: int, right: bool) -> str:
+    if len(text) > width:
+        return text[: width - 1] + "…"
+    return text.rjust(width) if right else text.ljust(width)
+
+
+def make_filter(text: str) -> Callable[[dict], bool]:
+    """`/` filter: words must all match; `key:value` matches a field (space, status, origin or a
+    param/metric name) by prefix; a leading `!` inverts the whole filter."""
+    text = text.strip()
+    invert = text.startswith("!")
+    if invert:
+        text = text[1:]
+    terms = [t.lower() for t in text.split()]
+
+    def matches(row: dict) -> bool:
+        for term in terms:
+            key, sep, value = term.partition(":")
+            if sep:
+                field_value = row.get(key) if key in ("space", "status", "origin", "id") else None
+                if field_value is None:
+                    for name, v in {**row["params"], **row["metrics"]}.items():
+                        if name.lower() == key or name.lower().endswith("." + key):
+                            field_value = v
+                            break
+                if field_value is None or not str(field_value).lower().startswith(value):
+                    return False
+                continue
+            hay = " ".join([str(row.get("id")), row.get("space", ""), row.get("status", ""), row.get("origin", ""),
+                            *(f"{k}={v}" for k, v in row["params"].items())]).lower()
+            if term not in hay:
+                return False
+        return True
+
+    return (lambda row: not matches(row)) if invert else matches
