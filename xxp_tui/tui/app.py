@@ -95,7 +95,7 @@ class CommandSuggester(Suggester):
             [c.key for c in table.columns])
         if not options:
             return None
-        return " ".join(words[:-1] + [options[0].rstrip()]) if len(words) > 1 else options[0].rstrip()
+        return " ".join([*words[:-1], options[0].rstrip()]) if len(words) > 1 else options[0].rstrip()
 
 
 class XxpApp(App[str]):
