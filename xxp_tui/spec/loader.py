@@ -178,7 +178,8 @@ class _Loader:
         if text.startswith("\ufeff"):
             text = text[1:]
         self.sources[shown] = text
-        self.hash_parts.append((shown, text))
+        # The hash names files relative to the entry spec, so it does not depend on the cwd.
+        self.hash_parts.append((os.path.relpath(path, self.entry.resolve().parent), text))
         spec = parse_text(text, shown, self.diags)
         self._parsed[path] = spec
         self.raw_asts.append(spec)

@@ -14,6 +14,7 @@ import tomllib
 from pathlib import Path
 
 from textual import on, work
+from textual._context import NoActiveAppError
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -132,8 +133,9 @@ class XxpApp(App[str]):
     ]
 
     def __init__(self, db: Path, run_id: int, *, read_only: bool = False, poll_interval: float = 0.25,
-                 keymap: dict[str, str] | None = None) -> None:
+                 keymap: dict[str, str] | None = None, clock=time.time) -> None:
         super().__init__()
+        self.clock = clock  # injectable, so snapshots of a live run are stable
         self.db = Path(db)
         self.run_id = run_id
         self.read_only = read_only
@@ -172,14 +174,25 @@ class XxpApp(App[str]):
                     suggester=CommandSuggester(self))
         yield Footer()
 
-    @property
-    def table(self) -> VariantTable:
-        return self.query_one(VariantTable)
-
     def on_mount(self) -> None:
+        # Main-screen widgets are kept by reference: while a modal is open, `query_one` would
+        # search the modal instead, and messages keep arriving.
+        self.table = self.query_one(VariantTable)
+        self.run_tree = self.query_one(RunTree)
+        self.status_bar = self.query_one(StatusBar)
+        self.details_pane = self.query_one(DetailsPane)
+        self.log_pane = self.query_one(LogPane)
+        self.chart = self.query_one(ChartPane)
+        self.events_pane = self.query_one(EventsPane)
+        self.switcher = self.query_one(ContentSwitcher)
+        self.bottom = self.query_one("#bottom")
+        self.cmdline = self.query_one("#cmdline", Input)
+        self._mounted()
+
+    def _mounted(self) -> None:
         if self._keymap:
             self.set_keymap(self._keymap)
-        self.query_one("#cmdline", Input).display = False
+        self.cmdline.display = False
         self.table.focus()
         self.on_resize()
         self.load_project()
@@ -189,9 +202,11 @@ class XxpApp(App[str]):
         self.set_interval(1.0, self.tick_status)
 
     def on_resize(self, event=None) -> None:
+        if not hasattr(self, "bottom"):
+            return  # before mount
         narrow = self.size.width < 100
-        self.query_one("#tree").set_class(narrow, "narrow")
-        self.query_one("#bottom").set_class(self.size.height < 30, "short")
+        self.run_tree.set_class(narrow, "narrow")
+        self.bottom.set_class(self.size.height < 30, "short")
 
     # ------------------------------------------------------------------ data in
 
@@ -216,7 +231,7 @@ class XxpApp(App[str]):
         source = RunSource(self.db, self.run_id)
         shown_detail: tuple[int | None, int | None] = (None, None)
         try:
-            while not worker.is_cancelled:
+            while not worker.is_cancelled and self.is_running:
                 delta = source.poll(force=self._force_poll)
                 self._force_poll = False
                 if delta is not None:
@@ -226,6 +241,8 @@ class XxpApp(App[str]):
                     self.post_message(DetailArrived(source.detail(want)))
                     shown_detail = (want, source.version)
                 time.sleep(self.poll_interval)
+        except NoActiveAppError:
+            pass  # the app closed while this thread was between two polls
         finally:
             source.close()
 
@@ -233,22 +250,24 @@ class XxpApp(App[str]):
     def _project_loaded(self, message: ProjectLoaded) -> None:
         self.project = message.project
         experiment = self.summary.run.experiment if self.summary else ""
-        tree = self.query_one(RunTree)
+        tree = self.run_tree
         if self.summary is not None:
             tree.build(self.project, experiment, self.nodes)
             tree.update_states(self.nodes, self.progress())
-        chart = self.query_one(ChartPane)
+        chart = self.chart
         if self.project and experiment in self.project.experiments:
             objectives = [o for sp in self.project.experiments[experiment].spaces.values() for o in sp.objectives]
             chart.maximize = not objectives or objectives[0].direction == "maximize"
 
     @on(DeltaArrived)
     def _delta(self, message: DeltaArrived) -> None:
+        if not self.screen_stack:
+            return  # closing
         delta = message.delta
         if self.frozen and not delta.first:
             self.pending_deltas.append(delta)
             self.summary = delta.summary
-            self.query_one(StatusBar).show(delta.summary, None, None, self.read_only, frozen=True)
+            self.status_bar.show(delta.summary, None, None, self.read_only, True, self.clock())
             return
         self._apply(delta)
 
@@ -263,11 +282,11 @@ class XxpApp(App[str]):
                     if old is None or old.data.get("status") not in FINISHED:
                         self.completion_times.append(row["ended"])
             self.table.upsert(delta.variants)
-            tree = self.query_one(RunTree)
+            tree = self.run_tree
             if first_summary or not tree.node_items:
                 tree.build(self.project, delta.summary.run.experiment, delta.nodes)
             tree.update_states(delta.nodes, self.progress())
-            events = self.query_one(EventsPane)
+            events = self.events_pane
             for e in delta.events:
                 when = time.strftime("%H:%M:%S", time.localtime(e.time))
                 text = e.detail.get("outcome") or e.detail.get("text") or ""
@@ -296,7 +315,7 @@ class XxpApp(App[str]):
     def tick_status(self) -> None:
         if self.summary is None:
             return
-        now = time.time()
+        now = self.clock()
         recent = [t for t in self.completion_times if now - t < 300]
         window = min(300.0, max(30.0, now - (self.summary.run.started or now)))
         throughput = len(recent) / window * 60 if recent else None
@@ -306,7 +325,7 @@ class XxpApp(App[str]):
                 created = sum(1 for r in self.table.rows.values()
                               if r.data["space"] == name and r.data.get("iteration") == state.iteration)
                 remaining += max(0, state.total - created)
-        self.query_one(StatusBar).show(self.summary, throughput, remaining, self.read_only, self.frozen)
+        self.status_bar.show(self.summary, throughput, remaining, self.read_only, self.frozen, now)
 
     # ------------------------------------------------------------------ selection and panes
 
@@ -323,9 +342,9 @@ class XxpApp(App[str]):
     @on(DetailArrived)
     def _detail(self, message: DetailArrived) -> None:
         self.detail = message.detail
-        self.query_one(DetailsPane).show(message.detail)
+        self.details_pane.show(message.detail)
         if message.detail is not None:
-            chart = self.query_one(ChartPane)
+            chart = self.chart
             chart.set_data(series=message.detail.series, series_label=message.detail.row["id"])
             self._retarget_log(message.detail)
 
@@ -334,7 +353,7 @@ class XxpApp(App[str]):
         target = (task.stdout_path, task.stderr_path) if task else (None, None)
         if target != self._log_task:
             self._log_task = target
-            log = self.query_one(LogPane)
+            log = self.log_pane
             log.clear()
             self._log_offsets = {}
             if task is not None:
@@ -342,8 +361,8 @@ class XxpApp(App[str]):
             self.tail_logs(force=True)
 
     def tail_logs(self, force: bool = False) -> None:
-        log = self.query_one(LogPane)
-        if not force and self.query_one(ContentSwitcher).current != "logs":
+        log = self.log_pane
+        if not force and self.switcher.current != "logs":
             return
         for path in self._log_task:
             if not path:
@@ -354,8 +373,8 @@ class XxpApp(App[str]):
                 log.write(text)
 
     def refresh_charts(self) -> None:
-        chart = self.query_one(ChartPane)
-        if self.query_one(ContentSwitcher).current != "charts":
+        chart = self.chart
+        if self.switcher.current != "charts":
             return
         done = sorted((r.data.get("ended") or 0, vid, r.data) for vid, r in self.table.rows.items()
                       if r.data["status"] == "completed" and r.data.get("objective") is not None)
@@ -366,8 +385,8 @@ class XxpApp(App[str]):
         chart.redraw()
 
     def action_pane(self, name: str) -> None:
-        switcher = self.query_one(ContentSwitcher)
-        bottom = self.query_one("#bottom")
+        switcher = self.switcher
+        bottom = self.bottom
         if switcher.current == name and bottom.display:
             bottom.display = False
             return
@@ -379,9 +398,9 @@ class XxpApp(App[str]):
             self.refresh_charts()
 
     def action_charts(self) -> None:
-        switcher = self.query_one(ContentSwitcher)
-        chart = self.query_one(ChartPane)
-        if switcher.current == "charts" and self.query_one("#bottom").display:
+        switcher = self.switcher
+        chart = self.chart
+        if switcher.current == "charts" and self.bottom.display:
             self.notify(f"chart: {chart.next_mode()}", timeout=2)
         else:
             self.action_pane("charts")
@@ -389,7 +408,7 @@ class XxpApp(App[str]):
         chart.redraw(force=True)
 
     def action_next_param(self) -> None:
-        name = self.query_one(ChartPane).next_param()
+        name = self.chart.next_param()
         if name:
             self.notify(f"chart parameter: {name}", timeout=2)
 
@@ -415,10 +434,10 @@ class XxpApp(App[str]):
         self.tick_status()
 
     def action_focus_tree(self) -> None:
-        self.query_one(RunTree).focus()
+        self.run_tree.focus()
 
     def action_escape(self) -> None:
-        cmd = self.query_one("#cmdline", Input)
+        cmd = self.cmdline
         if cmd.display:
             cmd.display = False
             if self.cmdline_mode == "/":
@@ -457,7 +476,7 @@ class XxpApp(App[str]):
 
     def _open_line(self, mode: str) -> None:
         self.cmdline_mode = mode
-        cmd = self.query_one("#cmdline", Input)
+        cmd = self.cmdline
         cmd.display = True
         cmd.value = self.table.filter_text if mode == "/" else ""
         cmd.placeholder = ("filter: words, key:value (status:running, space:Grid, lr:0.1), ! inverts"
@@ -472,7 +491,7 @@ class XxpApp(App[str]):
 
     @on(Input.Submitted, "#cmdline")
     def _line_submitted(self, event: Input.Submitted) -> None:
-        cmd = self.query_one("#cmdline", Input)
+        cmd = self.cmdline
         cmd.display = False
         self.table.focus()
         if self.cmdline_mode == "/":
@@ -484,7 +503,7 @@ class XxpApp(App[str]):
         self.run_command_line(text)
 
     def on_key(self, event) -> None:
-        cmd = self.query_one("#cmdline", Input)
+        cmd = self.cmdline
         if not cmd.has_focus or self.cmdline_mode != ":" or not self.history:
             return
         if event.key in ("up", "down"):
@@ -585,10 +604,15 @@ class XxpApp(App[str]):
                          callback=done)
 
     def _priority(self, delta: int) -> None:
+        rows = []
         for vid in self.table.targets():
             row = self.table.rows.get(vid)
             if row is not None and row.data["status"] not in FINISHED:
-                self.send("prioritize", {"variant": f"v{vid}", "priority": int(row.data["priority"]) + delta})
+                priority = int(row.data["priority"]) + delta
+                # Shown at once, so pressing ] three times means +3 before the engine answers.
+                rows.append({**row.data, "priority": priority})
+                self.send("prioritize", {"variant": f"v{vid}", "priority": priority})
+        self.table.upsert(rows)
 
     def action_priority_up(self) -> None:
         self._priority(1)

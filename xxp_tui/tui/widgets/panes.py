@@ -31,7 +31,7 @@ class StatusBar(Static):
     """
 
     def show(self, summary: RunSummary, throughput: float | None, remaining: int | None,
-             read_only: bool = False, frozen: bool = False) -> None:
+             read_only: bool = False, frozen: bool = False, now: float | None = None) -> None:
         run = summary.run
         engine = summary.engine
         parts = Text()
@@ -49,7 +49,7 @@ class StatusBar(Static):
                 parts.append(f"{label} {c[key]} ", style=STATUS_STYLES.get(key, ""))
         start = run.started or run.created
         end = run.ended if run.finished or run.status == "interrupted" else None
-        elapsed = (end or time.time()) - start if start else None
+        elapsed = (end or now or time.time()) - start if start else None
         parts.append(f"{_clock(elapsed)} ", style="dim")
         if throughput:
             parts.append(f"{throughput:.1f}/min ", style="dim")
