@@ -106,6 +106,27 @@ def test_link_to_unknown_task_and_data(tmp_path):
     check(tmp_path, src, "unknown data Raw", "Raw", 4)
 
 
+def test_a_typo_in_a_base_workflow_is_reported_once_not_per_variant(tmp_path):
+    src = """
+    workflow W {
+        START -> Load -> Trian -> END;
+        task Load { implementation "lib.Load"; }
+        task Train;
+        Load.data --> Trian.data;
+        Raw --> Load.data;
+    }
+    workflow V1 from W { task Train { implementation "lib.Train"; } }
+    workflow V2 from W { task Train { implementation "lib.Train"; } }
+    """
+    result = load(tmp_path, src)
+    flow = [d for d in diags(result) if d[:2] == at(src, 2, "Trian")]
+    link = [d for d in diags(result) if d[:2] == at(src, 5, "Trian")]
+    raw = [d for d in diags(result) if d[:2] == at(src, 6, "Raw")]
+    assert [d[3] for d in flow] == ['unknown task Trian in workflow W (did you mean "Train"?)']
+    assert [d[3] for d in link] == ['unknown task Trian in workflow W (did you mean "Train"?)']
+    assert [d[3] for d in raw] == ["unknown data Raw in workflow W"]
+
+
 def test_link_to_undeclared_port_is_a_warning_with_did_you_mean(tmp_path):
     src = """
     workflow W {

@@ -151,6 +151,7 @@ class _Loader:
         self._building: list[str] = []
         self._flattening: list[str] = []
         self.workflows: dict[str, Workflow] = {}
+        self.written_in: dict[int, str] = {}  # id of a chain node or link end -> its workflow
 
     # -- files
 
@@ -357,8 +358,16 @@ class _Loader:
         for chain in decl.chains:
             for a, b in itertools.pairwise(chain):
                 raw.chain_edges.append((a, b))
+                self.written_in[id(a)] = self.written_in[id(b)] = raw.name
+        for link in decl.links:
+            self.written_in[id(link.src)] = self.written_in[id(link.dst)] = raw.name
         raw.links.extend(decl.links)
         return raw
+
+    def _written_in(self, node: object, raw: _RawWorkflow) -> str:
+        """The workflow whose text holds a chain or link statement: a variant inherits its base's
+        statements, and a typo there is the base's, reported once rather than once per variant."""
+        return self.written_in.get(id(node), raw.name)
 
     def _apply_block(self, task: _RawTask, block: ast.TaskBlock, file_dir: Path, override: bool) -> None:
         if block.implementation is not None:
@@ -475,7 +484,7 @@ class _Loader:
                 if n.text not in known and n.text not in (START, END):
                     self.diags.error(
                         n.pos,
-                        f"unknown task {n.text} in workflow {raw.name}{did_you_mean(n.text, known)}",
+                        f"unknown task {n.text} in workflow {self._written_in(n, raw)}{did_you_mean(n.text, known)}",
                     )
                     ok = False
             if not ok:
@@ -539,19 +548,22 @@ class _Loader:
             if name not in raw.data:
                 self.diags.error(
                     ref.port.pos,
-                    f"unknown data {name} in workflow {raw.name}{did_you_mean(name, [*raw.data, *raw.tasks])}",
+                    f"unknown data {name} in workflow {self._written_in(ref, raw)}"
+                    f"{did_you_mean(name, [*raw.data, *raw.tasks])}",
                 )
                 return []
             direction = raw.data[name].direction
+            where = self._written_in(ref, raw)
             if outgoing and direction == "output":
-                self.diags.error(ref.port.pos, f"{name} is output data of {raw.name}; it cannot feed a task")
+                self.diags.error(ref.port.pos, f"{name} is output data of {where}; it cannot feed a task")
             if not outgoing and direction == "input":
-                self.diags.error(ref.port.pos, f"{name} is input data of {raw.name}; a task cannot write to it")
+                self.diags.error(ref.port.pos, f"{name} is input data of {where}; a task cannot write to it")
             return [Endpoint(None, prefix + name)]
         task = ref.task.text
         if task not in raw.tasks:
             self.diags.error(
-                ref.task.pos, f"unknown task {task} in workflow {raw.name}{did_you_mean(task, raw.tasks)}"
+                ref.task.pos,
+                f"unknown task {task} in workflow {self._written_in(ref, raw)}{did_you_mean(task, raw.tasks)}",
             )
             return []
         if task not in subs:
