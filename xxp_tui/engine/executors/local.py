@@ -95,8 +95,9 @@ class LocalExecutor:
     # -- interface
 
     def submit(self, spec: TaskSpec) -> LocalHandle:
-        stdout = open(spec.stdout_path, "wb")  # noqa: SIM115 - closed by the watcher thread
-        stderr = open(spec.stderr_path, "wb")  # noqa: SIM115
+        # Unbuffered: each chunk read from the pipe reaches the log file at once (logs are tailed live).
+        stdout = open(spec.stdout_path, "wb", buffering=0)  # noqa: SIM115 - closed by the watcher thread
+        stderr = open(spec.stderr_path, "wb", buffering=0)  # noqa: SIM115
         try:
             proc = subprocess.Popen(
                 spec.argv, cwd=spec.cwd, env=spec.env, stdin=subprocess.DEVNULL,
