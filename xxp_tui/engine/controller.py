@@ -93,6 +93,7 @@ class Engine:
         self.tick_s = tick
         self.events: queue.Queue = queue.Queue()
         self.executor = LocalExecutor(self.events, **({"max_log_bytes": max_log_bytes} if max_log_bytes else {}))
+        self.max_log_bytes = max_log_bytes  # None: the run's own --max-log-mb (see load)
         self.allow_changed_spec = allow_changed_spec
         self.stop_request: str | None = None  # "interrupt" | "stop"
         self.queued: dict[int, kbv.Variant] = {}
@@ -146,6 +147,8 @@ class Engine:
         self.paused = run.paused
         self.seed = run.seed or 0
         self.no_cache = bool(run.settings.get("no_cache"))
+        if self.max_log_bytes is None and run.settings.get("max_log_mb"):  # resumed or detached engines
+            self.executor.max_log_bytes = int(run.settings["max_log_mb"]) * 2**20
         self.conditions = conds.Conditions(self.project.conditions_module)
         states = {
             name: NodeRun.from_json(n.status, n.iteration, n.fired)
@@ -682,7 +685,8 @@ class Engine:
 
     def _finalize(self, vexec: VariantExec) -> None:
         vid = vexec.id
-        self.active.pop(vid, None)
+        if self.active.pop(vid, None) is None:
+            return  # already finalised (a task that cannot start settles its variant at once)
         node = vexec.variant.space
         space = self.exp.spaces.get(node)
         current = kbv.get(self.kb, vid)
