@@ -25,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from xxp_tui.engine import cache, environment
 from xxp_tui.engine import conditions as conds
-from xxp_tui.engine import environment
 from xxp_tui.engine.control import ACTIVE, PENDING, ControlFlow, NodeRun
 from xxp_tui.engine.executors import Finished, MetricEvent
 from xxp_tui.engine.executors.local import LocalExecutor, kill_leftover
@@ -42,6 +42,7 @@ from xxp_tui.engine.taskspec import PrepareError, TaskSpec, data_path, prepare
 from xxp_tui.engine.variant_exec import DONE, FAILED, RUNNING, SKIPPED, WAITING, VariantExec
 from xxp_tui.engine.variant_exec import PENDING as TASK_PENDING
 from xxp_tui.kb import KB, open_kb
+from xxp_tui.kb import cache as kbcache
 from xxp_tui.kb import commands as kbc
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
@@ -76,6 +77,7 @@ class Running:
     task_run_id: int
     handle: object
     spec: TaskSpec
+    cache_key: str | None = None
 
 
 SIGNAL_NAMES = {s.value: s.name for s in signal.Signals}
@@ -110,6 +112,9 @@ class Engine:
         self.last_flush = self.last_beat = self.last_commands = 0.0
         self.status: str | None = None
         self.started = time.time()
+        self.hashes = cache.FileHashes()
+        self.env_signature = cache.environment_signature(
+            environment.packages_hash(environment.installed_packages()))
 
     # ------------------------------------------------------------------ events out
 
@@ -478,22 +483,33 @@ class Engine:
         if free <= 0:
             return
         for vexec in sorted(self.active.values(), key=lambda x: (-x.variant.priority, x.id)):
-            for task in vexec.ready():
-                if free <= 0:
-                    return
-                free -= self._start_task(vexec, task)
+            free = self._start_ready(vexec, free)
+            if vexec.settled:  # its last tasks were cache hits
+                self._finalize(vexec)
+            if free <= 0:
+                return
         while free > 0:
             self._ask_trials()
             v = self._next_queued()
             if v is None:
                 return
             vexec = self._start_variant(v)
+            free = self._start_ready(vexec, free)
+            if vexec.settled:
+                self._finalize(vexec)
+
+    def _start_ready(self, vexec: VariantExec, free: int) -> int:
+        """Start a variant's ready tasks within `free` slots; returns the slots left. A cache hit
+        ends a task at once, so the tasks after it are tried in the same turn."""
+        hit = True
+        while hit and free > 0:
+            hit = False
             for task in vexec.ready():
                 if free <= 0:
                     break
                 free -= self._start_task(vexec, task)
-            if vexec.settled:
-                self._finalize(vexec)
+                hit = hit or vexec.state[task] == DONE
+        return free
 
     def _start_variant(self, v: kbv.Variant) -> VariantExec:
         workflow, extra = self._workflow_for(v.space)
@@ -533,12 +549,22 @@ class Engine:
                                 reason=str(exc), started=time.time(), ended=time.time())
             self._task_failed(vexec, name, str(exc), retry=False)
             return 0
+        code = cache.code_hash(task.signature, self.hashes)
+        inputs = cache.inputs_hash(spec.inputs, self.hashes)
+        key = None
+        if code is not None and task.cache and not self.no_cache:
+            key = cache.cache_key(code, spec.params, spec.seed, inputs, self.env_signature)
+            if any(r.cache_key == key for r in self.running.values()):
+                vexec.attempts[name] -= 1  # the same computation is running: wait and reuse it
+                return 0
+            if self._reuse(vexec, name, attempt, spec, key, code, inputs):
+                return 0
         now = time.time()
         with self.kb.write():
             tr_id = kbv.insert_task_run(
                 self.kb, variant_id=vexec.id, task=name, attempt=attempt, status="running", argv=spec.argv,
                 cwd=str(spec.cwd), started=now, stdout_path=str(spec.stdout_path), stderr_path=str(spec.stderr_path),
-                host=self.executor.host, outputs=spec.outputs,
+                host=self.executor.host, outputs=spec.outputs, cache_key=key, code_hash=code, inputs_hash=inputs,
             )
             kbv.update(self.kb, vexec.id, attempts=max(vexec.variant.attempts, attempt))
         try:
@@ -550,8 +576,27 @@ class Engine:
         kbv.update_task_run(self.kb, tr_id, pid=handle.pid, pgid=handle.pgid, proc_start=handle.proc_start)
         vexec.state[name] = RUNNING
         vexec.handles[name] = spec.key
-        self.running[spec.key] = Running(vexec, name, tr_id, handle, spec)
+        self.running[spec.key] = Running(vexec, name, tr_id, handle, spec, key)
         return 1
+
+    def _reuse(self, vexec: VariantExec, name: str, attempt: int, spec: TaskSpec, key: str, code: str,
+               inputs: str) -> bool:
+        """A cache hit: take the outputs and metrics of an earlier execution with the same key, if
+        its outputs are still intact; no process starts."""
+        for source in kbcache.candidates(self.kb, key):
+            if not cache.outputs_intact(source.outputs, kbcache.output_digests(self.kb, source), self.hashes):
+                continue
+            kbcache.record_hit(self.kb, variant_id=vexec.id, task=name, attempt=attempt, source=source,
+                               cache_key=key, code_hash=code, inputs_hash=inputs, cwd=str(spec.cwd))
+            vexec.state[name] = DONE
+            vexec.outputs[name] = dict(source.outputs)
+            for m in kbv.metrics(self.kb, vexec.id):  # a pruner learns the reused curve too
+                if m.task == name and m.step is not None and m.value is not None:
+                    self._watch_series(vexec, name, m.name, m.value, m.step)
+            self.emit("task", f"v{vexec.id} {name} reused v{source.variant_id}'s result (cache hit)", vexec.id,
+                      log=False)
+            return True
+        return False
 
     # ------------------------------------------------------------------ task outcomes
 
@@ -562,15 +607,20 @@ class Engine:
         self.metric_buffer.append((r.vexec.id, r.task, m.name, m.value, m.text, m.step, m.time))
         if m.step is None or m.value is None:
             return
-        space = self.exp.spaces.get(r.vexec.variant.space)
-        watch = space.pruned_metric if space is not None else None
-        search = self.searches.get(r.vexec.variant.space)
-        if watch is None or search is None or m.name != watch.metric or (watch.task and watch.task != r.task):
-            return
-        self.intermediate.setdefault(r.vexec.id, {})[m.step] = m.value
-        if search.report(r.vexec.id, m.value, m.step) and not r.vexec.stopping:
+        if self._watch_series(r.vexec, r.task, m.name, m.value, m.step) and not r.vexec.stopping:
+            space = self.exp.spaces[r.vexec.variant.space]
             self._stop_variant(r.vexec, "pruned", f"pruned by the {space.pruner} pruner at step {m.step} "
-                                                  f"({watch.label} = {m.value:.4g})")
+                                                  f"({space.pruned_metric.label} = {m.value:.4g})")
+
+    def _watch_series(self, vexec: VariantExec, task: str, name: str, value: float, step: int) -> bool:
+        """Feed a point of the series the space's pruner watches to its study; True: prune."""
+        space = self.exp.spaces.get(vexec.variant.space)
+        watch = space.pruned_metric if space is not None else None
+        search = self.searches.get(vexec.variant.space)
+        if watch is None or search is None or name != watch.metric or (watch.task and watch.task != task):
+            return False
+        self.intermediate.setdefault(vexec.id, {})[step] = value
+        return search.report(vexec.id, value, step)
 
     def _flush_metrics(self) -> None:
         self.last_flush = time.time()

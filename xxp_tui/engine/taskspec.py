@@ -50,6 +50,7 @@ class TaskSpec:
     outputs: dict[str, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     resources: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
 
 
 def workdir(project_dir: Path, run_id: int, variant_id: int, task: str, attempt: int) -> Path:
@@ -197,4 +198,5 @@ def prepare(
         attempt=attempt, argv=argv, cwd=cwd, env=env, timeout=task.timeout,
         stdout_path=cwd / "stdout.log", stderr_path=cwd / "stderr.log", metrics_path=metrics_file,
         output_dir=out_dir, inputs=inputs, outputs=outputs, params=params, resources=dict(task.resources),
+        seed=seed,
     )

@@ -8,6 +8,7 @@ runs, environment      one row per execution of an experiment spec, with its spe
 nodes                  control-graph node states (space / task / interaction) per run
 variants               one parameterised execution of a workflow: the rows of the live table
 task_runs              each attempt of each task of a variant: argv, cwd, exit, logs, cache key
+                       (a completed one with a cache key is also a cache entry)
 metrics                every reported value (series ones have a step)
 artifacts              output files with sha256 and size
 commands               the steering channel: front ends insert, the engine applies once
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from xxp_tui.kb.connection import KB
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _v1(kb: KB) -> None:
@@ -129,7 +130,13 @@ def _v1(kb: KB) -> None:
     db["events"].create_index(["run_id", "id"])
 
 
-MIGRATIONS: list[Callable[[KB], None]] = [_v1]
+def _v2(kb: KB) -> None:
+    """The task cache: an entry can be evicted (`xxp-tui cache gc`) without losing its history."""
+    kb.db["task_runs"].add_column("cache_evicted", int, not_null_default=0)
+    kb.db["task_runs"].create_index(["cache_key", "status"])
+
+
+MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

@@ -1,0 +1,103 @@
+"""Task-level cache keys: what a task execution's result depends on, as one hash.
+
+key = sha256(task code + declared dependency files, params, seed, content of every input,
+environment signature). Two executions with the same key compute the same thing, so a later one
+(in the same run or a later run) can reuse the first one's outputs and metrics instead of running
+(DVC's run-cache idea, keyed on content rather than on file existence as Kedro does). The engine
+records `code_hash` and `inputs_hash` on every task run too, for traceability and for warm start's
+workflow signature.
+
+Hashing inputs costs a read of each input; `FileHashes` memoises by (path, size, mtime) so the
+outputs of a shared prefix are hashed once per engine, not once per downstream task.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xxp_tui.engine.hashing import file_sha256, tree_sha256
+from xxp_tui.spec.model import TaskSignature
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8", errors="surrogatepass") + b"\0")
+    return h.hexdigest()
+
+
+@dataclass
+class FileHashes:
+    """sha256 of files and folders, memoised by (path, size, mtime_ns)."""
+
+    _seen: dict[tuple[str, int, int], str] = field(default_factory=dict)
+
+    def of(self, path: Path) -> str:
+        try:
+            st = path.stat()
+        except OSError:
+            return "missing"
+        if path.is_dir():
+            return tree_sha256(path)[0]  # folders change inside; their own mtime says little
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        if key not in self._seen:
+            self._seen[key] = file_sha256(path)
+        return self._seen[key]
+
+
+def dependency_files(sig: TaskSignature) -> list[Path]:
+    """Files named by `dependency "glob";` lines, relative to the task folder (sorted)."""
+    if sig.folder is None:
+        return []
+    found: set[Path] = set()
+    for pattern in sig.dependencies:
+        for match in glob.glob(str(sig.folder / pattern), recursive=True):
+            p = Path(match)
+            if p.is_file():
+                found.add(p.resolve())
+            elif p.is_dir():
+                found.update(q.resolve() for q in p.rglob("*") if q.is_file())
+    return sorted(found)
+
+
+def code_hash(sig: TaskSignature | None, hashes: FileHashes) -> str | None:
+    """Hash of what a task runs: its script and its declared dependency files."""
+    if sig is None or sig.script is None or not sig.script.is_file():
+        return None
+    parts = [f"script:{hashes.of(sig.script)}"]
+    for dep in dependency_files(sig):
+        rel = dep.relative_to(sig.folder.resolve()) if sig.folder and dep.is_relative_to(sig.folder.resolve()) else dep
+        parts.append(f"dep:{rel}:{hashes.of(dep)}")
+    return _digest(*parts)
+
+
+def inputs_hash(inputs: dict[str, str], hashes: FileHashes) -> str:
+    """Hash of the content of every input port (by port name), not of where the files are."""
+    return _digest(*(f"{port}:{hashes.of(Path(path))}" for port, path in sorted(inputs.items())))
+
+
+def environment_signature(packages_hash: str) -> str:
+    """The interpreter and installed packages a task runs with: either may change a result."""
+    return _digest(sys.version, sys.executable, packages_hash)
+
+
+def cache_key(code: str, params: dict[str, Any], seed: int, inputs: str, env: str) -> str:
+    return _digest("xxp-cache-1", code, json.dumps(params, sort_keys=True, default=str), str(seed), inputs, env)
+
+
+def outputs_intact(outputs: dict[str, str], recorded: dict[str, str], hashes: FileHashes) -> bool:
+    """Every output still exists and, where its sha256 was recorded, still has it."""
+    for port, path in outputs.items():
+        p = Path(path)
+        if not p.exists():
+            return False
+        digest = recorded.get(port)
+        if digest is not None and hashes.of(p) != digest:
+            return False
+    return True
