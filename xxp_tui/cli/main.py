@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from xxp_tui import __version__
-from xxp_tui.cli import inspect_commands, run_commands, spec_commands, steer_commands
+from xxp_tui.cli import inspect_commands, knowledge_commands, run_commands, spec_commands, steer_commands
 
 app = typer.Typer(
     name="xxp-tui",
@@ -51,6 +51,7 @@ spec_commands.register(app)
 run_commands.register(app)
 inspect_commands.register(app)
 steer_commands.register(app)
+knowledge_commands.register(app)
 
 
 def main() -> None:

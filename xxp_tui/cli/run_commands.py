@@ -42,10 +42,11 @@ class Progress:
         print(prefix + event.text, flush=True)
 
 
-def _drive(db: Path, run_id: int, allow_changed_spec: bool = False, max_log_mb: int | None = None) -> int:
+def _drive(db: Path, run_id: int, allow_changed_spec: bool = False, max_log_mb: int | None = None,
+           quiet: bool = False) -> int:
     from xxp_tui.engine.controller import Engine, EngineError, install_signal_handlers
 
-    progress = Progress(db, run_id)
+    progress = None if quiet else Progress(db, run_id)
     engine = Engine(db, run_id, on_event=progress, allow_changed_spec=allow_changed_spec,
                     max_log_bytes=max_log_mb * 2**20 if max_log_mb else None)
     install_signal_handlers(engine)

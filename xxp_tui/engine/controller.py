@@ -172,11 +172,37 @@ class Engine:
                     kbr.upsert_node(self.kb, self.run_id, name, kind=self.exp.node_kind(name), status=PENDING)
                 self._set_status("running")
             self.emit("run", f"run r{self.run_id} started: experiment {self.exp.name}, {self.workers} worker(s)")
+            if self.rerun_of is not None:
+                self._start_rerun(self.rerun_of)
+                return
             step = self.flow.start()
             with self.kb.write():
                 self._apply_step(None, step)
         else:
             self._reconcile()
+
+    @property
+    def rerun_of(self) -> int | None:
+        """A rerun is a run of one variant: the recorded params and seed of an earlier one."""
+        return self.run.settings.get("rerun_of")
+
+    def _start_rerun(self, source_id: int) -> None:
+        source = kbv.find(self.kb, source_id)
+        if source is None:
+            raise EngineError(f"no variant v{source_id} to rerun")
+        if source.space not in self.exp.spaces and source.space not in self.exp.tasks:
+            raise EngineError(f"v{source_id} belongs to {source.space}, which {self.exp.name} no longer has")
+        if self.exp.node_kind(source.space) == "interaction":
+            raise EngineError(f"v{source_id} is the answer to the interaction {source.space}; there is nothing to run")
+        with self.kb.write():
+            kbr.upsert_node(self.kb, self.run_id, source.space, status="running", iteration=1, started=time.time(),
+                            total=1)
+            (vid,) = kbv.insert(self.kb, self.run_id, [kbv.NewVariant(
+                space=source.space, params=source.params, config=source.config, seed=source.seed,
+                origin="rerun", iteration=1, source_variant=source.id)])
+        self.node_open[source.space] = {vid}
+        self._enqueue(kbv.get(self.kb, vid))
+        self.emit("node", f"rerun of v{source_id} ({source.space}) as v{vid}")
 
     def _reconcile(self) -> None:
         """Continue a run whose engine stopped or died: nothing finished is redone."""
@@ -192,6 +218,10 @@ class Engine:
         self._set_status("running")
         self.emit("run", f"run r{self.run_id} resumed: {requeued} interrupted variant(s) re-queued"
                   + (f", {killed} leftover process group(s) killed" if killed else ""))
+        if self.rerun_of is not None:
+            for v in kbv.for_run(self.kb, self.run_id, status="queued"):
+                self._enqueue(v)
+            return
         for name in self.flow.active:
             node = kbr.nodes(self.kb, self.run_id).get(name)
             self._restore_node(name, node.iteration if node else 1)
@@ -271,6 +301,8 @@ class Engine:
             return False
         if self.stop_request == "stop":
             return True
+        if self.rerun_of is not None:
+            return not self.active and not self.queued
         return self.flow.finished and not self.active and not self.queued and not self.waiting
 
     # ------------------------------------------------------------------ nodes
@@ -1028,7 +1060,9 @@ class Engine:
             self.emit("run", f"run r{self.run_id} stopped")
             return "stopped"
         for name, state in self.flow.nodes.items():
-            if state.status == PENDING:
+            if self.rerun_of is not None and name in self.node_open:
+                kbr.upsert_node(self.kb, self.run_id, name, status="done", ended=time.time())
+            elif state.status == PENDING:
                 kbr.upsert_node(self.kb, self.run_id, name, status="skipped", reason="never reached")
         counts = kbv.counts(self.kb, self.run_id)
         failed = counts.get("failed", 0)

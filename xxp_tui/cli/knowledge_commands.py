@@ -1,0 +1,218 @@
+"""Knowledge that outlives a run: `rerun` (does a result repeat?), `cache ls|gc`, and `kb best|compare|
+importance` (what earlier experiments teach the next one)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import typer
+
+from xxp_tui.cli.common import DB_OPTION, kb_session
+from xxp_tui.cli.output import fail, fail_usage, print_table
+
+cache_app = typer.Typer(help="The task cache: list its entries, evict broken or all ones.", no_args_is_help=True)
+kb_app = typer.Typer(help="Query the knowledge base across runs: best configurations, comparisons, "
+                          "parameter importance.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("rerun")(rerun)
+    app.add_typer(cache_app, name="cache")
+    app.add_typer(kb_app, name="kb")
+
+
+def _variant_id(kb, ref: str) -> int:
+    from xxp_tui.kb import variants as kbv
+
+    vid = kbv.parse_variant_ref(ref)
+    if vid is None or kbv.find(kb, vid) is None:
+        fail_usage(f"{ref!r} is not a variant of {kb.path} (write v12).")
+    return vid
+
+
+# ----------------------------------------------------------------------------- rerun
+
+
+def compare_metrics(before: dict[str, object], after: dict[str, object], tolerance: float) -> list[dict]:
+    """Per metric: `exact`, `within tolerance` (relative), `different`, or only on one side."""
+    out = []
+    for name in sorted(set(before) | set(after)):
+        a, b = before.get(name), after.get(name)
+        if name not in after:
+            verdict = "missing in the rerun"
+        elif name not in before:
+            verdict = "new in the rerun"
+        elif a == b:
+            verdict = "exact"
+        elif (isinstance(a, int | float) and isinstance(b, int | float) and math.isfinite(a) and math.isfinite(b)
+              and abs(a - b) <= tolerance * max(1.0, abs(a))):
+            verdict = "within tolerance"
+        else:
+            verdict = "different"
+        out.append({"metric": name, "original": a, "rerun": b, "verdict": verdict})
+    return out
+
+
+def what_changed(kb, source_id: int, rerun_id: int) -> list[str]:
+    """Sentences for each difference of code, spec or environment between two variants' runs."""
+    from xxp_tui.kb import runs as kbr
+    from xxp_tui.kb import variants as kbv
+
+    notes = []
+    src, new = kbv.get(kb, source_id), kbv.get(kb, rerun_id)
+
+    def code(vid: int) -> dict[str, str | None]:
+        return {t.task: t.code_hash for t in kbv.task_runs(kb, vid) if t.status in ("completed", "cached")}
+
+    old_code, new_code = code(src.id), code(new.id)
+    for task in sorted(set(old_code) & set(new_code)):
+        if old_code[task] and new_code[task] and old_code[task] != new_code[task]:
+            notes.append(f"the code of task {task} changed (script or dependency files)")
+    old_run, new_run = kbr.get_run(kb, src.run_id), kbr.get_run(kb, new.run_id)
+    if old_run.spec_hash != new_run.spec_hash:
+        notes.append(f"the spec changed since r{old_run.id} ({old_run.spec_path})")
+    old_env, new_env = kbr.get_environment(kb, src.run_id) or {}, kbr.get_environment(kb, new.run_id) or {}
+    labels = {"python": "Python", "platform": "platform", "host": "host", "packages_hash": "installed packages",
+              "git_commit": "git commit", "git_dirty": "uncommitted changes in git"}
+    for key, label in labels.items():
+        if old_env.get(key) != new_env.get(key):
+            if key == "packages_hash":
+                old_p, new_p = json.loads(old_env.get("packages") or "{}"), json.loads(new_env.get("packages") or "{}")
+                diff = [f"{n} {old_p.get(n, '-')} -> {new_p.get(n, '-')}" for n in sorted(set(old_p) | set(new_p))
+                        if old_p.get(n) != new_p.get(n)]
+                notes.append(f"installed packages changed: {', '.join(diff[:8])}" + (" …" if len(diff) > 8 else ""))
+            else:
+                notes.append(f"{label} changed: {old_env.get(key)} -> {new_env.get(key)}")
+    return notes
+
+
+def rerun(
+    variant_ref: str = typer.Argument(..., metavar="VARIANT", help="v12"),
+    tolerance: float = typer.Option(1e-6, "--tolerance", help="Relative difference still counted as repeated."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
+    db: Path = DB_OPTION,
+) -> None:
+    """Run a variant again with its recorded params, seed and the current code, in a new run, and
+    report per metric whether the result repeats. Exit 0 when every metric repeats, 1 otherwise."""
+    from xxp_tui.cli.run_commands import _drive
+    from xxp_tui.engine.launch import create_run
+    from xxp_tui.kb import runs as kbr
+    from xxp_tui.kb import variants as kbv
+    from xxp_tui.kb.queries import metric_dict
+    from xxp_tui.spec import load_project
+
+    if tolerance < 0:
+        fail_usage("--tolerance must be 0 or more.")
+    with kb_session(db) as kb:
+        vid = _variant_id(kb, variant_ref)
+        source = kbv.get(kb, vid)
+        run = kbr.get_run(kb, source.run_id)
+        db_path = kb.path
+    if source.origin == "warm_start":
+        fail(f"v{vid} was not run here (it came from the knowledge base as a warm start); "
+             f"rerun v{source.source_variant} instead.", 2)
+    if source.status != "completed":
+        fail(f"v{vid} is {source.status}; only a completed variant has results to repeat.", 2)
+    result = load_project(Path(run.spec_path))
+    if not result.ok or result.project is None:
+        fail(f"{run.spec_path} is not valid any more; fix it (xxp-tui validate) to rerun v{vid}.", 2)
+    if run.experiment not in result.project.experiments:
+        fail(f"{run.spec_path} no longer defines the experiment {run.experiment}.", 2)
+    new = create_run(result, run.experiment, db_path, workers=1, seed=run.seed or 0,
+                     settings={"rerun_of": vid, "no_cache": True, "max_log_mb": run.settings.get("max_log_mb", 50)})
+    if not as_json:
+        print(f"rerun of v{vid} as run r{new.run_id}", flush=True)
+    code = _drive(db_path, new.run_id, quiet=as_json)
+    with kb_session(db_path, readonly=True) as kb:
+        (again,) = kbv.for_run(kb, new.run_id)
+        finals = kbv.final_metrics(kb, [vid, again.id])
+        report = compare_metrics(metric_dict(finals[vid]), metric_dict(finals[again.id]), tolerance)
+        changes = what_changed(kb, vid, again.id)
+    repeats = again.status == "completed" and all(r["verdict"] in ("exact", "within tolerance") for r in report)
+    if as_json:
+        print(json.dumps({"variant": f"v{vid}", "rerun": f"v{again.id}", "run": f"r{new.run_id}",
+                          "status": again.status, "reason": again.reason, "changed": changes,
+                          "metrics": report, "repeats": repeats}, indent=2, default=str))
+    else:
+        for note in changes:
+            print(f"warning: {note}")
+        if again.status != "completed":
+            print(f"v{again.id} {again.status}: {again.reason}")
+        print_table(["metric", f"v{vid}", f"v{again.id}", "verdict"],
+                    [[r["metric"], _fmt(r["original"]), _fmt(r["rerun"]), r["verdict"]] for r in report])
+        print(f"v{vid} {'repeats' if repeats else 'does not repeat'}"
+              + (f" (tolerance {tolerance:g})" if any(r['verdict'] == 'within tolerance' for r in report) else ""))
+    raise typer.Exit(0 if repeats and code == 0 else 1)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "-" if value is None else str(value)
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+@cache_app.command("ls")
+def cache_ls(as_json: bool = typer.Option(False, "--json", help="Print JSON rows."), db: Path = DB_OPTION) -> None:
+    """Cache entries: the task runs whose outputs later executions can reuse."""
+    from xxp_tui.kb import cache as kbcache
+
+    with kb_session(db, readonly=True) as kb:
+        entries = kbcache.entries(kb)
+    rows = [{"entry": e.task_run, "task": e.task, "run": f"r{e.run_id}", "variant": f"v{e.variant_id}",
+             "hits": e.hits, "size": e.size, "key": e.key, "intact": all(Path(p).exists() for p in e.outputs.values())}
+            for e in entries]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        print("The cache is empty.")
+        return
+    print_table(["entry", "task", "run", "variant", "hits", "size", "key", "outputs"],
+                [[str(r["entry"]), r["task"], r["run"], r["variant"], str(r["hits"]), _size(r["size"]),
+                  r["key"][:12], "ok" if r["intact"] else "missing"] for r in rows])
+    print(f"{len(rows)} entries, {_size(sum(r['size'] for r in rows))}")
+
+
+@cache_app.command("gc")
+def cache_gc(
+    evict_all: bool = typer.Option(False, "--all", help="Evict every entry, not only those whose outputs are gone."),
+    delete_outputs: bool = typer.Option(False, "--delete-outputs",
+                                        help="Also delete the output files of evicted entries (frees disk)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be evicted; change nothing."),
+    db: Path = DB_OPTION,
+) -> None:
+    """Evict cache entries whose outputs are missing (or every entry with --all). Their history stays
+    in the knowledge base; evicted entries are simply never reused."""
+    from xxp_tui.kb import cache as kbcache
+
+    with kb_session(db) as kb:
+        entries = kbcache.entries(kb)
+        chosen = [e for e in entries if evict_all or not all(Path(p).exists() for p in e.outputs.values())]
+        freed = 0
+        if not dry_run:
+            kbcache.evict(kb, [e.task_run for e in chosen])
+            if delete_outputs:
+                for e in chosen:
+                    for path in e.outputs.values():
+                        p = Path(path)
+                        if p.is_dir():
+                            shutil.rmtree(p, ignore_errors=True)
+                        elif p.exists():
+                            p.unlink()
+                    freed += e.size
+    verb = "would evict" if dry_run else "evicted"
+    print(f"{verb} {len(chosen)} of {len(entries)} entries" + (f", deleted {_size(freed)}" if freed else ""))
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
