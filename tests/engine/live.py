@@ -7,7 +7,9 @@ Task library (`tasks/t/...`, referenced as `t.gated`, `t.work`, `t.prep`):
   `<gates>/ALL` or `<gates>/v<id>` exists (or `hold` seconds pass), then reports `score = x`. The
   tests decide exactly when each variant finishes, so steering assertions need no timing luck.
   With `child = true` it also starts a `sleep` child in its process group.
-- `t.work`: sleeps `secs` in three steps (a `progress` series) and reports `score`.
+- `t.work`: sleeps `secs` in three steps (a `progress` series) and reports `score`. Orphaned (its
+  engine died) it lingers `linger` more seconds, like a long task would: only an engine that kills
+  what a dead engine left behind gets rid of it in time.
 - `t.prep`: a quick first task reporting `prepared`.
 """
 
@@ -66,20 +68,24 @@ WORK_XXP = """
 task Work {
     define param x { type Integer; default 0; range (0, 1000); }
     define param secs { type Float; default 0.3; }
+    define param linger { type Float; default 0.0; }
     define metric score { kind single-value; type Float; }
     define metric progress { kind series; type Float; }
     implementation "work.py";
 }
 """
 WORK_PY = """
-import time
+import os, time
 from xxp_tui import sdk
 
+parent = os.getppid()
 x = int(sdk.param("x", 0))
 secs = float(sdk.param("secs", 0.3))
 for i in range(3):
     time.sleep(secs / 3)
     sdk.log_metric("progress", (i + 1) / 3, step=i)
+if os.getppid() != parent:  # orphaned: its engine died. Act like a long task: linger.
+    time.sleep(float(sdk.param("linger", 0)))
 sdk.log_metric("score", 100.0 - abs(x - 37) + x / 1000.0)
 """
 PREP_XXP = """

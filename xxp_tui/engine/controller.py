@@ -208,7 +208,7 @@ class Engine:
         """Continue a run whose engine stopped or died: nothing finished is redone."""
         killed = 0
         for tr in kbv.task_runs_in_state(self.kb, self.run_id, "running"):
-            killed += kill_leftover(tr.pid, tr.pgid, tr.proc_start)
+            killed += kill_leftover(tr.pid, tr.pgid, tr.proc_start, tr.cwd)
             kbv.update_task_run(self.kb, tr.id, status="interrupted", ended=time.time(),
                                 reason="the engine stopped while it ran")
         requeued = 0

@@ -22,6 +22,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 import psutil
@@ -261,11 +262,13 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
-def kill_leftover(pid: int | None, pgid: int | None, proc_start: float | None) -> bool:
+def kill_leftover(pid: int | None, pgid: int | None, proc_start: float | None, cwd: str | None = None) -> bool:
     """Kill the process group of a task a dead engine left behind, if it is still that process
-    (same pid and start time, so a reused pid is never hit). True when something was killed."""
+    (same pid and start time, so a reused pid is never hit). True when something was killed.
+    Without a pid (the engine died between starting the task and recording it), the task is found
+    by its working folder and XXP_PARAMS, which belong to that one task execution."""
     if pid is None or pgid is None:
-        return False
+        return _kill_unrecorded(cwd) if cwd else False
     try:
         proc = psutil.Process(pid)
         if proc_start is not None and abs(proc.create_time() - proc_start) > 1.0:
@@ -274,3 +277,18 @@ def kill_leftover(pid: int | None, pgid: int | None, proc_start: float | None) -
         return False
     _signal_group(pgid, signal.SIGKILL)
     return True
+
+
+def _kill_unrecorded(cwd: str) -> bool:
+    real, params = os.path.realpath(cwd), str(Path(cwd) / "params.json")
+    groups = set()
+    for proc in psutil.process_iter(["cwd"]):
+        try:
+            if proc.info["cwd"] == real and proc.environ().get("XXP_PARAMS") == params:
+                groups.add(os.getpgid(proc.pid))
+        except (psutil.Error, OSError):
+            continue
+    groups.discard(os.getpgid(0))
+    for pgid in groups:
+        _signal_group(pgid, signal.SIGKILL)
+    return bool(groups)
