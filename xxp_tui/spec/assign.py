@@ -114,14 +114,24 @@ def check_injection(space: Space, workflow: Workflow | None, values: Mapping[str
             out.errors.append(f"{key} is not a parameter of space {space.name} (its parameters: {listed})")
             continue
         chosen[key] = value
+    # Parameters bound to the same value list take one value: a variant is one point of the space.
+    by_list: dict[str, Scalar] = {}
+    for key, value in chosen.items():
+        vp = params[key][0]
+        if vp in by_list and by_list[vp] != value:
+            out.errors.append(f"{key}={value!r}: it shares the value list {vp} with a parameter set to "
+                              f"{by_list[vp]!r}; give them one value")
+        by_list.setdefault(vp, value)
     for key, (vp, declared) in params.items():
         domains = space.param_values.get(vp, ())
+        if key not in chosen and vp in by_list:
+            chosen[key] = by_list[vp]
         if key not in chosen:
             default = _default_in(domains, declared) if domains else (declared.default if declared else None)
             if default is None:
                 out.errors.append(f"{key} needs a value")
                 continue
-            chosen[key] = default
+            chosen[key] = by_list[vp] = default
             out.filled.append(f"{key}={default}")
         value = chosen[key]
         if declared is not None and not _type_ok(value, declared.type):
