@@ -68,6 +68,9 @@ def run(
     workers: int = typer.Option(0, "--workers", "-w", help="Tasks run at once (default: number of cores)."),
     seed: int = typer.Option(0, "--seed", help="Seed for strategies and tasks (XXP_SEED)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Run every task, reusing no cached result."),
+    warm_start: str = typer.Option(None, "--warm-start", metavar="auto|RUN|none",
+                                   help="Seed bayesian/cmaes/qmc/random spaces with compatible results of earlier "
+                                        "runs (auto) or of one run (r3); overrides the spaces' warmstart."),
     max_log_mb: int = typer.Option(50, "--max-log-mb", help="Stop a task that prints more than this."),
     db: Path = DB_OPTION,
 ) -> None:
@@ -81,6 +84,12 @@ def run(
         fail_usage(f"No such spec file: {spec}")
     if workers < 0:
         fail_usage("--workers must be 1 or more.")
+    if warm_start is not None:
+        import re
+
+        warm_start = warm_start.strip().lower()
+        if warm_start not in ("auto", "none") and not re.fullmatch(r"r?\d+", warm_start):
+            fail_usage(f"--warm-start takes auto, none or a run such as r3, not {warm_start!r}.")
     result = load_project(spec)
     for d in result.diagnostics:
         lines = result.sources.get(d.pos.file, "").splitlines()
@@ -99,7 +108,7 @@ def run(
     db_path = db or default_db_path(spec)
     try:
         new = create_run(result, experiment, db_path, workers=workers or os.cpu_count() or 1, seed=seed,
-                         settings={"no_cache": no_cache, "max_log_mb": max_log_mb})
+                         settings={"no_cache": no_cache, "max_log_mb": max_log_mb, "warm_start": warm_start})
     except KBError as exc:
         fail(str(exc), 2)
     if headless or not _interactive():

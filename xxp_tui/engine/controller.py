@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from xxp_tui.engine import cache, environment
+from xxp_tui.engine import cache, environment, warmstart
 from xxp_tui.engine import conditions as conds
 from xxp_tui.engine.control import ACTIVE, PENDING, ControlFlow, NodeRun
 from xxp_tui.engine.executors import Finished, MetricEvent
@@ -44,6 +44,7 @@ from xxp_tui.engine.variant_exec import PENDING as TASK_PENDING
 from xxp_tui.kb import KB, open_kb
 from xxp_tui.kb import cache as kbcache
 from xxp_tui.kb import commands as kbc
+from xxp_tui.kb import knowledge as kbknow
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
 from xxp_tui.spec import load_project
@@ -372,11 +373,62 @@ class Engine:
                 else f"budget {total}" if kind == "space" else kind)
         round_note = f" (round {iteration})" if iteration > 1 else ""
         self.emit("node", f"{name} started{round_note}: {what}")
+        if name in self.searches:
+            self._warm_start(name, iteration)
         if kind == "interaction":
             self.emit("input", f"{name} waits for you: {self.exp.tasks[name].prompt or 'answer it'} "
                                f"(xxp-tui answer r{self.run_id} {name} --set key=value)", variant=ids[0],
                       status="waiting_input")
         self._maybe_finish_node(name)
+
+    def _warm_start(self, name: str, iteration: int) -> None:
+        """Tell the new space's sampler the compatible results of earlier runs (see warmstart.py);
+        they join the table as `warm_start` variants and are not re-run."""
+        space, search = self.exp.spaces[name], self.searches[name]
+        mode = self.run.settings.get("warm_start") or space.warmstart
+        if not mode or mode == "none":
+            return
+        only_run = kbr.parse_run_ref(mode) if mode != "auto" else None
+        workflow = self.project.workflows[space.workflow]
+        signature = {t.name: cache.code_hash(t.signature, self.hashes) for t in workflow.tasks.values()}
+        selection = warmstart.Selection()
+        candidates = kbknow.code_signatures(self.kb, exclude_run=self.run_id, only_run=only_run)
+        fixed = warmstart.expected_fixed(space, workflow)
+        matching = []
+        for vid, sig in candidates.items():
+            if set(sig) != set(signature):
+                continue  # another workflow altogether: not worth a mention
+            if sig != signature:
+                selection.skip("different code")
+            else:
+                matching.append(vid)
+        seen: set[tuple] = set()
+        for v in reversed(kbknow.variants_by_id(self.kb, matching)):  # newest first
+            config, why = warmstart.project(space, search.dists, fixed, v.params)
+            values = self._objective_values(space, v.id) if config is not None else None
+            if config is None:
+                selection.skip(why)
+            elif values is None:
+                selection.skip("no objective")
+            elif (point := tuple(sorted((k, str(x)) for k, x in config.items()))) in seen:
+                selection.skip("duplicate")
+            else:
+                seen.add(point)
+                selection.chosen[v.id] = config
+                new_id = kbknow.add_warm_start(self.kb, self.run_id, name, iteration, v, config, values[0])
+                note = search.tell(new_id, config, values, "complete", self._series(space, new_id))
+                if note:
+                    self.emit("warning", f"v{new_id}: {note}", new_id)
+        source = f"r{only_run}" if only_run else "the knowledge base"
+        self.emit("node", f"{name} warm start from {source}: {selection.describe()}")
+
+    def _series(self, space: Space, variant_id: int) -> dict[int, float]:
+        """step -> value of the series the space's pruner watches, as recorded for a variant."""
+        watch = space.pruned_metric
+        if watch is None or space.pruner in (None, "none"):
+            return {}
+        return {m.step: m.value for m in kbv.metrics(self.kb, variant_id, watch.metric)
+                if m.step is not None and m.value is not None and (watch.task is None or m.task == watch.task)}
 
     def _maybe_finish_node(self, name: str) -> None:
         if self.flow.nodes[name].status != ACTIVE or self.node_open.get(name):
@@ -810,7 +862,9 @@ class Engine:
         state = {"completed": "complete", "complete": "complete", "pruned": "pruned"}.get(status, "fail")
         if state == "complete" and values is None:
             state = "fail"
-        return search.tell(v.id, v.config, values, state, self.intermediate.get(v.id))
+        # After a restart the curve is no longer in memory: the KB has it.
+        curve = self.intermediate.get(v.id) or self._series(search.space, v.id)
+        return search.tell(v.id, v.config, values, state, curve)
 
     def _stop_variant(self, vexec: VariantExec, status: str, reason: str) -> None:
         """Prune or cancel a started variant: record it now, stop its processes."""

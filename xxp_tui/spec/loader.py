@@ -15,6 +15,7 @@ import copy
 import hashlib
 import itertools
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from xxp_tui.spec.graph import format_cycle, ordered
 from xxp_tui.spec.library import SIGNATURE_FILE, ConfigError, Libraries, libraries_for
 from xxp_tui.spec.model import (
     END,
+    OPTUNA_STRATEGIES,
     START,
     Binding,
     ControlEdge,
@@ -846,7 +848,23 @@ class _Loader:
             pruner=sp.pruner.text if sp.pruner else None,
             prune_on=self._prune_on(sp, objectives),
             seed=sp.seed[0] if sp.seed else None,
+            warmstart=self._warmstart(sp),
         )
+
+    def _warmstart(self, sp: ast.SpaceDecl) -> str | None:
+        if sp.warmstart is None:
+            return None
+        value = (sp.warmstart.text if isinstance(sp.warmstart, ast.Name) else sp.warmstart.value).strip()
+        if value.lower() == "none":
+            return None
+        if value.lower() != "auto" and not re.fullmatch(r"[rR]?\d+", value):
+            self.diags.error(sp.warmstart.pos, f"warmstart takes auto, none or a run such as r3, not {value!r}")
+            return None
+        strategy = sp.strategy.text if sp.strategy else "gridsearch"
+        if strategy not in OPTUNA_STRATEGIES:
+            self.diags.warning(sp.warmstart.pos, f"warmstart seeds the sampler of an Optuna strategy; a {strategy} "
+                                                 "space reuses earlier results through the task cache instead")
+        return value.lower()
 
     def _prune_on(self, sp: ast.SpaceDecl, objectives: tuple[Objective, ...]) -> Objective | None:
         if sp.pruner is None or sp.pruner.watch is None:

@@ -220,6 +220,7 @@ class Space:
     pruner: str | None = None
     prune_on: Objective | None = None  # the series the pruner watches; None: the first objective
     seed: int | None = None
+    warmstart: str | None = None  # "auto", a run ("r3") or None: which earlier trials seed the sampler
 
     @property
     def pruned_metric(self) -> Objective | None:

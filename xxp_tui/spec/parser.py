@@ -710,6 +710,9 @@ class _Builder(Transformer):
     def seed(self, meta, c):
         return self._simple("seed", meta, (int(c[0]), self._pos(meta)))
 
+    def warmstart(self, meta, c):
+        return self._simple("warmstart", meta, self._name(c[0]) if c[0].type == "NAME" else self._text(c[0]))
+
     def pruner(self, meta, c):
         name, first, second = c
         watch = None

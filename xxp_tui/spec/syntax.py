@@ -214,6 +214,7 @@ class SpaceDecl:
     parallel: tuple[int, Pos] | None = None
     pruner: Pruner | None = None
     seed: tuple[int, Pos] | None = None
+    warmstart: Name | Text | None = None  # `warmstart auto;`, `warmstart r3;` or `warmstart none;`
 
 
 @dataclass
