@@ -126,7 +126,7 @@ FAULT_MODES = ("ok", "crash", "sigkill", "sigsegv", "flood", "binary_fail", "bin
 
 FAULTS_SPEC = """
 workflow W { task S { implementation "t.fault"; } }
-workflow Hanging from W { task S { implementation "t.fault"; timeout 1.5s; } }
+workflow Hanging from W { task S { implementation "t.fault"; timeout 3s; } }
 workflow Flaky from W { task S { implementation "t.fault"; retries 1; } }
 workflow Gone { task S { implementation "t.missing"; } }
 workflow Vanish {

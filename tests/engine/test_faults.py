@@ -25,6 +25,8 @@ from xxp_tui.kb import variants as kbv
 from .conftest import Project, wait_until, xxp, xxp_popen
 from .helpers_faults import faults_project, grid_project
 
+pytestmark = pytest.mark.slow  # every test reads one ~5 s run of the whole fault zoo
+
 MB = 2**20
 DEFAULT_LOG_CAP = 50 * MB
 CAP_NOTE = b"\n[xxp-tui: stdout passed 50 MB; the task was stopped]\n"
@@ -134,7 +136,7 @@ def test_the_run_goes_on_past_every_fault_and_exits_1(faults):
     ("crash", "S exited with code 1: RuntimeError: deliberate crash"),
     ("sigkill", "S was killed by signal 9 (SIGKILL)"),
     ("sigsegv", "S was killed by signal 11 (SIGSEGV)"),
-    ("Hang", "S timed out after 1.5s"),
+    ("Hang", "S timed out after 3s"),
     ("flood", "S printed more than 50 MB to stdout (the log limit); stopped"),
     ("binary_fail", "S exited with code 3: bad bytes \ufffd\ufffd \ufffd( end"),
     ("malformed", "the objective score was not reported (8 malformed metric line(s) from S ignored)"),
@@ -197,11 +199,12 @@ def test_a_hung_task_and_its_grandchild_are_killed_at_the_timeout(faults):
     (tr,) = faults.task_runs("Hang")
     folder = Path(tr.cwd)
     for name in ("task.pid", "child.pid"):
+        assert (folder / name).is_file(), f"the hanging task was stopped before it wrote {name}"
         pid = int((folder / name).read_text())
         gone = not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
         assert gone, f"{name} {pid} outlived its timed-out task"
     took = tr.ended - tr.started
-    assert 1.5 <= took < 15, took  # the timeout, then SIGTERM (ignored), then SIGKILL after the grace
+    assert 3 <= took < 20, took  # the timeout, then SIGTERM (ignored), then SIGKILL after the grace
 
 
 def test_100_mb_of_output_is_capped_on_disk_and_not_kept_in_memory(faults):
@@ -288,7 +291,7 @@ def test_no_task_is_left_running(faults):
     """No process of any task of the run outlives it (each had its own process group)."""
     with faults.kb() as kb:
         pids = [tr.pid for v in kbv.for_run(kb, faults.run.id) for tr in kbv.task_runs(kb, v.id) if tr.pid]
-    assert len(pids) >= 12
+    assert len(pids) == 13  # every task that started a process: Missing and Victim never did
     alive = []
     for pid in pids:
         try:
