@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from xxp_tui.cli.common import DB_OPTION, kb_session, run_id_of
-from xxp_tui.cli.output import fail_usage, print_table
+from xxp_tui.cli.output import fail, fail_usage, print_table
 
 
 def register(app: typer.Typer) -> None:
@@ -230,9 +230,12 @@ def export(
         run_id = run_id_of(kb, run_ref)
         rows = variant_rows(kb, run_id)
         if fmt == "optuna":
-            from xxp_tui.kb.export import export_optuna
+            from xxp_tui.engine.studies import StudyError, export_optuna
 
-            studies = export_optuna(kb, run_id, out)
+            try:
+                studies = export_optuna(kb, run_id, out)
+            except StudyError as exc:
+                fail(str(exc))
             print(f"wrote {len(studies)} study(ies) to {out}: {', '.join(studies)}")
             print(f"open it with: optuna-dashboard sqlite:///{out}")
             return

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from xxp_tui.cli.common import DB_OPTION, kb_session
+from xxp_tui.cli.common import DB_OPTION, kb_session, run_id_of
 from xxp_tui.cli.output import fail, fail_usage, print_table
 
 cache_app = typer.Typer(help="The task cache: list its entries, evict broken or all ones.", no_args_is_help=True)
@@ -216,3 +216,138 @@ def _size(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return str(n)
+
+
+# ----------------------------------------------------------------------------- kb
+
+
+@kb_app.command("best")
+def kb_best(
+    workflow: str = typer.Argument(..., help="A workflow (or workflow variant) name, as spaces name it."),
+    metric: str = typer.Option(None, "--metric", "-m", help="Rank by this final metric instead of the objective."),
+    minimize: bool = typer.Option(None, "--minimize/--maximize", help="Direction (default: the objective's)."),
+    top: int = typer.Option(5, "--top", "-n", help="How many to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
+    db: Path = DB_OPTION,
+) -> None:
+    """The best configurations a workflow has reached, across every run in the knowledge base."""
+    from xxp_tui.engine.studies import best, workflows_in
+
+    if top < 1:
+        fail_usage("--top must be 1 or more.")
+    with kb_session(db, readonly=True) as kb:
+        known = workflows_in(kb)
+        if workflow not in known:
+            from xxp_tui.spec.diagnostics import did_you_mean
+
+            fail_usage(f"no space ran workflow {workflow}{did_you_mean(workflow, known)} "
+                       f"(workflows: {', '.join(known) or 'none yet'}).")
+        rows = best(kb, workflow, metric, minimize, top)
+    data = [{"variant": b.variant.label, "run": b.run.label, "experiment": b.run.experiment, "space": b.space,
+             "metric": b.metric, "value": b.value, "params": b.variant.params, "seed": b.variant.seed}
+            for b in rows]
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    if not data:
+        print(f"No completed variant of {workflow} reported {metric or 'an objective'}.")
+        return
+    print_table(["variant", "run", "space", "metric", "value", "params"],
+                [[d["variant"], d["run"], d["space"], d["metric"], _fmt(d["value"]),
+                  " ".join(f"{k}={_fmt(v)}" for k, v in d["params"].items())] for d in data])
+
+
+@kb_app.command("compare")
+def kb_compare(
+    run_a: str = typer.Argument(..., metavar="RUN"),
+    run_b: str = typer.Argument(..., metavar="RUN"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    db: Path = DB_OPTION,
+) -> None:
+    """Two runs side by side: per space, variants per state and the best objective; and what
+    differs in spec and environment."""
+    from xxp_tui.engine.studies import space_info
+    from xxp_tui.kb import runs as kbr
+    from xxp_tui.kb import variants as kbv
+
+    with kb_session(db, readonly=True) as kb:
+        ids = [run_id_of(kb, run_a), run_id_of(kb, run_b)]
+        runs = [kbr.get_run(kb, i) for i in ids]
+        infos = [space_info(kbr.spec_record(kb, r.id)[2], r.experiment) for r in runs]
+        spaces = list(dict.fromkeys([*infos[0], *infos[1]]))
+        table = []
+        for space in spaces:
+            row: dict = {"space": space}
+            for run, info in zip(runs, infos, strict=True):
+                variants = kbv.for_run(kb, run.id, space=space)
+                values = [v.objective for v in variants if v.status == "completed" and v.objective is not None]
+                direction = info.get(space, {}).get("direction", "maximize")
+                best_value = (min(values) if direction == "minimize" else max(values)) if values else None
+                counts: dict[str, int] = {}
+                for v in variants:
+                    counts[v.status] = counts.get(v.status, 0) + 1
+                row[run.label] = {"counts": counts, "best": best_value,
+                                  "objective": info.get(space, {}).get("objective")}
+            table.append(row)
+        envs = [kbr.get_environment(kb, r.id) or {} for r in runs]
+    differences = []
+    if runs[0].spec_hash != runs[1].spec_hash:
+        differences.append("spec text differs")
+    for key in ("python", "packages_hash", "git_commit", "git_dirty", "host"):
+        if envs[0].get(key) != envs[1].get(key):
+            differences.append(f"{key}: {envs[0].get(key)} -> {envs[1].get(key)}")
+    if as_json:
+        print(json.dumps({"runs": [r.label for r in runs], "spaces": table, "differences": differences},
+                         indent=2, default=str))
+        return
+    a, b = runs[0].label, runs[1].label
+    print_table(["space", f"{a} variants", f"{a} best", f"{b} variants", f"{b} best"],
+                [[row["space"], _counts(row[a]["counts"]), _fmt(row[a]["best"]), _counts(row[b]["counts"]),
+                  _fmt(row[b]["best"])] for row in table])
+    for d in differences or ["same spec and environment"]:
+        print(f"- {d}")
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return " ".join(f"{n} {s}" for s, n in counts.items()) or "-"
+
+
+@kb_app.command("importance")
+def kb_importance(
+    target: str = typer.Argument(..., metavar="RUN|SPACE", help="r3 (every space of it), or a space of the latest "
+                                                                 "run, or RUN:SPACE (r3:Tune)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    db: Path = DB_OPTION,
+) -> None:
+    """Which parameters mattered for the objective (Optuna's fANOVA importance), per space."""
+    from xxp_tui.engine.studies import StudyError, importance, space_info
+    from xxp_tui.kb import runs as kbr
+    from xxp_tui.kb.connection import KBError
+
+    with kb_session(db, readonly=True) as kb:
+        run_ref, _, space = target.partition(":")
+        if not space and kbr.parse_run_ref(run_ref) is None and run_ref != "latest":
+            run_ref, space = "latest", run_ref
+        try:
+            run_id = kbr.resolve_run(kb, run_ref)
+        except KBError as exc:
+            fail_usage(str(exc))
+        run = kbr.get_run(kb, run_id)
+        spaces = [space] if space else list(space_info(kbr.spec_record(kb, run_id)[2], run.experiment))
+        result, problems = {}, []
+        for name in spaces:
+            try:
+                result[name] = importance(kb, run_id, name)
+            except StudyError as exc:
+                problems.append(str(exc))
+    if as_json:
+        print(json.dumps({"run": f"r{run_id}", "importance": result, "skipped": problems}, indent=2))
+        return
+    for name, scores in result.items():
+        print(f"r{run_id} {name}:")
+        for param, score in scores.items():
+            print(f"  {param:<30} {score:6.3f}  {'#' * round(score * 40)}")
+    for p in problems:
+        print(f"skipped: {p}")
+    if not result:
+        raise typer.Exit(1)

@@ -1,0 +1,166 @@
+"""Optuna studies rebuilt from the knowledge base, for what Optuna's own tools do well: parameter
+importance (its fANOVA evaluator) and an RDB export that `optuna-dashboard` opens. Also the
+cross-run "best configurations of a workflow" query.
+
+Distributions come from the recorded values themselves (numbers: their min..max, anything else:
+the set of choices), keyed `Task.param`, so this works for any finished run, whatever its spec
+has become since.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xxp_tui.kb import KB
+from xxp_tui.kb import runs as kbr
+from xxp_tui.kb import variants as kbv
+from xxp_tui.kb.queries import metric_dict
+
+
+class StudyError(Exception):
+    """Not enough data for what was asked; the message says what is missing."""
+
+
+def space_info(model: dict, experiment: str) -> dict[str, dict]:
+    """space -> {"workflow", "direction", "objective"} from a run's recorded model."""
+    out = {}
+    for name, sp in model.get("experiments", {}).get(experiment, {}).get("spaces", {}).items():
+        first = (sp.get("objectives") or ["maximize -"])[0].split(" ", 1)
+        direction = "minimize" if first[0].startswith("minimi") else "maximize"
+        out[name] = {"workflow": sp.get("workflow"), "direction": direction, "objective": first[1]}
+    return out
+
+
+def finished_trials(kb: KB, run_id: int, space: str) -> list[kbv.Variant]:
+    """Completed variants of a space that have an objective value, in the order they ran."""
+    return [v for v in kbv.for_run(kb, run_id, status="completed", space=space) if v.objective is not None]
+
+
+def distributions(variants: list[kbv.Variant]) -> dict[str, Any]:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    keys = sorted({k for v in variants for k in v.params})
+    out = {}
+    for key in keys:
+        values = [v.params.get(key) for v in variants]
+        numbers = [x for x in values if isinstance(x, int | float) and not isinstance(x, bool)]
+        if len(numbers) == len(values) and all(math.isfinite(x) for x in numbers):
+            low, high = min(numbers), max(numbers)
+            if low == high:
+                continue  # fixed: not a parameter of the search
+            if all(isinstance(x, int) for x in numbers):
+                out[key] = IntDistribution(int(low), int(high))
+            else:
+                out[key] = FloatDistribution(float(low), float(high))
+        else:
+            choices = sorted({str(x) for x in values})
+            if len(choices) > 1:
+                out[key] = CategoricalDistribution(choices)
+    return out
+
+
+def build_study(variants: list[kbv.Variant], direction: str, storage=None, name: str | None = None):
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    dists = distributions(variants)
+    study = optuna.create_study(storage=storage, study_name=name, direction=direction)
+    for v in variants:
+        params = {k: (str(v.params[k]) if isinstance(d, CategoricalDistribution) else v.params[k])
+                  for k, d in dists.items() if k in v.params}
+        if set(params) != set(dists):
+            continue
+        study.add_trial(optuna.trial.create_trial(
+            params=params, distributions=dists, value=v.objective,
+            user_attrs={"variant": v.label, "origin": v.origin, "seed": v.seed}))
+    return study
+
+
+def export_optuna(kb: KB, run_id: int, out: Path) -> list[str]:
+    """One study per space of the run in an Optuna RDB (SQLite) file; returns the study names."""
+    run = kbr.get_run(kb, run_id)
+    _, _, model = kbr.spec_record(kb, run_id)
+    info = space_info(model, run.experiment)
+    out = Path(out)
+    if out.exists():
+        raise StudyError(f"{out} exists; choose a new file (an export never overwrites)")
+    storage = f"sqlite:///{out}"
+    names = []
+    for space, meta in info.items():
+        trials = finished_trials(kb, run_id, space)
+        if not trials:
+            continue
+        name = f"r{run_id}-{space}"
+        build_study(trials, meta["direction"], storage=storage, name=name)
+        names.append(name)
+    if not names:
+        raise StudyError(f"r{run_id} has no completed variant with an objective to export")
+    out.chmod(0o600)
+    return names
+
+
+def importance(kb: KB, run_id: int, space: str) -> dict[str, float]:
+    """Parameter importance of a space (Optuna's default evaluator, fANOVA), highest first."""
+    import optuna
+
+    run = kbr.get_run(kb, run_id)
+    _, _, model = kbr.spec_record(kb, run_id)
+    info = space_info(model, run.experiment)
+    if space not in info:
+        raise StudyError(f"{space} is not a space of r{run_id} (spaces: {', '.join(info) or 'none'})")
+    trials = finished_trials(kb, run_id, space)
+    study = build_study(trials, info[space]["direction"])
+    if len(study.trials) < 2 or not distributions(trials):
+        raise StudyError(f"{space} of r{run_id} needs at least 2 completed variants with varying params "
+                         f"(it has {len(study.trials)})")
+    return optuna.importance.get_param_importances(study, evaluator=optuna.importance.FanovaImportanceEvaluator(
+        seed=0))
+
+
+@dataclass(frozen=True)
+class Best:
+    variant: kbv.Variant
+    run: kbr.Run
+    space: str
+    value: float
+    metric: str
+
+
+def best(kb: KB, workflow: str, metric: str | None = None, minimize: bool | None = None, top: int = 5) -> list[Best]:
+    """The best completed variants, across every run, of the spaces that ran `workflow`: by each
+    space's objective (and its direction), or by a named final metric."""
+    found: list[Best] = []
+    directions: set[str] = set()
+    for run in kbr.list_runs(kb):
+        _, _, model = kbr.spec_record(kb, run.id)
+        for space, meta in space_info(model, run.experiment).items():
+            if meta["workflow"] != workflow:
+                continue
+            variants = kbv.for_run(kb, run.id, status="completed", space=space)
+            finals = kbv.final_metrics(kb, [v.id for v in variants]) if metric else {}
+            for v in variants:
+                if v.origin == "warm_start":
+                    continue  # a copy of a result listed under its own run
+                if metric:
+                    value = metric_dict(finals[v.id]).get(metric)
+                else:
+                    value = v.objective
+                    directions.add(meta["direction"])
+                if isinstance(value, int | float) and math.isfinite(value):
+                    found.append(Best(v, run, space, float(value), metric or meta["objective"]))
+    if minimize is None:
+        minimize = directions == {"minimize"}
+    found.sort(key=lambda b: b.value, reverse=not minimize)
+    return found[:top]
+
+
+def workflows_in(kb: KB) -> list[str]:
+    names: set[str] = set()
+    for run in kbr.list_runs(kb):
+        _, _, model = kbr.spec_record(kb, run.id)
+        names.update(m["workflow"] for m in space_info(model, run.experiment).values() if m["workflow"])
+    return sorted(names)
