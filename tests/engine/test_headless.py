@@ -255,7 +255,8 @@ def test_ctrl_c_exits_130_leaves_the_run_resumable_and_resume_finishes_it(projec
             if not project.db.exists():
                 return None
             with project.kb() as kb:
-                running = kbv.task_runs_in_state(kb, kbr.resolve_run(kb, "latest"), "running")
+                runs = kbr.list_runs(kb)  # empty until the run is recorded
+                running = kbv.task_runs_in_state(kb, runs[-1].id, "running") if runs else []
                 return running[0] if running and running[0].pid else None
 
         first = wait_until(waiting_task, timeout=60, what="the first task to start")
