@@ -6,7 +6,8 @@ Task library (`tasks/t/...`, referenced as `t.gated`, `t.work`, `t.prep`):
 - `t.gated`: prints its params (a `PARAMS {...}` line on stdout), then holds until a gate file
   `<gates>/ALL` or `<gates>/v<id>` exists (or `hold` seconds pass), then reports `score = x`. The
   tests decide exactly when each variant finishes, so steering assertions need no timing luck.
-  With `child = true` it also starts a `sleep` child in its process group.
+  With `child = true` it also starts a `sleep` child in its process group; with `stubborn = true`
+  both ignore SIGTERM.
 - `t.work`: sleeps `secs` in three steps (a `progress` series) and reports `score`. Orphaned (its
   engine died) it lingers `linger` more seconds, like a long task would: only an engine that kills
   what a dead engine left behind gets rid of it in time.
@@ -40,16 +41,19 @@ task Gated {
     define param gates { type String; default ""; }
     define param hold { type Float; default 60.0; }
     define param child { type Boolean; default false; }
+    define param stubborn { type Boolean; default false; }
     define metric score { kind single-value; type Float; }
     implementation "gated.py";
 }
 """
 GATED_PY = """
-import json, os, subprocess, time
+import json, os, signal, subprocess, time
 from pathlib import Path
 from xxp_tui import sdk
 
 p = sdk.params()
+if p.get("stubborn"):  # ignores SIGTERM (and so does its child): only SIGKILL stops them
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 print("PARAMS " + json.dumps(p, sort_keys=True), flush=True)
 child = subprocess.Popen(["sleep", "120"]) if p.get("child") else None
 if child is not None:

@@ -30,7 +30,7 @@ experiment E {
     space Grid of W {
         strategy gridsearch;
         param_values x = range(0, {n});
-        task G { param x = x; param gates = "{gates}"; param child = {child}; }
+        task G { param x = x; param gates = "{gates}"; param child = {child}; param stubborn = {stubborn}; }
         objective maximize score;
     }
 }
@@ -53,8 +53,9 @@ PAUSE_WATCH = 1.0  # seconds to watch that nothing starts while paused (the engi
 PRUNE_DEADLINE = 1.0  # a pruned running variant's process group is gone this soon after the command
 
 
-def grid(n: int, child: bool = False) -> str:
-    return GRID.replace("{n}", str(n)).replace("{child}", "true" if child else "false")
+def grid(n: int, child: bool = False, stubborn: bool = False) -> str:
+    flag = {True: "true", False: "false"}
+    return GRID.replace("{n}", str(n)).replace("{child}", flag[child]).replace("{stubborn}", flag[stubborn])
 
 
 @pytest.fixture
@@ -109,8 +110,9 @@ def test_prune_queued_variant_never_starts(live):
     assert starts(run) == [1, 2, 3]
 
 
-def test_prune_running_variant_kills_its_process_group_within_a_second(live):
-    run = live(grid(3, child=True))
+@pytest.mark.parametrize("stubborn", [False, True], ids=["obeys-sigterm", "ignores-sigterm"])
+def test_prune_running_variant_kills_its_process_group_within_a_second(live, stubborn):
+    run = live(grid(3, child=True, stubborn=stubborn))
     assert run.wait_running(1) == [1]
     (tr,) = run.task_runs(1)
     assert tr.status == "running" and tr.pgid is not None and tr.pid == tr.pgid
@@ -139,7 +141,7 @@ def test_prune_running_variant_kills_its_process_group_within_a_second(live):
     assert v1.status == "pruned" and v1.reason.startswith("pruned by ")
     ended = wait_until(lambda: (t := run.task_runs(1)[0]).status != "running" and t, 10, "the task run's end")
     assert ended.status == "cancelled"
-    assert ended.signal in (signal.SIGTERM, signal.SIGKILL), ended
+    assert ended.signal == (signal.SIGKILL if stubborn else signal.SIGTERM), ended
     assert run.wait_running(1, gone=(1,)) == [2], "the freed slot goes to the next queued variant"
     finish(run)
     assert {v.id: v.status for v in run.variants()} == {1: "pruned", 2: "completed", 3: "completed"}
