@@ -123,6 +123,7 @@ def test_sigkill_at_random_points_then_resume_loses_and_repeats_nothing(crash_ru
     rng = random.Random(KILL_SEED)
     cli_log = run.root / "resume.log"
     kept: dict[int, tuple] = {}  # completed before some kill -> what it was then
+    caught = 0  # kills that interrupted running variants
     run.start()
     for round_no in range(KILL_ROUNDS):
         if round_no:
@@ -145,9 +146,10 @@ def test_sigkill_at_random_points_then_resume_loses_and_repeats_nothing(crash_ru
         for vid, before in kept.items():
             assert now.get(vid) == before, f"v{vid} completed before a kill, and changed or vanished after it"
         kept.update(now)
+        caught += any(v.status == "running" for v in run.variants())
 
     assert len(kept) >= 2, "the kills all came too early to test anything"
-    assert any(v.status == "running" for v in run.variants()), "no kill caught a variant running"
+    assert caught >= KILL_ROUNDS // 2, f"only {caught} of {KILL_ROUNDS} kills caught a variant running"
     left_behind = task_processes(run)
     done = xxp("resume", f"r{run.run_id}", "--headless", "--db", str(run.db), timeout=300)
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
