@@ -1,0 +1,22 @@
+"""The throughput benchmark must keep working: a quick run in a subprocess reports three positive rates."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
+
+
+def test_throughput_quick_json_reports_three_positive_rates(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--json"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    assert set(report["rates"]) == {"engine", "bare", "optuna"}
+    assert all(rate > 0 for rate in report["rates"].values()), report["rates"]
+    assert set(report["verdicts"]) == {"engine/bare", "engine/optuna"}
+    assert all(v in ("PASS", "MISS") for v in report["verdicts"].values())
+    assert report["engine"]["completed"] == report["n"]
