@@ -9,6 +9,7 @@ has become since.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,8 +155,11 @@ def best(kb: KB, workflow: str, metric: str | None = None, minimize: bool | None
                     found.append(Best(v, run, space, float(value), metric or meta["objective"]))
     if minimize is None:
         minimize = directions == {"minimize"}
-    found.sort(key=lambda b: b.value, reverse=not minimize)
-    return found[:top]
+    found.sort(key=lambda b: (-b.value if not minimize else b.value, b.variant.id))
+    distinct: dict[str, Best] = {}  # one row per configuration: its earliest run at its best value
+    for b in found:
+        distinct.setdefault(json.dumps(b.variant.params, sort_keys=True, default=str), b)
+    return list(distinct.values())[:top]
 
 
 def workflows_in(kb: KB) -> list[str]:

@@ -83,3 +83,11 @@ def entries(kb: KB) -> list[CacheEntry]:
 def evict(kb: KB, task_run_ids: list[int]) -> None:
     with kb.write():
         kb.conn.executemany("UPDATE task_runs SET cache_evicted = 1 WHERE id = ?", [(i,) for i in task_run_ids])
+
+
+def run_stats(kb: KB, run_id: int) -> tuple[int, int]:
+    """(task executions that were cache hits, task executions in all) of a run."""
+    row = kb.one(
+        "SELECT COALESCE(SUM(t.cache_hit), 0) AS hits, COUNT(*) AS total FROM task_runs t"
+        " JOIN variants v ON v.id = t.variant_id WHERE v.run_id = ?", (run_id,))
+    return row["hits"], row["total"]

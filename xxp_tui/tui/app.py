@@ -129,6 +129,7 @@ class XxpApp(App[str]):
         Binding("F", "follow", "Follow", show=False, id="xxp.follow"),
         Binding("Z", "freeze", "Freeze", show=False, id="xxp.freeze"),
         Binding("t", "focus_tree", "Tree", show=False, id="xxp.focus.tree"),
+        Binding("K", "knowledge", "Knowledge", show=False, id="xxp.knowledge"),
         Binding("escape", "escape", "Back", show=False, id="xxp.escape"),
     ]
 
@@ -443,6 +444,11 @@ class XxpApp(App[str]):
             if self.cmdline_mode == "/":
                 self.table.set_filter("")
         self.table.focus()
+
+    def action_knowledge(self) -> None:
+        from xxp_tui.tui.screens.knowledge import KnowledgeScreen
+
+        self.push_screen(KnowledgeScreen(self.db, self.run_id))
 
     def action_help(self) -> None:
         rows = []
