@@ -11,7 +11,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from xxp_tui.engine.controller import Engine, EngineError, install_signal_handlers
+from xxp_tui.engine.controller import Engine, EngineBusy, EngineError, install_signal_handlers
 from xxp_tui.kb import open_kb
 from xxp_tui.kb import runs as kbr
 
@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     install_signal_handlers(engine)
     try:
         engine.start()
+    except EngineBusy as exc:  # the run belongs to the engine already driving it: leave it alone
+        print(f"cannot start: {exc}", file=sys.stderr)
+        engine.close()
+        return 2
     except EngineError as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         with open_kb(args.db, create=False) as kb:

@@ -60,6 +60,10 @@ class EngineError(Exception):
     """The run cannot start or continue; the message says why."""
 
 
+class EngineBusy(EngineError):
+    """Another engine already drives this run (which is then left as it is)."""
+
+
 @dataclass(frozen=True)
 class EngineEvent:
     """What the engine did, for a headless progress display (also logged in the KB's events)."""
@@ -147,6 +151,8 @@ class Engine:
         if run.experiment not in self.project.experiments:
             raise EngineError(f"experiment {run.experiment} is not in {run.spec_path} any more")
         self.exp: Experiment = self.project.experiments[run.experiment]
+        if any(sp.is_optuna for sp in self.exp.spaces.values()):
+            import optuna  # noqa: F401 - imported now, not inside the write transaction that starts a space
         self.spec_dir = self.project.entry.parent
         self.project_dir = Path(run.project_dir)
         self.workers = max(1, run.workers)
@@ -163,6 +169,7 @@ class Engine:
         self.flow = ControlFlow(self.exp, states)
 
     def start(self) -> None:
+        self._lock_run()
         self.load()
         kbr.beat(self.kb, self.run_id, os.getpid(), self.started, _proc_start())
         fresh = self.run.status == "starting"
@@ -403,7 +410,8 @@ class Engine:
             else:
                 matching.append(vid)
         seen: set[tuple] = set()
-        for v in reversed(kbknow.variants_by_id(self.kb, matching)):  # newest first
+        # In the order they ran: TPE weighs recent trials more, and the end of a search is its best part.
+        for v in kbknow.variants_by_id(self.kb, matching):
             config, why = warmstart.project(space, search.dists, fixed, v.params)
             values = self._objective_values(space, v.id) if config is not None else None
             if config is None:
@@ -1145,8 +1153,26 @@ class Engine:
         else:
             self._set_status("running")
 
+    def _lock_run(self) -> None:
+        """One engine per run, whatever the heartbeat says: an exclusive lock on a file beside the
+        KB, held for the life of the process (the OS drops it when the process dies)."""
+        import fcntl
+
+        path = self.db_path.parent / f"engine-r{self.run_id}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise EngineBusy(f"r{self.run_id} already has an engine running; watch it with "
+                              f"xxp-tui attach r{self.run_id}") from None
+        self._lock_fd = fd
+
     def close(self) -> None:
         self.kb.close()
+        if getattr(self, "_lock_fd", None) is not None:
+            os.close(self._lock_fd)  # closing releases the lock
+            self._lock_fd = None
 
 
 # ---------------------------------------------------------------------------- helpers
