@@ -209,3 +209,29 @@ def test_opting_out_and_missing_outputs(cp):
                 for path in entry.outputs.values():
                     Path(path).unlink(missing_ok=True)
     assert "Load n=1" in cp.run()
+
+
+def test_cache_ls_and_gc(cp):
+    import json
+
+    cp.run()
+    entries = json.loads(xxp("cache", "ls", "--json", "--db", cp.db, cwd=cp.root).stdout)
+    assert sorted(e["task"] for e in entries) == ["Eval", "Eval", "Eval", "Load", "Train", "Train", "Train"]
+    assert all(e["intact"] for e in entries)
+    load = next(e for e in entries if e["task"] == "Load")
+    assert load["hits"] == 2 and load["size"] > 0
+    # Nothing is broken: gc evicts nothing; with the outputs of Load gone it evicts exactly that entry.
+    assert "evicted 0 of 7" in xxp("cache", "gc", "--db", cp.db, cwd=cp.root).stdout
+    with cp.kb() as kb:
+        (entry,) = [e for e in kbcache.entries(kb) if e.task == "Load"]
+    for path in entry.outputs.values():
+        Path(path).unlink()
+    assert "would evict 1 of 7" in xxp("cache", "gc", "--dry-run", "--db", cp.db, cwd=cp.root).stdout
+    assert "evicted 1 of 7" in xxp("cache", "gc", "--db", cp.db, cwd=cp.root).stdout
+    assert len(json.loads(xxp("cache", "ls", "--json", "--db", cp.db, cwd=cp.root).stdout)) == 6
+    # --all --delete-outputs empties the cache and frees the files; the next run computes everything.
+    done = xxp("cache", "gc", "--all", "--delete-outputs", "--db", cp.db, cwd=cp.root)
+    assert "evicted 6 of 6" in done.stdout
+    with cp.kb() as kb:
+        assert kbcache.entries(kb) == []
+    assert len(cp.run()) == 7
