@@ -20,3 +20,15 @@ def test_throughput_quick_json_reports_three_positive_rates(tmp_path: Path) -> N
     assert set(report["verdicts"]) == {"engine/bare", "engine/optuna"}
     assert all(v in ("PASS", "MISS") for v in report["verdicts"].values())
     assert report["engine"]["completed"] == report["n"]
+
+
+def test_reuse_quick_json_reports_both_ratios(tmp_path: Path) -> None:
+    script = SCRIPT.parent / "reuse.py"
+    out = subprocess.run([sys.executable, str(script), "--quick", "--json"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=240, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    cache, warm = report["cache"], report["warm_start"]
+    assert cache["cache_hits"] == cache["tasks"] == 4  # the second run executed nothing
+    assert 0 < cache["second_s"] < cache["first_s"]
+    assert len(warm["cold_trials"]) == len(warm["warm_trials"]) == 1 and warm["ratio"] > 0
