@@ -109,3 +109,16 @@ def test_tasks_lists_the_library():
     names = {row["name"] for row in rows}
     assert {"IDEKO.ReadData", "Testcase_task1", "ExpInteraction1"} <= names
     assert next(row for row in rows if row["name"] == "ExpInteraction1")["interactive"] is True
+
+
+def test_a_missing_run_or_variant_is_a_sentence_not_a_traceback(tmp_path):
+    from xxp_tui.kb import open_kb
+
+    db = tmp_path / "kb.sqlite"
+    open_kb(db).close()  # an empty, valid knowledge base
+    for args in (["show", "v99"], ["show", "r7"], ["variants", "r7"], ["rerun", "v3"], ["prune", "v3"]):
+        done = subprocess.run([sys.executable, "-m", "xxp_tui", *args, "--db", str(db)], capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert done.stderr.startswith("xxp-tui: ") and "Traceback" not in done.stderr, (args, done.stderr)
+        assert "internal error" not in done.stderr, (args, done.stderr)

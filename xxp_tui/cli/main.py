@@ -56,4 +56,42 @@ knowledge_commands.register(app)
 
 
 def main() -> None:
-    app()
+    """The console script. A defect never shows the user a traceback: it gets a sentence and the
+    path of a private file holding the traceback (or the traceback itself with XXP_DEBUG=1)."""
+    import os
+    import sys
+
+    try:
+        app()
+    except KeyboardInterrupt:
+        print("xxp-tui: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:
+        from xxp_tui.kb.connection import KBError
+
+        if isinstance(exc, KBError):  # e.g. a run or variant that is not there: a sentence, not a bug
+            print(f"xxp-tui: {exc}", file=sys.stderr)
+            sys.exit(2)
+        if os.environ.get("XXP_DEBUG"):  # a bug of ours, not the user's input
+            raise
+        print(f"xxp-tui: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"xxp-tui: the details are in {_save_traceback()}; please report it", file=sys.stderr)
+        sys.exit(3)
+
+
+def _save_traceback() -> str:
+    import os
+    import tempfile
+    import time
+    import traceback
+    from pathlib import Path
+
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xxp-tui"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, path = tempfile.mkstemp(prefix=time.strftime("crash-%Y%m%d-%H%M%S-"), suffix=".log", dir=folder)
+    except OSError:
+        fd, path = tempfile.mkstemp(prefix="xxp-tui-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(traceback.format_exc())
+    return path
