@@ -72,6 +72,8 @@ def run(
                                    help="Seed bayesian/cmaes/qmc/random spaces with compatible results of earlier "
                                         "runs (auto) or of one run (r3); overrides the spaces' warmstart."),
     max_log_mb: int = typer.Option(50, "--max-log-mb", help="Stop a task that prints more than this."),
+    max_failures: int = typer.Option(0, "--max-failures", metavar="N",
+                                     help="Stop the run (status failed) once N variants failed; 0: never, go on."),
     db: Path = DB_OPTION,
 ) -> None:
     """Validate SPEC, then run it. Exit 0 when every variant completed (or was pruned), 1 if any
@@ -84,6 +86,8 @@ def run(
         fail_usage(f"No such spec file: {spec}")
     if workers < 0:
         fail_usage("--workers must be 1 or more.")
+    if max_failures < 0:
+        fail_usage("--max-failures must be 0 (never stop) or more.")
     if warm_start is not None:
         import re
 
@@ -108,7 +112,8 @@ def run(
     db_path = db or default_db_path(spec)
     try:
         new = create_run(result, experiment, db_path, workers=workers or os.cpu_count() or 1, seed=seed,
-                         settings={"no_cache": no_cache, "max_log_mb": max_log_mb, "warm_start": warm_start})
+                         settings={"no_cache": no_cache, "max_log_mb": max_log_mb, "warm_start": warm_start,
+                                   "max_failures": max_failures})
     except KBError as exc:
         fail(str(exc), 2)
     if headless or not _interactive():

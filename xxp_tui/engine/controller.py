@@ -103,6 +103,7 @@ class Engine:
         self.max_log_bytes = max_log_bytes  # None: the run's own --max-log-mb (see load)
         self.allow_changed_spec = allow_changed_spec
         self.stop_request: str | None = None  # "interrupt" | "stop"
+        self.stop_reason: str | None = None  # set when the failure policy stops the run
         self.queued: dict[int, kbv.Variant] = {}
         self.queued_in: dict[str, int] = {}  # node -> queued variants
         self.heap: list[tuple[int, int]] = []
@@ -863,8 +864,26 @@ class Engine:
         why = f" ({final.reason})" if final.reason and status != "completed" else ""
         self.emit("variant", f"v{vid} {node} {status}{extra}{why}", vid, status)
         self.node_open.get(node, set()).discard(vid)
+        if status == "failed":
+            self._check_failure_policy()
         if self.flow.nodes.get(node) and self.flow.nodes[node].status == ACTIVE:
             self._maybe_finish_node(node)
+
+    def _check_failure_policy(self) -> None:
+        """Failures do not stop a run (the default), unless `--max-failures N` says after how many."""
+        limit = self.run.settings.get("max_failures") or 0
+        if not limit or self.stop_request:
+            return
+        failed = kbv.counts(self.kb, self.run_id)["failed"]
+        if failed >= limit:
+            reason = f"stopped after {failed} failed variant(s) (--max-failures {limit})"
+            self.emit("run", f"run r{self.run_id} {reason}")
+            after: list[Callable[[], None]] = []
+            with self.kb.write():
+                self._stop_everything(reason, after)
+            self.stop_reason = reason
+            for action in after:
+                action()
 
     def _tell(self, search: OptunaSearch, v: kbv.Variant, status: str, values: list[float] | None) -> str | None:
         state = {"completed": "complete", "complete": "complete", "pruned": "pruned"}.get(status, "fail")
@@ -1072,8 +1091,13 @@ class Engine:
         return "done", f"v{vid} {name} answered: {_short(answer)}"
 
     def _cmd_stop(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
+        count = len(self.active)
+        self._stop_everything("the run was stopped", after)
+        return "done", f"r{self.run_id} stopping: {count} running variant(s) cancelled"
+
+    def _stop_everything(self, reason: str, after: list) -> None:
+        """Cancel what is queued or waiting now; running variants are stopped by the `after` actions."""
         self.stop_request = "stop"
-        reason = "the run was stopped"
         for vid in list(self.queued):
             kbv.update(self.kb, vid, status="cancelled", reason=reason, ended=time.time())
         for vid in list(self.waiting):
@@ -1086,7 +1110,6 @@ class Engine:
             kbv.update(self.kb, vexec.id, status="cancelled", reason=reason, ended=time.time())
             vexec.stopping, vexec.stop_status = reason, "cancelled"
             after.append(lambda vexec=vexec: self._stop_variant(vexec, "cancelled", reason))
-        return "done", f"r{self.run_id} stopping: {len(self.active)} running variant(s) cancelled"
 
     # ------------------------------------------------------------------ ending
 
@@ -1117,6 +1140,10 @@ class Engine:
         return "interrupted"
 
     def _conclude(self) -> str:
+        if self.stop_request == "stop" and self.stop_reason:  # the failure policy ended it
+            self._set_status("failed", self.stop_reason)
+            self.emit("run", f"run r{self.run_id} failed: {self.stop_reason}", status="failed")
+            return "failed"
         if self.stop_request == "stop":
             self._set_status("stopped", "stopped by a user")
             self.emit("run", f"run r{self.run_id} stopped")
