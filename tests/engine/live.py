@@ -23,12 +23,11 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 
+from tests.engine.conftest import clean_env, wait_until, xxp  # noqa: F401 - re-exported for the live tests
 from xxp_tui.engine.launch import create_run, engine_log_path, start_detached, wait_for_engine
 from xxp_tui.kb import KB, open_kb
 from xxp_tui.kb import runs as kbr
@@ -115,10 +114,10 @@ CLI = Path(sys.executable).with_name("xxp-tui")
 
 def make_project(root: Path, spec: str) -> Path:
     """Write the task library and `spec` (with `{gates}` replaced by the gates folder) under root."""
-    for name, (xxp, script, code) in LIBRARY.items():
+    for name, (signature, script, code) in LIBRARY.items():
         folder = root / "tasks" / "t" / name
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "task.xxp").write_text(textwrap.dedent(xxp))
+        (folder / "task.xxp").write_text(textwrap.dedent(signature))
         (folder / script).write_text(textwrap.dedent(code))
     (root / "gates").mkdir(exist_ok=True)
     path = root / "e.xxp"
@@ -128,29 +127,6 @@ def make_project(root: Path, spec: str) -> Path:
 
 def script_path(root: Path, name: str) -> Path:
     return root / "tasks" / "t" / name / LIBRARY[name][1]
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str = "", poll: float = 0.03):
-    """Poll `condition` until it returns something truthy (returned); fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what or condition}")
-        time.sleep(poll)
-
-
-def xxp(*args: str, timeout: float = 60.0, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the real `xxp-tui` CLI (no shell), output captured."""
-    return subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                          stdin=subprocess.DEVNULL, env=clean_env())
-
-
-def clean_env() -> dict[str, str]:
-    """The test's environment without XXP_DB (a stray one would redirect every KB)."""
-    return {k: v for k, v in os.environ.items() if k != "XXP_DB"}
 
 
 def script_processes(path: Path) -> list[psutil.Process]:
