@@ -33,7 +33,8 @@ def _fmt(value) -> str:
 
 
 def runs(as_json: bool = typer.Option(False, "--json", help="Print JSON rows."), db: Path = DB_OPTION) -> None:
-    """List runs: id, experiment, status, variants per state, started, engine liveness."""
+    """List runs: id, experiment, status, variants per state, started, engine liveness, executor
+    (for Dask: the scheduler's address and the live workers)."""
     from xxp_tui.kb.queries import run_summaries
 
     with kb_session(db, readonly=True) as kb:
@@ -48,8 +49,8 @@ def runs(as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
     for s in summaries:
         counts = " ".join(f"{n} {st}" for st, n in s.counts.items() if n) or "-"
         rows.append([s.run.label, s.run.experiment, s.run.status, counts, _when(s.run.started or s.run.created),
-                     s.engine if s.engine != "dead" else f"dead: xxp-tui resume {s.run.label}"])
-    print_table(["run", "experiment", "status", "variants", "started", "engine"], rows)
+                     s.engine if s.engine != "dead" else f"dead: xxp-tui resume {s.run.label}", s.executor_label])
+    print_table(["run", "experiment", "status", "variants", "started", "engine", "executor"], rows)
 
 
 def variants(

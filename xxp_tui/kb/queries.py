@@ -76,8 +76,23 @@ class RunSummary:
             "counts": self.counts, "created": r.created, "started": r.started, "ended": r.ended,
             "engine": self.engine,
             "workers": r.workers, "paused": r.paused, "spec": r.spec_path, "executor": r.executor,
-            "scheduler": r.scheduler,
+            "scheduler": r.scheduler, "live_workers": self.live_workers,
         }
+
+    @property
+    def live_workers(self) -> int | None:
+        """Dask workers seen at the engine's last beat, while it is alive (None otherwise or when local)."""
+        return self.liveness.live_workers if self.liveness.alive else None
+
+    @property
+    def executor_label(self) -> str:
+        """`local`, or `dask tcp://host:8786, 4 workers` (`dask local cluster` without an address)."""
+        r = self.run
+        if r.executor == "local":
+            return "local"
+        text = f"{r.executor} {r.scheduler or 'local cluster'}"
+        live = self.live_workers
+        return text if live is None else f"{text}, {live} worker{'s' if live != 1 else ''}"
 
 
 def run_summaries(kb: KB) -> list[RunSummary]:

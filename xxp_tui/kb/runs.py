@@ -201,6 +201,7 @@ class Liveness:
     pid: int | None
     host: str | None
     age: float | None  # seconds since the last beat
+    live_workers: int | None = None  # Dask workers the engine saw at its last beat (None: local executor)
 
     @property
     def label(self) -> str:
@@ -209,13 +210,16 @@ class Liveness:
         return "alive" if self.alive else f"dead (last beat {self.age:.0f}s ago)"
 
 
-def beat(kb: KB, run_id: int, pid: int, started: float, proc_start: float | None = None) -> None:
+def beat(kb: KB, run_id: int, pid: int, started: float, proc_start: float | None = None,
+         live_workers: int | None = None) -> None:
     with kb.write():
         kb.conn.execute(
-            "INSERT INTO heartbeat (run_id, pid, host, started, beat, proc_start) VALUES (?, ?, ?, ?, ?, ?)"
+            "INSERT INTO heartbeat (run_id, pid, host, started, beat, proc_start, live_workers)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(run_id) DO UPDATE SET pid = excluded.pid, host = excluded.host,"
-            " started = excluded.started, beat = excluded.beat, proc_start = excluded.proc_start",
-            (run_id, pid, socket.gethostname(), started, time.time(), proc_start),
+            " started = excluded.started, beat = excluded.beat, proc_start = excluded.proc_start,"
+            " live_workers = excluded.live_workers",
+            (run_id, pid, socket.gethostname(), started, time.time(), proc_start, live_workers),
         )
 
 
@@ -227,14 +231,14 @@ def clear_heartbeat(kb: KB, run_id: int, pid: int) -> None:
 
 def liveness(kb: KB, run_id: int, stale: float = HEARTBEAT_STALE) -> Liveness:
     """Alive when the last beat is fresh and, on this host, the process still exists."""
-    row = kb.one("SELECT pid, host, beat FROM heartbeat WHERE run_id = ?", (run_id,))
+    row = kb.one("SELECT pid, host, beat, live_workers FROM heartbeat WHERE run_id = ?", (run_id,))
     if row is None:
         return Liveness(False, None, None, None)
     age = time.time() - (row["beat"] or 0)
     alive = age < stale
     if alive and row["host"] == socket.gethostname():
         alive = _pid_exists(row["pid"])
-    return Liveness(alive, row["pid"], row["host"], age)
+    return Liveness(alive, row["pid"], row["host"], age, row["live_workers"])
 
 
 def _pid_exists(pid: int) -> bool:

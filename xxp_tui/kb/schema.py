@@ -13,7 +13,7 @@ metrics                every reported value (series ones have a step)
 artifacts              output files with sha256 and size
 commands               the steering channel: front ends insert, the engine applies once
 events                 audit of human actions and a log of engine events
-heartbeat              engine liveness per run
+heartbeat              engine liveness per run (and the live Dask workers it saw)
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from xxp_tui.kb.connection import KB
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _v1(kb: KB) -> None:
@@ -136,7 +136,12 @@ def _v2(kb: KB) -> None:
     kb.db["task_runs"].create_index(["cache_key", "status"])
 
 
-MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2]
+def _v3(kb: KB) -> None:
+    """Distributed runs: the engine's heartbeat carries how many Dask workers were live."""
+    kb.db["heartbeat"].add_column("live_workers", int)
+
+
+MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

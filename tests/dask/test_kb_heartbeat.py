@@ -1,0 +1,49 @@
+"""Schema v3: the engine's heartbeat carries the live Dask workers; an older knowledge base gains
+the column when it is opened, and `runs` describes the executor from it."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+from xxp_tui.kb import open_kb
+from xxp_tui.kb import runs as kbr
+from xxp_tui.kb.queries import run_summary
+from xxp_tui.kb.schema import SCHEMA_VERSION
+
+
+def new_run(kb, executor: str = "dask", scheduler: str | None = "tcp://10.0.0.5:8786") -> int:
+    return kbr.create_run(kb, experiment="E", spec_path="/p/e.xxp", project_dir="/p", spec_hash="h", spec_text="",
+                          spec_files={}, model={}, settings={}, workers=2, seed=0, executor=executor,
+                          scheduler=scheduler)
+
+
+def test_a_version_2_knowledge_base_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
+    db = tmp_path / "kb.sqlite"
+    with open_kb(db) as kb:
+        run_id = new_run(kb)
+    with sqlite3.connect(db) as conn:  # what xxp-tui before schema 3 wrote
+        conn.execute("ALTER TABLE heartbeat DROP COLUMN live_workers")
+        conn.execute("PRAGMA user_version = 2")
+    with open_kb(db) as kb:
+        assert kb.scalar("PRAGMA user_version") == SCHEMA_VERSION == 3
+        assert "live_workers" in {c.name for c in kb.db["heartbeat"].columns}
+        assert kbr.get_run(kb, run_id).scheduler == "tcp://10.0.0.5:8786"
+
+
+def test_live_workers_are_shown_while_the_engine_beats(tmp_path: Path) -> None:
+    with open_kb(tmp_path / "kb.sqlite") as kb:
+        dask_run, local_run, cluster_run = new_run(kb), new_run(kb, "local", None), new_run(kb, scheduler=None)
+        for run_id in (dask_run, local_run, cluster_run):
+            kbr.beat(kb, run_id, os.getpid(), time.time(), None, live_workers=None if run_id == local_run else 3)
+        summary = run_summary(kb, dask_run)
+        assert summary.to_json()["live_workers"] == 3
+        assert summary.executor_label == "dask tcp://10.0.0.5:8786, 3 workers"
+        assert run_summary(kb, local_run).executor_label == "local"
+        assert run_summary(kb, cluster_run).executor_label == "dask local cluster, 3 workers"
+        kb.conn.execute("UPDATE heartbeat SET beat = beat - 60 WHERE run_id = ?", (dask_run,))
+        stale = run_summary(kb, dask_run)  # a dead engine's last count is not "live"
+        assert stale.to_json()["live_workers"] is None
+        assert stale.executor_label == "dask tcp://10.0.0.5:8786"
