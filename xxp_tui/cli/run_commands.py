@@ -74,6 +74,12 @@ def run(
     max_log_mb: int = typer.Option(50, "--max-log-mb", help="Stop a task that prints more than this."),
     max_failures: int = typer.Option(0, "--max-failures", metavar="N",
                                      help="Stop the run (status failed) once N variants failed; 0: never, go on."),
+    executor: str = typer.Option(None, "--executor", metavar="local|dask",
+                                 help="Where tasks run: this machine (local, the default) or a Dask cluster (dask). "
+                                      "xxp.toml can set it: [executor] kind = \"dask\"."),
+    scheduler: str = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT",
+                                  help="With --executor dask: the Dask scheduler (default: a local cluster of "
+                                       "--workers processes). xxp.toml: [executor] scheduler = \"tcp://…\"."),
     db: Path = DB_OPTION,
 ) -> None:
     """Validate SPEC, then run it. Exit 0 when every variant completed (or was pruned), 1 if any
@@ -109,11 +115,14 @@ def run(
         experiment = names[0]
     elif experiment not in names:
         fail_usage(f"No experiment {experiment} in {spec} (experiments: {', '.join(names)}).")
+    kind, scheduler = _executor_choice(spec, executor, scheduler)
+    settings = {"no_cache": no_cache, "max_log_mb": max_log_mb, "warm_start": warm_start, "max_failures": max_failures}
+    if kind == "dask" and scheduler and not workers:
+        settings["slots"] = "cluster"  # as many tasks at once as the cluster has worker threads, live
     db_path = db or default_db_path(spec)
     try:
         new = create_run(result, experiment, db_path, workers=workers or os.cpu_count() or 1, seed=seed,
-                         settings={"no_cache": no_cache, "max_log_mb": max_log_mb, "warm_start": warm_start,
-                                   "max_failures": max_failures})
+                         settings=settings, executor=kind, scheduler=scheduler)
     except KBError as exc:
         fail(str(exc), 2)
     if headless or not _interactive():
@@ -126,6 +135,55 @@ def run(
     from xxp_tui.cli.tui_launch import open_tui
 
     raise typer.Exit(open_tui(db_path, new.run_id))
+
+
+def _executor_choice(spec: Path, executor: str | None, scheduler: str | None) -> tuple[str, str | None]:
+    """The executor and scheduler of a new run: the flags, else `[executor]` in xxp.toml (or
+    `[tool.xxp.executor]` in pyproject.toml), else local. Usage errors exit 2 with a sentence."""
+    from xxp_tui.spec.library import ConfigError, libraries_for
+
+    try:
+        libs = libraries_for(spec)
+        conf, origin = libs.settings.get("executor") or {}, libs.config_file
+    except ConfigError:
+        conf, origin = {}, None  # already reported by the spec's diagnostics
+    if not isinstance(conf, dict):
+        fail_usage(f"{origin}: 'executor' must be a table ([executor] with kind and scheduler).")
+    kind = str(executor or conf.get("kind") or ("dask" if conf.get("scheduler") else "local")).strip().lower()
+    if kind not in ("local", "dask"):
+        where = "--executor" if executor else f"[executor] kind in {origin}"
+        fail_usage(f"{where} must be local or dask, not {kind!r}.")
+    if scheduler is not None and kind != "dask":
+        fail_usage("--scheduler needs --executor dask.")
+    if kind != "dask":
+        return kind, None
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        fail_usage("--executor dask needs Dask distributed: pip install 'xxp-tui[dask]'.")
+    source = "--scheduler"
+    if scheduler is None and conf.get("scheduler"):
+        scheduler, source = str(conf["scheduler"]), f"[executor] scheduler in {origin}"
+    if scheduler is not None:
+        scheduler = scheduler.strip()
+        _check_scheduler(scheduler, source)
+    return kind, scheduler
+
+
+def _check_scheduler(address: str, source: str) -> None:
+    """A well-formed scheduler address that answers (checked before anything is recorded)."""
+    import re
+    import socket
+
+    m = re.fullmatch(r"(tcp|tls)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})", address)
+    if m is None:
+        fail_usage(f"{source} takes a Dask scheduler address such as tcp://HOST:8786, not {address!r}.")
+    host, port = m.group(2).strip("[]"), int(m.group(3))
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        fail(f"cannot reach the Dask scheduler at {address} ({source}): {exc.strerror or exc}; is `dask scheduler` "
+             "running there?", 2)
 
 
 def resume(

@@ -19,6 +19,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -28,8 +29,8 @@ from pathlib import Path
 from xxp_tui.engine import cache, environment, warmstart
 from xxp_tui.engine import conditions as conds
 from xxp_tui.engine.control import ACTIVE, PENDING, ControlFlow, NodeRun
-from xxp_tui.engine.executors import Finished, MetricEvent
-from xxp_tui.engine.executors.local import LocalExecutor, kill_leftover
+from xxp_tui.engine.executors import ExecutorError, Finished, MetricEvent, Started, make_executor
+from xxp_tui.engine.executors.local import kill_leftover
 from xxp_tui.engine.hashing import describe_path
 from xxp_tui.engine.strategies import (
     OptunaSearch,
@@ -99,7 +100,12 @@ class Engine:
         self.on_event = on_event
         self.tick_s = tick
         self.events: queue.Queue = queue.Queue()
-        self.executor = LocalExecutor(self.events, **({"max_log_bytes": max_log_bytes} if max_log_bytes else {}))
+        run = kbr.get_run(self.kb, run_id)
+        # The run chose its executor when it was created (`run --executor`); a Dask one connects in start().
+        self.executor = make_executor(self.events, kind=run.executor, scheduler=run.scheduler,
+                                      workers=max(1, run.workers), max_log_bytes=max_log_bytes, run_id=run_id)
+        # Slots follow the cluster's live threads when `run --executor dask --scheduler …` had no --workers.
+        self.auto_slots = run.executor == "dask" and run.settings.get("slots") == "cluster"
         self.max_log_bytes = max_log_bytes  # None: the run's own --max-log-mb (see load)
         self.allow_changed_spec = allow_changed_spec
         self.stop_request: str | None = None  # "interrupt" | "stop"
@@ -172,7 +178,8 @@ class Engine:
     def start(self) -> None:
         self._lock_run()
         self.load()
-        kbr.beat(self.kb, self.run_id, os.getpid(), self.started, _proc_start())
+        self._connect_executor()
+        self._beat()
         fresh = self.run.status == "starting"
         if fresh:
             kbr.record_environment(self.kb, self.run_id, environment.capture(self.project_dir))
@@ -189,6 +196,32 @@ class Engine:
                 self._apply_step(None, step)
         else:
             self._reconcile()
+
+    def _connect_executor(self) -> None:
+        connect = getattr(self.executor, "connect", None)
+        if connect is None:
+            return
+        try:
+            connect()
+        except ExecutorError as exc:
+            raise EngineError(str(exc)) from None
+        where = self.executor.address or "a local cluster"
+        live = self.executor.live_workers()
+        self._follow_cluster()
+        self.emit("run", f"executor dask: {where}, {live} live worker(s)")
+
+    def _follow_cluster(self) -> None:
+        """Auto slots: as many tasks at once as the cluster has live worker threads (at least one)."""
+        if not self.auto_slots:
+            return
+        slots = max(1, self.executor.slots() or 0)
+        if slots != self.workers:
+            self.workers = slots
+            kbr.set_workers(self.kb, self.run_id, slots)
+
+    def _beat(self) -> None:
+        kbr.beat(self.kb, self.run_id, os.getpid(), self.started, _proc_start(),
+                 live_workers=self.executor.live_workers())
 
     @property
     def rerun_of(self) -> int | None:
@@ -216,8 +249,12 @@ class Engine:
     def _reconcile(self) -> None:
         """Continue a run whose engine stopped or died: nothing finished is redone."""
         killed = 0
+        here = socket.gethostname()
         for tr in kbv.task_runs_in_state(self.kb, self.run_id, "running"):
-            killed += kill_leftover(tr.pid, tr.pgid, tr.proc_start, tr.cwd)
+            # Only processes of this machine can be found here; a Dask worker elsewhere killed its
+            # task itself when the dead engine's client went away.
+            if tr.host in (here, None, ""):
+                killed += kill_leftover(tr.pid, tr.pgid, tr.proc_start, tr.cwd)
             kbv.update_task_run(self.kb, tr.id, status="interrupted", ended=time.time(),
                                 reason="the engine stopped while it ran")
         requeued = 0
@@ -285,7 +322,7 @@ class Engine:
         except queue.Empty:
             pass
         for m in self.executor.tick():
-            self._on_metric(m)
+            self._on(m)
         now = time.time()
         self._check_timeouts(now)
         if now - self.last_commands >= COMMAND_POLL_EVERY:
@@ -296,7 +333,8 @@ class Engine:
             self._flush_metrics()
         if now - self.last_beat >= kbr.HEARTBEAT_EVERY:
             self.last_beat = now
-            kbr.beat(self.kb, self.run_id, os.getpid(), self.started, _proc_start())
+            self._follow_cluster()
+            self._beat()
         self._refresh_status()
 
     def _on(self, event: object) -> None:
@@ -304,6 +342,8 @@ class Engine:
             self._on_finished(event)
         elif isinstance(event, MetricEvent):
             self._on_metric(event)
+        elif isinstance(event, Started):
+            self._on_started(event)
 
     def _finished(self) -> bool:
         if self.running:
@@ -615,6 +655,8 @@ class Engine:
                 if tr.status in ("completed", "cached") and outputs_ok:
                     vexec.state[tr.task] = DONE
                     vexec.outputs[tr.task] = tr.outputs
+                elif tr.status == "lost":
+                    vexec.forgiven[tr.task] = 1
         self.active[v.id] = vexec
         kbv.update(self.kb, v.id, status="running", started=v.started or time.time(), reason=None)
         self.emit("variant", f"v{v.id} {v.space} started {_short(v.params)}", v.id, "running", log=False)
@@ -727,6 +769,12 @@ class Engine:
             if timeout and r.handle.cancel_reason is None and now - r.handle.started > timeout:
                 self.executor.cancel(r.handle, f"timed out after {_seconds(timeout)}")
 
+    def _on_started(self, e: Started) -> None:
+        """A distributed executor's task started on a worker: record where, and its process ids."""
+        r = self.running.get(e.key)
+        if r is not None:
+            kbv.update_task_run(self.kb, r.task_run_id, host=e.host, pid=e.pid, pgid=e.pgid, proc_start=e.proc_start)
+
     def _on_finished(self, f: Finished) -> None:
         r = self.running.pop(f.key, None)
         if r is None:
@@ -743,6 +791,8 @@ class Engine:
         tail = _last_line(f.stderr_tail)
         if vexec.stopping:
             status, reason = "cancelled", vexec.stopping
+        elif f.lost:
+            status, reason = "lost", f"{name}: {f.reason or 'the worker running it was lost'}"
         elif f.reason:
             status, reason = "failed", f"{name} {f.reason}"
         elif f.exit_code == 0:
@@ -757,8 +807,12 @@ class Engine:
             note = f"{malformed} malformed metric line(s) from {name} ignored"
             vexec.notes.append(note)
             self.emit("warning", f"v{vexec.id}: {note}", vexec.id)
+        where = {}
+        if r.handle.host != self.executor.host:  # a distributed executor learnt it late (see Started)
+            where = {"host": r.handle.host, "pid": r.handle.pid, "pgid": r.handle.pgid,
+                     "proc_start": r.handle.proc_start}
         kbv.update_task_run(self.kb, r.task_run_id, status=status, exit_code=f.exit_code, signal=f.signal,
-                            ended=now, reason=reason)
+                            ended=now, reason=reason, **where)
         if status == "completed":
             vexec.state[name] = DONE
             vexec.outputs[name] = dict(r.spec.outputs)
@@ -766,17 +820,26 @@ class Engine:
         elif status == "cancelled":
             vexec.state[name] = SKIPPED
         else:
-            self._task_failed(vexec, name, reason, retry=True)
+            self._task_failed(vexec, name, reason, retry=True, lost=status == "lost")
             return
         if vexec.settled:
             self._finalize(vexec)
 
-    def _task_failed(self, vexec: VariantExec, name: str, reason: str, retry: bool) -> None:
+    def _task_failed(self, vexec: VariantExec, name: str, reason: str, retry: bool, lost: bool = False) -> None:
+        """Retry within the task's `retries`. A lost attempt (its Dask worker died) is not the task's
+        fault: the first one of a task is retried without counting against `retries`, so it is
+        retried even with `retries 0`; further lost attempts count like failures."""
         task = vexec.workflow.tasks[name]
-        if retry and not vexec.stopping and vexec.attempts[name] <= task.retries:
+        if lost and not vexec.forgiven.get(name):
+            vexec.forgiven[name] = 1
+        used = vexec.attempts[name] - vexec.forgiven.get(name, 0)
+        if retry and not vexec.stopping and used <= task.retries:
             vexec.state[name] = TASK_PENDING
-            self.emit("task", f"v{vexec.id} {name} failed ({reason}); retry {vexec.attempts[name]}/{task.retries}",
-                      vexec.id)
+            if lost:
+                text = f"v{vexec.id} {name} was lost ({reason}); retrying it as attempt {vexec.attempts[name] + 1}"
+            else:
+                text = f"v{vexec.id} {name} failed ({reason}); retry {vexec.attempts[name]}/{task.retries}"
+            self.emit("task", text, vexec.id)
             return
         vexec.state[name] = FAILED
         vexec.failure = reason
@@ -1033,6 +1096,9 @@ class Engine:
             return "refused", f"parallelism must be between 1 and 1024, not {n}"
         before, self.workers = self.workers, n
         kbr.set_workers(self.kb, self.run_id, n)
+        if self.auto_slots:  # a human's choice outlasts the cluster's size, and a restart
+            self.auto_slots = False
+            kbr.update_settings(self.kb, self.run_id, slots=None)
         return "done", f"workers {before} -> {n}"
 
     def _cmd_answer(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
@@ -1196,6 +1262,9 @@ class Engine:
         self._lock_fd = fd
 
     def close(self) -> None:
+        close = getattr(self.executor, "close", None)  # a Dask client (and local cluster) left by a failed start
+        if close is not None:
+            close()
         self.kb.close()
         if getattr(self, "_lock_fd", None) is not None:
             os.close(self._lock_fd)  # closing releases the lock

@@ -25,6 +25,7 @@ class VariantExec:
     stopping: str | None = None  # set when the variant is being pruned/cancelled
     stop_status: str | None = None
     notes: list[str] = field(default_factory=list)  # warnings worth adding to a failure reason
+    forgiven: dict[str, int] = field(default_factory=dict)  # task -> lost attempts not counted as retries
 
     def __post_init__(self) -> None:
         for name in self.workflow.tasks:

@@ -1,17 +1,23 @@
 """Executors run task processes; they share one small interface and report through events.
 
 `submit(spec) -> handle` starts a task, `cancel(handle, reason)` stops it (its whole process group),
-`tick()` does periodic work (kill escalation, metric tailing) and returns metric events, and a
-`Finished` event arrives on the shared queue when a task ends, whatever the cause. The controller
-never blocks on a task.
+`tick()` does periodic work (kill escalation, metric tailing) and returns metric events (and, for a
+distributed executor, `Started` once it knows where a task runs), and a `Finished` event arrives on
+the shared queue when a task ends, whatever the cause. The controller never blocks on a task.
+`local` runs processes on this machine; `dask` on the workers of a Dask cluster.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from xxp_tui.engine.taskspec import TaskSpec
+if TYPE_CHECKING:  # kept out at run time: Dask workers import this package for the runner
+    from xxp_tui.engine.taskspec import TaskSpec
+
+
+class ExecutorError(Exception):
+    """The executor cannot start (e.g. no Dask scheduler at the address); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,18 @@ class Finished:
     lost: bool = False  # the worker running it went away (distributed executors)
 
 
+@dataclass(frozen=True)
+class Started:
+    """A distributed executor learnt where a submitted task actually started (host, process ids)."""
+
+    key: str
+    host: str
+    pid: int | None
+    pgid: int | None
+    proc_start: float | None
+    worker: str | None = None
+
+
 class Handle(Protocol):
     key: str
     spec: TaskSpec
@@ -53,6 +71,29 @@ class Executor(Protocol):
 
     def cancel(self, handle: Handle, reason: str) -> None: ...
 
-    def tick(self) -> list[MetricEvent]: ...
+    def tick(self) -> list[MetricEvent | Started]: ...
+
+    def finish_metrics(self, handle: Handle) -> list[MetricEvent]: ...
+
+    def release(self, key: str) -> None: ...
+
+    def running(self) -> list[Handle]: ...
+
+    def live_workers(self) -> int | None: ...
 
     def shutdown(self, reason: str) -> None: ...
+
+
+def make_executor(events, *, kind: str = "local", scheduler: str | None = None, workers: int = 1,
+                  max_log_bytes: int | None = None, run_id: int = 0):
+    """The executor a run asked for (`runs.executor`); a Dask one connects later, in `connect()`."""
+    extra = {"max_log_bytes": max_log_bytes} if max_log_bytes else {}
+    if kind == "dask":
+        from xxp_tui.engine.executors.dask import DaskExecutor
+
+        return DaskExecutor(events, scheduler=scheduler, workers=workers, run_id=run_id, **extra)
+    if kind != "local":
+        raise ValueError(f"unknown executor {kind!r} (local or dask)")
+    from xxp_tui.engine.executors.local import LocalExecutor
+
+    return LocalExecutor(events, **extra)

@@ -195,6 +195,9 @@ class LocalExecutor:
     def running(self) -> list[LocalHandle]:
         return [h for h in self.handles.values() if not h.finished]
 
+    def live_workers(self) -> int | None:
+        return None  # no cluster: the run's slots are all there is
+
     def shutdown(self, reason: str, wait: float = 5.0) -> None:
         for handle in self.running():
             self.cancel(handle, reason)

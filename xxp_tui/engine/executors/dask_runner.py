@@ -1,0 +1,253 @@
+"""The function a Dask worker runs for one task execution (submitted by `DaskExecutor`).
+
+Workers need xxp-tui installed (the same version as the orchestrator); this module imports only the
+standard library at load time, and `distributed` (which a worker has anyway) when it runs.
+
+`run_task(payload)`:
+
+1. checks that the worker sees the task's folder and params file: tasks' inputs and outputs go
+   through a filesystem shared by the orchestrator and the workers; a worker that cannot see them
+   says so, naming itself and the path;
+2. refuses to run an attempt twice: a marker file created with O_EXCL in the attempt's folder. The
+   scheduler re-runs a task whose worker died (when `allowed-failures` is above 0) or went silent
+   (after `worker-ttl`); the second copy then reports the attempt as lost at once, and xxp decides
+   whether to retry it as a new attempt;
+3. starts the command through `guard.py` in a new session (the guard leads the process group and
+   kills it if this worker dies), stdout and stderr into the task's log files (capped like the local
+   executor's), keeping a bounded tail of stderr;
+4. every ~0.1 s: streams new complete metric lines to the orchestrator with their byte offsets
+   (`Worker.log_event`), and looks for a cancel: the attempt's `distributed.Event`, or the scheduler
+   having released the task (its client went away). A cancel sends SIGTERM to the group, SIGKILL
+   after the grace period;
+5. returns exit code or signal, the reason it was stopped, the stderr tail, host, worker, pids and
+   the final size of the metrics file (the orchestrator reads what the stream missed from there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+GUARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guard.py")
+POLL = 0.1
+METRICS_BATCH = 256 * 1024  # streamed per poll at most; the rest is read from the shared file
+STDERR_TAIL = 4096
+MARKER = ".xxp-attempt"
+
+
+def shared_path_problem(worker: str, *paths: str) -> str | None:
+    """None when this machine sees every path; otherwise the sentence to report."""
+    for path in paths:
+        if not os.path.exists(path):
+            return (f"worker {worker} cannot see {path}: tasks' files must be on a filesystem shared by the "
+                    "orchestrator and the workers")
+    return None
+
+
+def kill_group(pgid: int, sig: int = signal.SIGKILL) -> bool:
+    """Signal a task's process group on this worker (the orchestrator's last resort, via Client.run)."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def run_task(payload: dict) -> dict:
+    from distributed import Event, get_worker
+    from distributed.worker import thread_state
+
+    worker = get_worker()
+    dkey = getattr(thread_state, "key", None)
+    host = socket.gethostname()
+    out: dict = {"host": host, "worker": worker.address, "pid": None, "pgid": None, "proc_start": None,
+                 "exit_code": None, "signal": None, "reason": None, "stderr_tail": "", "lost": False,
+                 "cancelled": False, "metrics_size": 0}
+    cwd = payload["cwd"]
+    problem = shared_path_problem(f"{worker.address} ({host})", cwd, payload["params_path"])
+    if problem:
+        out["reason"] = f"could not start: {problem}"
+        return out
+    try:
+        fd = os.open(os.path.join(cwd, MARKER), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        out["lost"] = True
+        out["reason"] = (f"the scheduler started this attempt a second time (on {worker.address}) after losing "
+                         "the worker running it; xxp never runs an attempt twice")
+        return out
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"{worker.address} {host} {os.getpid()} {time.time()}\n")
+    cancel = Event(payload["cancel_event"])
+    if _is_set(cancel):
+        out["cancelled"] = True
+        return out
+    return _run(payload, out, worker, dkey, cancel)
+
+
+def _is_set(event) -> bool:
+    try:
+        return bool(event.is_set())
+    except Exception:  # the scheduler is unreachable: the worker will learn it soon enough
+        return False
+
+
+def _released(worker, dkey) -> bool:
+    """The scheduler let go of this task: its future was cancelled or its client disconnected."""
+    if dkey is None:
+        return False
+    ts = worker.state.tasks.get(dkey)
+    return ts is None or ts.state in ("cancelled", "released", "forgotten")
+
+
+def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
+    argv = list(payload["argv"])
+    if payload.get("own_python"):
+        argv[0] = sys.executable  # the orchestrator's interpreter path may not exist here
+    env = {**os.environ, **payload["env"]}
+    limit = int(payload["max_log_bytes"])
+    grace = float(payload["kill_grace"])
+    topic, key = payload["topic"], payload["key"]
+    stdout = open(payload["stdout_path"], "wb", buffering=0)  # noqa: SIM115 - closed below
+    stderr = open(payload["stderr_path"], "wb", buffering=0)  # noqa: SIM115
+    pid_r, pid_w = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", GUARD, "--pid-fd", str(pid_w), "--parent", str(os.getpid()), "--", *argv],
+            cwd=payload["cwd"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, close_fds=True, pass_fds=(pid_w,),
+        )
+    except OSError as exc:
+        stdout.close()
+        stderr.close()
+        os.close(pid_r)
+        out["reason"] = f"could not start on {out['worker']} ({out['host']}): {exc.strerror or exc}"
+        return out
+    finally:
+        os.close(pid_w)
+    with os.fdopen(pid_r, "rb") as fh:
+        told = fh.read().decode(errors="replace").strip()
+    out["pgid"] = proc.pid
+    if told.isdigit():
+        out["pid"] = int(told)
+        with contextlib.suppress(Exception):
+            import psutil
+
+            out["proc_start"] = psutil.Process(out["pid"]).create_time()
+    elif told.startswith("error "):
+        out["reason"] = f"could not start {argv[0]} on {out['worker']} ({out['host']}): {told[6:]}"
+    worker.log_event(topic, {"kind": "started", "key": key, "dkey": dkey, "host": out["host"],
+                             "worker": out["worker"], "pid": out["pid"], "pgid": proc.pid,
+                             "proc_start": out["proc_start"]})
+    metrics = _MetricStream(worker, topic, key, dkey, payload["metrics_path"])
+    written = {"stdout": 0, "stderr": 0}
+    sinks = {proc.stdout: ("stdout", stdout), proc.stderr: ("stderr", stderr)}
+    tail = bytearray()
+    sel = selectors.DefaultSelector()
+    for pipe in sinks:
+        sel.register(pipe, selectors.EVENT_READ)
+    kill_at: float | None = None
+    exited_at: float | None = None
+    next_poll = 0.0
+
+    def stop(why: str | None, cancelled: bool = False) -> None:
+        nonlocal kill_at
+        if kill_at is not None:
+            return
+        out["cancelled"] = cancelled
+        if why is not None:
+            out["reason"] = why
+        kill_group(proc.pid, signal.SIGTERM)
+        kill_at = time.monotonic() + grace
+
+    try:
+        while True:
+            ready = sel.select(timeout=POLL) if sel.get_map() else []
+            if not sel.get_map():
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=POLL)  # output closed: the task is ending, or runs on without it
+            for sk, _ in ready:
+                pipe = sk.fileobj
+                data = os.read(pipe.fileno(), 65536)
+                name, sink = sinks[pipe]
+                if not data:
+                    sel.unregister(pipe)
+                    continue
+                room = limit - written[name]
+                if room > 0:
+                    sink.write(data[:room])
+                written[name] += len(data)
+                if name == "stderr":
+                    tail.extend(data)
+                    del tail[:-STDERR_TAIL]
+                if written[name] > limit and kill_at is None:
+                    limit_mb = limit / 2**20
+                    sink.write(f"\n[xxp-tui: {name} passed {limit_mb:.0f} MB; the task was stopped]\n".encode())
+                    stop(f"printed more than {limit_mb:.0f} MB to {name} (the log limit); stopped")
+            now = time.monotonic()
+            if proc.poll() is not None:
+                # Grandchildren may keep the pipes open: give them a moment, then stop reading.
+                exited_at = exited_at or now
+                if not sel.get_map() or now - exited_at > 1.0:
+                    break
+            if now >= next_poll:
+                next_poll = now + POLL
+                metrics.send()
+                if kill_at is None and (_is_set(cancel) or _released(worker, dkey)):
+                    stop(None, cancelled=True)
+            if kill_at is not None and now >= kill_at:
+                kill_group(proc.pid, signal.SIGKILL)
+                kill_at = now + 5.0
+    except BaseException:  # the runner itself failed: the task must not outlive it
+        kill_group(proc.pid, signal.SIGKILL)
+        raise
+    finally:
+        sel.close()
+        stdout.close()
+        stderr.close()
+        for pipe in sinks:
+            pipe.close()
+    rc = proc.wait()
+    metrics.send()
+    out["metrics_size"] = metrics.size()
+    out["exit_code"], out["signal"] = (None, -rc) if rc < 0 else (rc, None)
+    out["stderr_tail"] = bytes(tail).decode("utf-8", errors="replace")
+    return out
+
+
+class _MetricStream:
+    """Sends the complete lines appended to the task's metrics file, each batch with its byte offset."""
+
+    def __init__(self, worker, topic: str, key: str, dkey, path: str) -> None:
+        self.worker, self.topic, self.key, self.dkey, self.path = worker, topic, key, dkey, path
+        self.offset = 0
+        self.broken = False  # a line longer than a batch: leave the rest to the orchestrator's file read
+
+    def send(self) -> None:
+        if self.broken:
+            return
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                chunk = fh.read(METRICS_BATCH)
+        except OSError:
+            return
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            self.broken = len(chunk) >= METRICS_BATCH
+            return
+        data = chunk[: end + 1]
+        self.worker.log_event(self.topic, {"kind": "metrics", "key": self.key, "dkey": self.dkey,
+                                           "start": self.offset, "data": data})
+        self.offset += len(data)
+
+    def size(self) -> int:
+        try:
+            return os.path.getsize(self.path)
+        except OSError:
+            return 0
