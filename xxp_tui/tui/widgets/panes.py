@@ -56,8 +56,8 @@ class StatusBar(Static):
             if remaining:
                 parts.append(f"ETA {_clock(remaining / throughput * 60)} ", style="dim")
         parts.append(f"w{run.workers} ", style="dim")
-        if run.executor != "local":
-            parts.append(f"{run.executor} ", style="dim")
+        if run.executor != "local":  # e.g. "dask tcp://10.0.0.5:8786, 4 workers" (live workers)
+            parts.append(f"{summary.executor_label} ", style="dim")
         if read_only:
             parts.append("READ-ONLY ", style="bold magenta")
         if frozen:
