@@ -9,13 +9,16 @@ metric) and 2 worker slots:
           environment variables, a params file and log files per variant; its metric read back
   optuna  `optuna.create_study(storage="sqlite:///…")` over the same grid, `study.optimize(…,
           n_jobs=2)`, each trial running the same script in a subprocess and reading its metric
+  dask    the engine with `--executor dask`: a LocalCluster of 2 single-threaded worker processes
+          started by the run (its start-up included), each task run through the Dask runner
 
-and prints the three rates (variants/s) and the ratios against the targets of issue 3: the engine
-at least 0.8 × the bare rate and at least 3 × the Optuna rate.
+and prints the four rates (variants/s) and the ratios against the targets of issue 3: the engine
+at least 0.8 × the bare rate and at least 3 × the Optuna rate; dask/engine is reported without a
+target (issue 6: what a cluster round trip per task costs against local processes).
 
     .venv/bin/python benchmarks/throughput.py [--n 200] [--rounds 3] [--quick] [--json] [--strict] [--profile]
 
-Engine and bare alternate `--rounds` times and the best of each is kept (on a shared machine noise
+Engine, bare and dask alternate `--rounds` times and the best of each is kept (on a shared machine noise
 only slows a contender down); CPU time per variant is printed too, being far less noisy than wall
 time. Exit status 0 whatever the figures, unless `--strict` (then 1 when a target is missed).
 `--profile` also runs the engine in-process under cProfile and prints where its time goes.
@@ -158,13 +161,15 @@ def bench_bare(root: Path, script: Path, n: int, label: str = "bare") -> Measure
     return timed("bare", work)
 
 
-def bench_engine(root: Path, n: int, label: str = "engine") -> Measure:
-    """`xxp-tui run SPEC --headless --workers 2` in a subprocess, in a fresh project with a fresh KB."""
+def bench_engine(root: Path, n: int, label: str = "engine", executor: str = "local") -> Measure:
+    """`xxp-tui run SPEC --headless --workers 2 [--executor dask]` in a subprocess, in a fresh project
+    with a fresh KB."""
     spec, _ = write_project(root / label, n)
     db = root / label / "kb" / "kb.sqlite"
     log = root / label / "run.log"
     argv = [sys.executable, "-m", "xxp_tui", "run", str(spec), "--headless", "--db", str(db),
-            "--workers", str(WORKERS)]
+            "--workers", str(WORKERS), "--executor", executor]
+    name = "engine" if executor == "local" else executor
 
     def work() -> tuple[int, dict]:
         with open(log, "wb") as out:
@@ -174,10 +179,10 @@ def bench_engine(root: Path, n: int, label: str = "engine") -> Measure:
             raise RuntimeError(f"xxp-tui run exited with code {code}:\n{log.read_text()[-2000:]}")
         facts = engine_facts(db)
         if facts["completed"] != n or facts["metrics"] != n:
-            raise RuntimeError(f"engine: expected {n} completed variants with a metric, the KB holds {facts}")
+            raise RuntimeError(f"{name}: expected {n} completed variants with a metric, the KB holds {facts}")
         return facts["completed"], facts
 
-    return timed("engine", work)
+    return timed(name, work)
 
 
 def engine_facts(db: Path) -> dict:
@@ -261,11 +266,12 @@ def warm_up(root: Path, script: Path) -> None:
 
 
 def measure_all(root: Path, script: Path, n: int, rounds: int) -> dict[str, Measure]:
-    """Bare and engine alternate for `rounds` rounds (the best of each is kept: on a shared machine
-    noise only ever slows a contender down); Optuna runs once, being far from its target."""
+    """Bare, engine and dask alternate for `rounds` rounds (the best of each is kept: on a shared
+    machine noise only ever slows a contender down); Optuna runs once, being far from its target."""
     best: dict[str, Measure] = {}
     for r in range(rounds):
-        for m in (bench_bare(root, script, n, f"bare{r}"), bench_engine(root, n, f"engine{r}")):
+        for m in (bench_bare(root, script, n, f"bare{r}"), bench_engine(root, n, f"engine{r}"),
+                  bench_engine(root, n, f"dask{r}", executor="dask")):
             if m.name not in best or m.rate > best[m.name].rate:
                 best[m.name] = m
     best["optuna"] = bench_optuna(root, script, n)
@@ -274,9 +280,10 @@ def measure_all(root: Path, script: Path, n: int, rounds: int) -> dict[str, Meas
 
 def summarise(n: int, rounds: int, measures: dict[str, Measure]) -> dict:
     """Rates, ratios, targets and verdicts, as one JSON-ready dict."""
-    engine, bare, optuna = (measures[k] for k in ("engine", "bare", "optuna"))
+    engine, bare, optuna, dask = (measures[k] for k in ("engine", "bare", "optuna", "dask"))
     ratios = {"engine/bare": round(engine.rate / bare.rate, 3) if bare.rate else 0.0,
-              "engine/optuna": round(engine.rate / optuna.rate, 3) if optuna.rate else 0.0}
+              "engine/optuna": round(engine.rate / optuna.rate, 3) if optuna.rate else 0.0,
+              "dask/engine": round(dask.rate / engine.rate, 3) if engine.rate else 0.0}
     targets = {"engine/bare": TARGET_VS_BARE, "engine/optuna": TARGET_VS_OPTUNA}
     steady = engine.detail.get("steady_seconds") or 0.0
     return {
@@ -289,6 +296,9 @@ def summarise(n: int, rounds: int, measures: dict[str, Measure]) -> dict:
         "verdicts": {k: "PASS" if ratios[k] >= targets[k] else "MISS" for k in targets},
         "engine": {**engine.detail, "steady_rate": round(n / steady, 2) if steady else None,
                    "fixed_seconds": round(engine.seconds - steady, 3) if steady else None},
+        "dask": {**dask.detail, "executor": "LocalCluster, 2 workers x 1 thread",
+                 "steady_rate": round(n / dask.detail["steady_seconds"], 2) if dask.detail.get("steady_seconds")
+                 else None},
     }
 
 
@@ -297,16 +307,21 @@ def render(report: dict) -> str:
     lines = [f"throughput: {report['n']} trivial variants, {report['workers']} slots, best of "
              f"{report['rounds']} round(s), python {report['python']}, {report['cpus']} cpu(s)", "",
              f"  {'':<8}{'variants/s':>11}{'seconds':>9}{'cpu ms/variant':>16}"]
-    for name in ("engine", "bare", "optuna"):
+    for name in ("engine", "bare", "optuna", "dask"):
         lines.append(f"  {name:<8}{report['rates'][name]:>11.1f}{report['seconds'][name]:>9.2f}"
                      f"{report['cpu_ms_per_variant'][name]:>16.1f}")
     eng = report["engine"]
     if eng.get("steady_rate"):
         lines.append(f"  engine steady state (first task start to last task end): {eng['steady_rate']:.1f} "
                      f"variants/s; start-up and wind-down: {eng['fixed_seconds']:.2f} s")
+    if report["dask"].get("steady_rate"):
+        lines.append(f"  dask ({report['dask']['executor']}) steady state: {report['dask']['steady_rate']:.1f} "
+                     "variants/s")
     lines.append("")
     for key, target in report["targets"].items():
         lines.append(f"  {key:<14}{report['ratios'][key]:>7.2f}   target >= {target:g}   {report['verdicts'][key]}")
+    lines.append(f"  {'dask/engine':<14}{report['ratios']['dask/engine']:>7.2f}   (no target: the cost of a Dask "
+                 "round trip per task)")
     return "\n".join(lines)
 
 

@@ -1,4 +1,5 @@
-"""The throughput benchmark must keep working: a quick run in a subprocess reports three positive rates."""
+"""The throughput benchmark must keep working: a quick run in a subprocess reports four positive rates
+(engine, bare, optuna, and the engine on a Dask LocalCluster)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ from pathlib import Path
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
 
 
-def test_throughput_quick_json_reports_three_positive_rates(tmp_path: Path) -> None:
+def test_throughput_quick_json_reports_four_positive_rates(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--json"], cwd=tmp_path, capture_output=True,
                          text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout)
-    assert set(report["rates"]) == {"engine", "bare", "optuna"}
+    assert set(report["rates"]) == {"engine", "bare", "optuna", "dask"}
     assert all(rate > 0 for rate in report["rates"].values()), report["rates"]
     assert set(report["verdicts"]) == {"engine/bare", "engine/optuna"}
     assert all(v in ("PASS", "MISS") for v in report["verdicts"].values())
     assert report["engine"]["completed"] == report["n"]
+    assert report["dask"]["completed"] == report["n"] and report["ratios"]["dask/engine"] > 0
 
 
 def test_reuse_quick_json_reports_both_ratios(tmp_path: Path) -> None:
