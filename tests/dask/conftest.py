@@ -61,11 +61,13 @@ task Hold {
 HOLD_PY = """
 import os, time
 from pathlib import Path
+import psutil
 from xxp_tui import sdk
 
 x = int(sdk.param("x", 0))
+above = psutil.Process(os.getppid()).ppid()  # under a Dask worker: the worker process (the guard's parent)
 with open(sdk.param("ledger"), "a") as fh:
-    fh.write(f"{os.environ['XXP_VARIANT']} Hold {os.path.basename(os.getcwd())} {os.getpid()}\\n")
+    fh.write(f"{os.environ['XXP_VARIANT']} Hold {os.path.basename(os.getcwd())} {os.getpid()} {above}\\n")
 base = int(sdk.input_path("data").read_text())
 for step in range(3):
     sdk.log_metric("curve", base / (step + 1), step=step)
@@ -81,7 +83,8 @@ SPEC = """
 workflow W {
     START -> Prep -> Hold -> END;
     task Prep { implementation "d.prep"; param ledger = "{ledger}"; }
-    task Hold { implementation "d.hold"; param ledger = "{ledger}"; param gates = "{gates}"; param hold = {hold}; }
+    task Hold { implementation "d.hold"; param ledger = "{ledger}"; param gates = "{gates}"; param hold = {hold};
+                {resources} }
     Prep.data --> Hold.data;
 }
 experiment E {
@@ -97,9 +100,10 @@ experiment E {
 """
 
 
-def make_project(root: Path, n: int = 2, hold: float = 0.0) -> Path:
+def make_project(root: Path, n: int = 2, hold: float = 0.0, resources: str = "") -> Path:
     """The task library and a grid of `n` variants under root; tasks hold until `gates/ALL` or
-    `gates/v<id>` exists, at most `hold` seconds. Returns the spec's path."""
+    `gates/v<id>` exists, at most `hold` seconds; `resources` e.g. "GPU = 1;" for Hold. Returns the
+    spec's path."""
     for name, signature, script, code in (("prep", PREP_XXP, "prep.py", PREP_PY),
                                           ("hold", HOLD_XXP, "hold.py", HOLD_PY)):
         folder = root / "tasks" / "d" / name
@@ -108,18 +112,20 @@ def make_project(root: Path, n: int = 2, hold: float = 0.0) -> Path:
         (folder / script).write_text(textwrap.dedent(code))
     (root / "gates").mkdir(exist_ok=True)
     text = (SPEC.replace("{ledger}", str(root / "ledger")).replace("{gates}", str(root / "gates"))
-            .replace("{hold}", repr(float(hold))).replace("{n}", str(n)))
+            .replace("{hold}", repr(float(hold))).replace("{n}", str(n))
+            .replace("{resources}", f"resources {{ {resources} }}" if resources else ""))
     spec = root / "e.xxp"
     spec.write_text(textwrap.dedent(text))
     return spec
 
 
-def ledger(root: Path) -> list[tuple[str, str, str]]:
-    """(variant, task, attempt folder) of every task execution, in the order they started."""
+def ledger(root: Path, fields: int = 3) -> list[tuple[str, ...]]:
+    """(variant, task, attempt folder[, pid, parent of its guard]) of every task execution, in the
+    order they started."""
     path = root / "ledger"
     if not path.exists():
         return []
-    return [tuple(line.split()[:3]) for line in path.read_text().splitlines() if line.strip()]
+    return [tuple(line.split()[:fields]) for line in path.read_text().splitlines() if line.strip()]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -217,6 +223,21 @@ class Cluster:
                 "--no-dashboard", "--local-directory", str(self.root / f"w{i}")]))
         self.wait_workers(n_workers)
         return self
+
+    def add_worker(self, name: str, *extra: str) -> subprocess.Popen:
+        """One more `dask worker` (e.g. with --resources GPU=1); wait until the scheduler knows it."""
+        proc = self._spawn(name, ["worker", self.address, "--host", "127.0.0.1", "--nthreads", "1", "--nworkers",
+                                  "1", "--no-dashboard", "--local-directory", str(self.root / name), *extra])
+        self.workers.append(proc)
+        self.wait_workers(len(self.workers))
+        return proc
+
+    def remove_worker(self, proc: subprocess.Popen) -> None:
+        self._remember()
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        self.workers.remove(proc)
+        self.wait_workers(len(self.workers))
 
     def _listening(self) -> bool:
         assert self.scheduler is not None and self.scheduler.poll() is None, self.logs()

@@ -8,6 +8,7 @@
 - the knowledge base holds the same results as a local run of the same deterministic spec, both on
   the cluster and on a LocalCluster (no --scheduler);
 - a SIGKILLed engine leaves no task running on the workers, and `resume` finishes its run;
+- a task asking for `resources { GPU = 1; }` runs only on the worker started with GPU=1;
 - the runner's own checks through the executor: a worker that cannot see the task's folder says
   so, an attempt the scheduler starts twice runs once, only XXP_* variables travel, cancel kills.
 """
@@ -323,3 +324,19 @@ def test_runner_checks_through_the_executor(tmp_path: Path, dask_cluster) -> Non
         executor.release("v1:T:4")
     finally:
         executor.shutdown("the test ended")
+
+
+def test_a_task_with_resources_runs_only_on_a_worker_that_has_them(tmp_path: Path, dask_cluster) -> None:
+    gpu = dask_cluster.add_worker("gpu-worker", "--resources", "GPU=1")
+    try:
+        gpu_worker = {c.pid for c in psutil.Process(gpu.pid).children()}
+        spec = make_project(tmp_path, n=3, resources="GPU = 1;")
+        db = tmp_path / "kb.sqlite"
+        done = xxp("run", spec, "--headless", "--executor", "dask", "--scheduler", dask_cluster.address, "--db", db,
+                   "--workers", "3", cwd=tmp_path, timeout=120)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        holds = [line for line in ledger(tmp_path, 5) if line[1] == "Hold"]
+        assert len(holds) == 3
+        assert {int(line[4]) for line in holds} <= gpu_worker, (holds, gpu_worker)
+    finally:
+        dask_cluster.remove_worker(gpu)
