@@ -59,14 +59,20 @@ experiment E {
 """
 
 
-def make_project(root: Path, n: int = 8, secs: float = 1.5) -> Path:
+def make_project(root: Path, n: int = 8, secs: float = 1.5, review: bool = True) -> Path:
+    """A grid of 2n sleeping variants, then (with `review`) an interaction that waits for an
+    answer. Without it the engine finishes on its own, so even a test killed before its cleanup
+    leaves no engine running for long."""
     task_dir = root / "tasks" / "t" / "sleep"
     task_dir.mkdir(parents=True)
     (task_dir / "task.xxp").write_text(textwrap.dedent(SLEEP_TASK))
     (task_dir / "sleep.py").write_text(textwrap.dedent(SLEEP_PY))
     spec = root / "e.xxp"
-    spec.write_text(textwrap.dedent(SPEC).replace("{n}", str(n)).replace("{secs}", str(secs))
-                    .replace("{{", "{").replace("}}", "}"))
+    text = textwrap.dedent(SPEC).replace("{n}", str(n)).replace("{secs}", str(secs))
+    if not review:
+        text = text.replace("START -> Grid -> Review -> END", "START -> Grid -> END")
+        text = text[: text.index("    interaction Review")] + "}\n"
+    spec.write_text(text.replace("{{", "{").replace("}}", "}"))
     return spec
 
 
@@ -91,6 +97,39 @@ class LiveRun:
                 self.proc.wait(timeout=10)
             except Exception:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+        # An engine the viewer restarted (R) is not our child: find it by the KB's heartbeat.
+        with open_kb(self.db, create=False, readonly=True) as kb:
+            pid = kb.scalar("SELECT pid FROM heartbeat WHERE run_id = ?", (self.run_id,))
+        if pid and pid != self.proc.pid:
+            stop_engine(self.db, pid)
+
+
+def stop_engine(db: Path, pid: int, timeout: float = 10.0) -> None:
+    """SIGTERM the detached engine `pid` of `db` (its own session: the group goes too), SIGKILL if it
+    lingers. The pid comes from the KB, so it is checked to still be that engine first."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not is_engine(pid, db):
+            return
+        try:
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and is_engine(pid, db):
+            time.sleep(0.05)
+
+
+def is_engine(pid: int, db: Path) -> bool:
+    """`pid` is a live (not zombie) `xxp_tui.engine` process on `db`."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return False
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = fh.read().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    return "xxp_tui.engine" in argv and str(db) in argv
 
 
 @pytest.fixture
@@ -123,7 +162,10 @@ T0 = 1_790_000_000.0
 
 
 def frozen_kb(root: Path) -> tuple[Path, int]:
-    """A finished-looking run with fixed times and values, for deterministic snapshots."""
+    """A paused run that no engine drives, with fixed times and values, for deterministic snapshots:
+    7 completed variants (with task executions and log files), one failed, one pruned, two queued and
+    one waiting for an answer. Nothing in it moves; the app's clock is the only time that could, so
+    snapshot tests pass `clock=` (and TZ=UTC for the event times)."""
     from xxp_tui.kb import commands as kbc
     from xxp_tui.kb import variants as kbv
 
@@ -138,7 +180,7 @@ def frozen_kb(root: Path) -> tuple[Path, int]:
             status = ["completed"] * 7 + ["waiting_input", "queued", "failed", "pruned", "queued"]
             params = {"S.x": x, "S.label": label, "S.secs": 1.0}
             new.append(kbv.NewVariant(space="Grid" if i != 7 else "Review", params=params,
-                                      config={"x": x, "label": label}, seed=0, status=status[i],
+                                      config={"x": x, "label": label}, seed=0, status=status[i], iteration=1,
                                       reason="S exited with code 1: ValueError: boom" if status[i] == "failed"
                                       else "pruned by you@host" if status[i] == "pruned" else None))
         ids = kbv.insert(kb, run_id, new)
@@ -154,6 +196,19 @@ def frozen_kb(root: Path) -> tuple[Path, int]:
         kbc.log_event(kb, run_id, "engine", "node", None, {"text": "Grid started: 12 variant(s)"})
         kbc.log_event(kb, run_id, "you@host", "prune", "v11", {"outcome": "pruned v11"})
         kbr.set_status(kb, run_id, "running")
+        logs = root / "logs"
+        logs.mkdir()
+        for i, vid in enumerate(ids):
+            if i >= 7 and i != 9:
+                continue  # only finished (and the failed) variants ran their task
+            out = logs / f"v{vid}.out"
+            failed = i == 9
+            out.write_text(f"x is {i // 2}\n" + ("Traceback (most recent call last):\nValueError: boom\n"
+                                                  if failed else f"score {float(i // 2) + 0.25 * (i % 2)}\n"))
+            kbv.insert_task_run(kb, variant_id=vid, task="S", attempt=1, status="failed" if failed else "completed",
+                                argv=["python", "sleep.py"], exit_code=1 if failed else 0,
+                                started=T0 + 2 * i, ended=T0 + 2 * i + 1.5, stdout_path=str(out),
+                                stderr_path=None, cache_hit=1 if i == 6 else 0)
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE runs SET created=?, started=?, ended=NULL, status='paused', paused=1", (T0, T0))
         conn.execute("UPDATE events SET time=?", (T0 + 30,))

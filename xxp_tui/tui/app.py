@@ -8,14 +8,16 @@ session, `q`, SIGHUP — therefore leaves the run untouched.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 import tomllib
+from functools import partial
 from pathlib import Path
 
 from textual import on, work
 from textual._context import NoActiveAppError
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -36,6 +38,22 @@ from xxp_tui.tui.widgets.variant_table import VariantTable
 STEERING = {"prune", "priority_up", "priority_down", "inject", "pause_resume", "parallel", "answer", "stop",
             "resume_engine"}
 FINISHED = ("completed", "failed", "pruned", "cancelled")
+PALETTE_TITLES = {
+    "xxp.prune": "Prune the cursor's or the tagged variants", "xxp.inject": "Inject a variant",
+    "xxp.pause": "Pause or resume the run", "xxp.answer": "Answer a waiting interaction",
+    "xxp.priority.up": "Raise priority", "xxp.priority.down": "Lower priority",
+    "xxp.parallel.up": "More workers", "xxp.parallel.down": "Fewer workers", "xxp.stop": "Stop the run for good",
+    "xxp.resume_engine": "Restart the dead engine", "xxp.command": "Command line (:)", "xxp.filter": "Filter the table",
+    "xxp.help": "Help: every key", "xxp.quit": "Quit the viewer (the run goes on)", "xxp.details": "Details pane",
+    "xxp.logs": "Log tail pane", "xxp.charts": "Charts pane (again: next chart)", "xxp.events": "Events pane",
+    "xxp.sort": "Sort by the next column", "xxp.sort.invert": "Invert the sort",
+    "xxp.follow": "Follow the cursor's variant on/off", "xxp.freeze": "Freeze or unfreeze live updates",
+    "xxp.table.tag": "Tag or untag the cursor's variant", "xxp.table.untag": "Untag all",
+    "xxp.knowledge": "Knowledge: cache reuse, best configurations, parameter importance",
+}
+# Moves and Back have no use in a palette.
+PALETTE_SKIP = {"xxp.escape", "xxp.focus.tree", "xxp.table.down", "xxp.table.up", "xxp.table.pagedown",
+                "xxp.table.pageup", "xxp.table.left", "xxp.table.right", "xxp.chart.param"}
 
 
 def keymap_path() -> Path:
@@ -99,8 +117,18 @@ class CommandSuggester(Suggester):
         return " ".join([*words[:-1], options[0].rstrip()]) if len(words) > 1 else options[0].rstrip()
 
 
+class CommandLine(Input):
+    """The `:` and `/` line: Tab (or →) accepts the suggested completion."""
+
+    BINDINGS = [Binding("tab", "complete", "Complete", show=False, id="xxp.cmdline.complete")]
+
+    def action_complete(self) -> None:
+        self.cursor_position = len(self.value)
+        self.action_cursor_right()
+
+
 class XxpApp(App[str]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses elsewhere find it
     TITLE = "xxp-tui"
     ENABLE_COMMAND_PALETTE = True
 
@@ -157,6 +185,12 @@ class XxpApp(App[str]):
         self._log_task: tuple[str | None, str | None] = (None, None)
         self._log_offsets: dict[str, int] = {}
         self.completion_times: list[float] = []
+        # Kept up to date as deltas arrive, so nothing per delta or per second walks all rows:
+        # variants created and finished per (space, round), and those waiting for an answer.
+        self._created: dict[tuple[str, int], int] = {}
+        self._finished: dict[tuple[str, int], int] = {}
+        self.waiting_ids: set[int] = set()
+        self._binding_state: tuple | None = None
 
     # ------------------------------------------------------------------ layout
 
@@ -171,8 +205,8 @@ class XxpApp(App[str]):
             yield LogPane(id="logs")
             yield ChartPane(id="charts")
             yield EventsPane(id="events")
-        yield Input(id="cmdline", placeholder=":prune v12  :prio v7 5  :inject Space k=v  (Tab completes)",
-                    suggester=CommandSuggester(self))
+        yield CommandLine(id="cmdline", placeholder=":prune v12  :prio v7 5  :inject Space k=v  (Tab completes)",
+                          suggester=CommandSuggester(self))
         yield Footer()
 
     def on_mount(self) -> None:
@@ -188,6 +222,7 @@ class XxpApp(App[str]):
         self.switcher = self.query_one(ContentSwitcher)
         self.bottom = self.query_one("#bottom")
         self.cmdline = self.query_one("#cmdline", Input)
+        self.footer = self.query_one(Footer)
         self._mounted()
 
     def _mounted(self) -> None:
@@ -207,6 +242,7 @@ class XxpApp(App[str]):
             return  # before mount
         narrow = self.size.width < 100
         self.run_tree.set_class(narrow, "narrow")
+        self.footer.compact = narrow  # so the footer's keys (up to q Quit) fit in 80 columns
         self.bottom.set_class(self.size.height < 30, "short")
 
     # ------------------------------------------------------------------ data in
@@ -269,6 +305,7 @@ class XxpApp(App[str]):
             self.pending_deltas.append(delta)
             self.summary = delta.summary
             self.status_bar.show(delta.summary, None, None, self.read_only, True, self.clock())
+            self._refresh_bindings_if_changed()
             return
         self._apply(delta)
 
@@ -278,11 +315,21 @@ class XxpApp(App[str]):
         self.nodes = delta.nodes
         with self.batch_update():
             for row in delta.variants:
-                if row["status"] in FINISHED and row.get("ended"):
-                    old = self.table.rows.get(int(row["id"][1:]))
-                    if old is None or old.data.get("status") not in FINISHED:
-                        self.completion_times.append(row["ended"])
+                vid = int(row["id"][1:])
+                old = self.table.rows.get(vid)
+                if old is not None:
+                    self._tally(old.data, -1)
+                self._tally(row, 1)
+                if row["status"] in FINISHED and row.get("ended") and (
+                        old is None or old.data.get("status") not in FINISHED):
+                    self.completion_times.append(row["ended"])
+                (self.waiting_ids.add if row["status"] == "waiting_input" else self.waiting_ids.discard)(vid)
             self.table.upsert(delta.variants)
+            if len(delta.variants) >= 1000:
+                # A big load (the first poll of a large run): its rows live as long as the viewer.
+                # Move everything alive now out of the cyclic GC's way, so later full collections
+                # do not walk tens of thousands of rows in the middle of a key press.
+                gc.freeze()
             tree = self.run_tree
             if first_summary or not tree.node_items:
                 tree.build(self.project, delta.summary.run.experiment, delta.nodes)
@@ -296,35 +343,42 @@ class XxpApp(App[str]):
             self.tick_status()
         if self.selected is None and self.table.cursor_variant is not None:
             self._select(self.table.cursor_variant)
-        self.refresh_bindings()
+        self._refresh_bindings_if_changed()
+
+    def _tally(self, data: dict, sign: int) -> None:
+        key = (data["space"], data.get("iteration") or 0)
+        self._created[key] = self._created.get(key, 0) + sign
+        if data["status"] in FINISHED:
+            self._finished[key] = self._finished.get(key, 0) + sign
+
+    def _refresh_bindings_if_changed(self) -> None:
+        """The footer is rebuilt on every refresh_bindings(), so only when what check_action
+        answers can have changed: something waits for an answer, the engine is dead."""
+        state = (bool(self.waiting_ids), self.summary.engine if self.summary else None)
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
 
     def progress(self) -> dict[str, str]:
-        """`done/total` per space, counted in the table (finished variants of the node's round)."""
+        """`done/total` per space: finished variants of the node's current round."""
         out = {}
-        counts: dict[str, int] = {}
-        for row in self.table.rows.values():
-            data = row.data
-            state = self.nodes.get(data["space"])
-            if state is not None and data.get("iteration") == state.iteration and data["status"] in FINISHED:
-                counts[data["space"]] = counts.get(data["space"], 0) + 1
         for name, state in self.nodes.items():
             if state.kind == "space" and state.iteration:
                 total = state.total if state.total is not None else "?"
-                out[name] = f"{counts.get(name, 0)}/{total}"
+                out[name] = f"{self._finished.get((name, state.iteration), 0)}/{total}"
         return out
 
     def tick_status(self) -> None:
         if self.summary is None:
             return
         now = self.clock()
-        recent = [t for t in self.completion_times if now - t < 300]
+        recent = self.completion_times = [t for t in self.completion_times if now - t < 300]
         window = min(300.0, max(30.0, now - (self.summary.run.started or now)))
         throughput = len(recent) / window * 60 if recent else None
         remaining = self.summary.counts.get("queued", 0) + self.summary.counts.get("running", 0)
         for name, state in self.nodes.items():
             if state.kind == "space" and state.status == "running" and state.total:
-                created = sum(1 for r in self.table.rows.values()
-                              if r.data["space"] == name and r.data.get("iteration") == state.iteration)
+                created = self._created.get((name, state.iteration), 0)
                 remaining += max(0, state.total - created)
         self.status_bar.show(self.summary, throughput, remaining, self.read_only, self.frozen, now)
 
@@ -358,7 +412,7 @@ class XxpApp(App[str]):
             log.clear()
             self._log_offsets = {}
             if task is not None:
-                log.write_line(f"── {detail.row['id']} {task.task} (attempt {task.attempt}) ──")
+                log.write(f"── {detail.row['id']} {task.task} (attempt {task.attempt}) ──\n")
             self.tail_logs(force=True)
 
     def tail_logs(self, force: bool = False) -> None:
@@ -486,7 +540,7 @@ class XxpApp(App[str]):
         cmd.display = True
         cmd.value = self.table.filter_text if mode == "/" else ""
         cmd.placeholder = ("filter: words, key:value (status:running, space:Grid, lr:0.1), ! inverts"
-                           if mode == "/" else ":prune v12  :prio v7 5  :inject Space k=v  (→ accepts completion)")
+                           if mode == "/" else ":prune v12  :prio v7 5  :inject Space k=v  (Tab completes)")
         cmd.focus()
         self.history_pos = len(self.history)
 
@@ -559,7 +613,7 @@ class XxpApp(App[str]):
         if self.read_only and action in STEERING:
             return False
         if action == "resume_engine":
-            return self.summary is not None and self.summary.engine == "dead"
+            return self._resumable()
         if action == "answer" and self.summary is not None:
             return True if self._waiting() else None
         return True
@@ -670,9 +724,8 @@ class XxpApp(App[str]):
         """What waits for an answer: (target, prompt, fields, label)."""
         out = []
         exp = self.project.experiments.get(self.summary.run.experiment) if self.project and self.summary else None
-        for vid, row in self.table.rows.items():
-            if row.data["status"] != "waiting_input":
-                continue
+        for vid in sorted(self.waiting_ids):
+            row = self.table.rows[vid]
             node = row.data["space"]
             if exp is not None and node in exp.tasks and exp.tasks[node].kind == "interaction":
                 t = exp.tasks[node]
@@ -710,12 +763,34 @@ class XxpApp(App[str]):
     def action_resume_engine(self) -> None:
         from xxp_tui.engine.launch import start_detached
 
-        if self.summary is None or self.summary.engine != "dead":
-            self.notify("the engine is not dead", severity="warning")
+        if not self._resumable():
+            self.notify("the engine is running, or the run is over", severity="warning")
             return
         start_detached(self.db, self.run_id, Path(self.summary.run.project_dir))
         self.notify(f"restarting the engine of r{self.run_id}; interrupted variants are re-queued", timeout=5)
 
+    def _resumable(self) -> bool:
+        """The engine died, or stopped cleanly (SIGTERM, Ctrl-C) leaving the run interrupted."""
+        s = self.summary
+        return s is not None and (s.engine == "dead" or (s.engine == "exited" and s.run.status == "interrupted"))
+
     def action_quit_viewer(self) -> None:
         status = self.summary.run.status if self.summary else "unknown"
         self.exit(status)
+
+    async def action_quit(self) -> None:
+        """ctrl+q and the palette's Quit leave the viewer the same way as q (the run goes on)."""
+        self.action_quit_viewer()
+
+    def get_system_commands(self, screen):
+        """The palette (ctrl+p): Textual's commands, and on the main screen every action with a key."""
+        yield from super().get_system_commands(screen)
+        if screen is not self.screen_stack[0]:
+            return
+        for _key, binding in self._all_bindings():
+            if binding.id in PALETTE_SKIP or self.check_action(binding.action.split("(")[0], ()) is False:
+                continue
+            namespace = self.table if binding.id.startswith("xxp.table.") else self
+            keys = ", ".join(self.get_key_display(binding.with_key(k.strip())) for k in binding.key.split(","))
+            yield SystemCommand(PALETTE_TITLES.get(binding.id, binding.description), f"key {keys}  ({binding.id})",
+                                partial(self.run_action, binding.action, namespace))

@@ -13,6 +13,9 @@ from xxp_tui.tui.source import VariantDetail
 from xxp_tui.tui.widgets.variant_table import STATUS_STYLES, _duration, _fmt
 
 ENGINE_STYLES = {"alive": "green", "exited": "bright_black", "dead": "bold red", "not started": "yellow"}
+# States that wait for the human, with the key that moves them on.
+STATE_HINTS = {"paused": "paused: p resumes", "waiting_input": "waiting for you: a answers",
+               "interrupted": "interrupted: R resumes"}
 
 
 def _clock(seconds: float | None) -> str:
@@ -29,6 +32,7 @@ class StatusBar(Static):
     DEFAULT_CSS = """
     StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
+    _shown: Text | None = None
 
     def show(self, summary: RunSummary, throughput: float | None, remaining: int | None,
              read_only: bool = False, frozen: bool = False, now: float | None = None) -> None:
@@ -39,9 +43,12 @@ class StatusBar(Static):
         parts.append(f"{run.experiment} ")
         status = run.status
         if engine == "dead":
-            parts.append("engine dead: press R to resume ", style=ENGINE_STYLES["dead"])
+            how = "xxp-tui resume" if read_only else "press R"
+            parts.append(f"engine dead: {how} to resume ", style=ENGINE_STYLES["dead"])
+        elif status in STATE_HINTS and not read_only and not (status == "interrupted" and engine == "alive"):
+            parts.append(f"[{STATE_HINTS[status]}] ", style="bold yellow")
         else:
-            parts.append(f"[{status}] ", style="bold yellow" if status in ("paused", "waiting_input") else "bold")
+            parts.append(f"[{status}] ", style="bold yellow" if status in STATE_HINTS else "bold")
         c = summary.counts
         for key, label in (("running", "run"), ("waiting_input", "wait"), ("queued", "queue"),
                            ("completed", "done"), ("failed", "fail"), ("pruned", "pruned")):
@@ -62,7 +69,9 @@ class StatusBar(Static):
             parts.append("READ-ONLY ", style="bold magenta")
         if frozen:
             parts.append("FROZEN (Z) ", style="bold magenta")
-        self.update(parts)
+        if parts != self._shown:
+            self._shown = parts
+            self.update(parts, layout=False)  # one line, always: no layout pass needed
 
 
 class DetailsPane(Static):
@@ -72,7 +81,12 @@ class DetailsPane(Static):
     DetailsPane { padding: 0 1; height: auto; }
     """
 
+    _shown: VariantDetail | bool | None = False  # False: nothing shown yet
+
     def show(self, detail: VariantDetail | None) -> None:
+        if detail == self._shown:
+            return  # the poller re-sends the selected variant after every change in the run
+        self._shown = detail
         if detail is None:
             self.update(Text("No variant selected.", style="dim"))
             return

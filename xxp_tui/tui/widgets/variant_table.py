@@ -51,6 +51,7 @@ class Row:
     data: dict
     version: int = 0
     text: dict[str, str] = field(default_factory=dict)
+    hay: str | None = None  # what a plain word of the filter is searched in (lower case)
 
 
 def _fmt(value) -> str:
@@ -130,8 +131,11 @@ class VariantTable(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.columns: list[Column] = []
         self.rows: dict[int, Row] = {}
-        self.order: list[int] = []
-        self.position: dict[int, int] = {}
+        self.order: list[int] = []  # what is shown: the sorted ids that pass the filter
+        self.position: dict[int, int] = {}  # id -> index in order
+        self._sorted: list[int] = []  # every id, in display order
+        self._sorted_keys: list[tuple] = []  # their sort keys, in the same order
+        self._key_of: dict[int, tuple] = {}
         self.tagged: set[int] = set()
         self.sort_key = "id"
         self.sort_reverse = False
@@ -139,10 +143,12 @@ class VariantTable(ScrollView, can_focus=True):
         self._filter: Callable[[dict], bool] | None = None
         self.cursor = 0
         self._cursor_id: int | None = None
-        self._lines: LRUCache[tuple, Strip] = LRUCache(4096)
+        self._lines: LRUCache[tuple, Strip] = LRUCache(1024)  # a few screens: Strips are not small
+        self._style_cache: dict[tuple, Style] = {}
         self._layout_version = 0
         self._param_keys: list[str] = []
         self._metric_keys: list[str] = []
+        self._seen_metrics: set[str] = set()
         self._set_columns()
 
     # ------------------------------------------------------------------ model
@@ -152,7 +158,7 @@ class VariantTable(ScrollView, can_focus=True):
             Column("id", "id", 6), Column("space", "space", 10), Column("status", "status", 9),
             Column("priority", "pri", 3, True), Column("objective", "objective", 9, True),
         ]
-        cols += [Column(f"p:{k}", k.split(".")[-1], max(6, min(12, len(k.split(".")[-1]) + 1)), True)
+        cols += [Column(f"p:{k}", k.split(".")[-1], max(7, min(12, len(k.split(".")[-1]) + 1)), True)
                  for k in self._param_keys]
         cols += [Column(f"m:{k}", k, max(7, min(12, len(k) + 1)), True) for k in self._metric_keys]
         cols += [Column("duration", "time", 6, True), Column("origin", "origin", 10), Column("reason", "reason", 40)]
@@ -174,7 +180,8 @@ class VariantTable(ScrollView, can_focus=True):
         """Add or update rows (variant rows from kb.queries); re-sorts and re-filters only if needed."""
         new_params: list[str] = []
         new_metrics: list[str] = []
-        reorder = False
+        reorder = False  # the shown order may have changed
+        moved: list[int] = []  # rows whose sort key changed, or new ones
         changed_visible: list[int] = []
         for data in rows:
             vid = int(str(data["id"]).lstrip("v"))
@@ -182,36 +189,38 @@ class VariantTable(ScrollView, can_focus=True):
                 if k not in self._param_keys and k not in new_params:
                     new_params.append(k)
             for k in data["metrics"]:
-                if k not in self._metric_keys and k not in new_metrics:
+                if k not in self._seen_metrics and k not in new_metrics:
                     new_metrics.append(k)
             row = self.rows.get(vid)
             if row is None:
                 self.rows[vid] = Row(vid, data)
-                reorder = True
+                moved.append(vid)
                 continue
             if self.sort_key != "id" and cell_value(row.data, self.sort_key) != cell_value(data, self.sort_key):
-                reorder = True
-            if self._filter is not None and self._filter(row.data) != self._filter(data):
-                reorder = True
+                moved.append(vid)
+            if self._filter is not None:
+                was = self._filter(row)
             row.data = data
             row.version += 1
             row.text = {}
+            row.hay = None
+            if self._filter is not None and self._filter(row) != was:
+                reorder = True
             if vid in self.position:
                 changed_visible.append(vid)
         if new_params or new_metrics:
             self._param_keys += new_params
-            self._metric_keys += [m for m in new_metrics if len(self._metric_keys) < 8]
+            self._seen_metrics.update(new_metrics)  # past 8 metric columns, the rest only in details
+            self._metric_keys += new_metrics[: max(0, 8 - len(self._metric_keys))]
             self._set_columns()
-            reorder = True
-        if reorder:
-            self._rebuild_order()
+        if moved:
+            self._resort(moved)
+        if moved or reorder:
+            self._rebuild_order(resort=False)
             self.refresh()
         else:
-            top = int(self.scroll_y)
             for vid in changed_visible:
-                index = self.position[vid]
-                if top <= index < top + self.size.height:
-                    self.refresh_line(index - top + 1)
+                self._refresh_row(self.position[vid])
 
     def _sort_key(self) -> Callable[[int], tuple]:
         key = self.sort_key
@@ -232,16 +241,67 @@ class VariantTable(ScrollView, can_focus=True):
 
         return by_value
 
-    def _rebuild_order(self) -> None:
-        ids = [vid for vid, row in self.rows.items() if self._filter is None or self._filter(row.data)]
-        ids.sort(key=self._sort_key(), reverse=self.sort_reverse)
+    def _before(self) -> Callable[[tuple, tuple], bool]:
+        """Whether a row with sort key `a` is shown above one with key `b`."""
+        if not self.sort_reverse:
+            return lambda a, b: a < b
+        if self.sort_key in ("id", "status"):
+            return lambda a, b: a > b
+
+        def before(a: tuple, b: tuple) -> bool:  # reversed, but rows without a value stay at the bottom
+            a_missing, b_missing = a[0] == 2, b[0] == 2
+            return b_missing if a_missing != b_missing else a > b
+
+        return before
+
+    def _full_sort(self) -> None:
+        key = self._sort_key()
+        self._key_of = {vid: key(vid) for vid in self.rows}
+        ids = sorted(self.rows, key=self._key_of.__getitem__, reverse=self.sort_reverse)
         if self.sort_reverse and self.sort_key not in ("id", "status"):
             # keep missing values at the bottom when sorting in reverse too
-            present = [v for v in ids if cell_value(self.rows[v].data, self.sort_key) is not None]
-            ids = present + [v for v in ids if cell_value(self.rows[v].data, self.sort_key) is None]
-        self.order = ids
-        self.position = {vid: i for i, vid in enumerate(ids)}
-        self._lines.clear()
+            ids = [v for v in ids if self._key_of[v][0] != 2] + [v for v in ids if self._key_of[v][0] == 2]
+        self._sorted = ids
+        self._sorted_keys = [self._key_of[v] for v in ids]
+
+    def _resort(self, changed: list[int]) -> None:
+        """Move the rows whose sort key changed (or that are new) to their place: a binary search
+        each, instead of sorting every row again while the engine writes."""
+        if len(changed) > 256 or len(self._sorted) != len(self.rows) - sum(v not in self._key_of for v in changed):
+            self._full_sort()
+            return
+        key, before, keys, ids = self._sort_key(), self._before(), self._sorted_keys, self._sorted
+        for vid in changed:
+            old = self._key_of.get(vid)
+            if old is not None:
+                i = self._search(old, before)
+                if i >= len(ids) or ids[i] != vid:
+                    i = ids.index(vid)
+                del ids[i], keys[i]
+            new = self._key_of[vid] = key(vid)
+            i = self._search(new, before)
+            ids.insert(i, vid)
+            keys.insert(i, new)
+
+    def _search(self, key: tuple, before: Callable[[tuple, tuple], bool]) -> int:
+        keys = self._sorted_keys
+        lo, hi = 0, len(keys)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if before(keys[mid], key):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def _rebuild_order(self, resort: bool = True) -> None:
+        """The shown order: sorted (again, if `resort`), then filtered. The cached lines are keyed by
+        row, not position, so they stay valid."""
+        if resort:
+            self._full_sort()
+        keep, rows = self._filter, self.rows
+        self.order = list(self._sorted) if keep is None else [vid for vid in self._sorted if keep(rows[vid])]
+        self.position = {vid: i for i, vid in enumerate(self.order)}
         self._update_virtual_size()
         if self.follow and self._cursor_id in self.position:
             self.cursor = self.position[self._cursor_id]
@@ -264,7 +324,7 @@ class VariantTable(ScrollView, can_focus=True):
     def set_filter(self, text: str) -> None:
         self.filter_text = text
         self._filter = make_filter(text) if text.strip() else None
-        self._rebuild_order()
+        self._rebuild_order(resort=False)
         self.refresh()
 
     # ------------------------------------------------------------------ cursor and tags
@@ -311,9 +371,12 @@ class VariantTable(ScrollView, can_focus=True):
             self.scroll_to(y=self.cursor - visible + 1, animate=False)
 
     def _refresh_row(self, index: int) -> None:
+        """Repaint the row at `index` of the order if it is on screen. ScrollView.refresh_line takes
+        a virtual line (it subtracts the scroll offset itself); row `index` is virtual line
+        index + 1, under the header line."""
         top = int(self.scroll_y)
-        if top <= index < top + self.size.height:
-            self.refresh_line(index - top + 1)
+        if top <= index < top + self.size.height - 1:
+            self.refresh_line(index + 1)
 
     def action_cursor(self, delta: int) -> None:
         self._move(self.cursor + delta)
@@ -363,7 +426,7 @@ class VariantTable(ScrollView, can_focus=True):
         else:
             index = int(self.scroll_y) + y - 1
             if index >= len(self.order):
-                return Strip.blank(width, self.rich_style)
+                return Strip.blank(width, self._style("base", False))
             vid = self.order[index]
             row = self.rows[vid]
             key = (vid, row.version, index == self.cursor, vid in self.tagged, self.has_focus, self._layout_version)
@@ -371,7 +434,7 @@ class VariantTable(ScrollView, can_focus=True):
             if strip is None:
                 strip = self._row_strip(row, index == self.cursor, vid in self.tagged)
                 self._lines[key] = strip
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+        return strip.crop_extend(scroll_x, scroll_x + width, self._style("base", False))
 
     def _header_strip(self) -> Strip:
         style = self.get_component_rich_style("variant-table--header")
@@ -396,34 +459,60 @@ class VariantTable(ScrollView, can_focus=True):
                 row.text[col.key] = text
         return text
 
+    def _style(self, kind: str, is_cursor: bool) -> Style:
+        """A row style ("base", "tagged" or a status), on the cursor row or not; cached until the
+        focus or the CSS changes, since combining Rich styles per cell is what rendering costs."""
+        key = (kind, is_cursor, self.has_focus)
+        style = self._style_cache.get(key)
+        if style is None:
+            style = self.rich_style
+            if is_cursor:
+                style = style + self.get_component_rich_style("variant-table--cursor")
+            if kind == "tagged":
+                style = style + self.get_component_rich_style("variant-table--tagged")
+            elif kind != "base":
+                style = style + STATUS_STYLES.get(kind, Style())
+            self._style_cache[key] = style
+        return style
+
     def _row_strip(self, row: Row, is_cursor: bool, is_tagged: bool) -> Strip:
-        base = self.rich_style
-        if is_cursor:
-            base = base + self.get_component_rich_style("variant-table--cursor")
+        """One segment per run of cells in the same style (usually three: before, at and after
+        the status cell)."""
+        base = self._style("base", is_cursor)
         segments = []
-        status = row.data.get("status", "")
+        run: list[str] = []
         for col in self.columns:
             text = self._cell_text(row, col)
-            if col.key == "id" and is_tagged:
-                text = "*" + text
             style = base
             if col.key == "status":
-                style = base + STATUS_STYLES.get(status, Style())
+                style = self._style(row.data.get("status", ""), is_cursor)
             elif col.key == "id" and is_tagged:
-                style = base + self.get_component_rich_style("variant-table--tagged")
-            segments.append(Segment(_fit(text, col.width, col.numeric), style))
-            segments.append(Segment(" " * GAP, base))
+                text = "*" + text
+                style = self._style("tagged", is_cursor)
+            if style is base:
+                run.append(_fit(text, col.width, col.numeric))
+            else:
+                if run:
+                    segments.append(Segment("".join(run), base))
+                    run = []
+                segments.append(Segment(_fit(text, col.width, col.numeric), style))
+            run.append(" " * GAP)
+        if run:
+            segments.append(Segment("".join(run), base))
         return Strip(segments)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style_cache.clear()
+        self._lines.clear()
 
     def on_resize(self) -> None:
         self._update_virtual_size()
 
     def on_focus(self) -> None:
-        self._lines.clear()
-        self.refresh()
+        self.refresh()  # cached lines are keyed by focus too
 
     def on_blur(self) -> None:
-        self._lines.clear()
         self.refresh()
 
 
@@ -433,16 +522,27 @@ def _fit(text: str, width: int, right: bool) -> str:
     return text.rjust(width) if right else text.ljust(width)
 
 
-def make_filter(text: str) -> Callable[[dict], bool]:
+def _hay(row: Row) -> str:
+    if row.hay is None:
+        data = row.data
+        row.hay = " ".join([str(data.get("id")), data.get("space", ""), data.get("status", ""),
+                            data.get("origin", ""), *(f"{k}={v}" for k, v in data["params"].items())]).lower()
+    return row.hay
+
+
+def make_filter(text: str) -> Callable[[Row], bool]:
     """`/` filter: words must all match; `key:value` matches a field (space, status, origin or a
-    param/metric name) by prefix; a leading `!` inverts the whole filter."""
+    param/metric name) by prefix; a leading `!` inverts the whole filter. It takes table rows
+    (`Row`), whose searchable text is cached until the row changes: typing a filter re-checks
+    every row on each key."""
     text = text.strip()
     invert = text.startswith("!")
     if invert:
         text = text[1:]
     terms = [t.lower() for t in text.split()]
 
-    def matches(row: dict) -> bool:
+    def matches(table_row: Row) -> bool:
+        row = table_row.data
         for term in terms:
             key, sep, value = term.partition(":")
             if sep:
@@ -455,9 +555,7 @@ def make_filter(text: str) -> Callable[[dict], bool]:
                 if field_value is None or not str(field_value).lower().startswith(value):
                     return False
                 continue
-            hay = " ".join([str(row.get("id")), row.get("space", ""), row.get("status", ""), row.get("origin", ""),
-                            *(f"{k}={v}" for k, v in row["params"].items())]).lower()
-            if term not in hay:
+            if term not in _hay(table_row):
                 return False
         return True
 
