@@ -205,7 +205,9 @@ class Engine:
             connect()
         except ExecutorError as exc:
             raise EngineError(str(exc)) from None
-        where = self.executor.address or "a local cluster"
+        where = self.executor.address
+        if not self.executor.scheduler:
+            where = f"a local cluster at {where}"
         live = self.executor.live_workers()
         self._follow_cluster()
         self.emit("run", f"executor dask: {where}, {live} live worker(s)")

@@ -118,8 +118,12 @@ class DaskExecutor:
 
     def connect(self) -> None:
         """Connect to the scheduler, or start the LocalCluster; ExecutorError with a sentence if not."""
-        import dask
-        from distributed import Client
+        try:
+            import dask
+            from distributed import Client
+        except ImportError:
+            raise ExecutorError("this run uses the Dask executor, but Dask distributed is not installed here: "
+                                "pip install 'xxp-tui[dask]'") from None
 
         try:
             if self.scheduler:
