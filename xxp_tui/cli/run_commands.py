@@ -12,6 +12,10 @@ import typer
 from xxp_tui.cli.common import DB_OPTION, kb_session, run_id_of
 from xxp_tui.cli.output import fail, fail_usage
 
+READ_ONLY = typer.Option(False, "--read-only", help="Viewer: watch only, steering keys disabled.")
+NO_MOUSE = typer.Option(False, "--no-mouse", help="Viewer: do not capture the mouse.")
+LOW_BANDWIDTH = typer.Option(False, "--low-bandwidth", help="Viewer: fewer frames, no animations (slow SSH).")
+
 EXIT_CODES = {"completed": 0, "failed": 1, "interrupted": 130, "stopped": 0}
 
 
@@ -74,6 +78,9 @@ def run(
     max_log_mb: int = typer.Option(50, "--max-log-mb", help="Stop a task that prints more than this."),
     max_failures: int = typer.Option(0, "--max-failures", metavar="N",
                                      help="Stop the run (status failed) once N variants failed; 0: never, go on."),
+    read_only: bool = READ_ONLY,
+    no_mouse: bool = NO_MOUSE,
+    low_bandwidth: bool = LOW_BANDWIDTH,
     executor: str = typer.Option(None, "--executor", metavar="local|dask",
                                  help="Where tasks run: this machine (local, the default) or a Dask cluster (dask). "
                                       "xxp.toml can set it: [executor] kind = \"dask\"."),
@@ -134,7 +141,8 @@ def run(
         fail(f"the engine of r{new.run_id} did not start: {problem}", 2)
     from xxp_tui.cli.tui_launch import open_tui
 
-    raise typer.Exit(open_tui(db_path, new.run_id))
+    raise typer.Exit(open_tui(db_path, new.run_id, read_only=read_only, mouse=not no_mouse,
+                              low_bandwidth=low_bandwidth))
 
 
 def _executor_choice(spec: Path, executor: str | None, scheduler: str | None) -> tuple[str, str | None]:
@@ -191,6 +199,9 @@ def resume(
     headless: bool = typer.Option(False, "--headless", help="Continue in the foreground, no TUI."),
     allow_changed_spec: bool = typer.Option(False, "--allow-changed-spec",
                                             help="Continue even though the spec files changed."),
+    read_only: bool = READ_ONLY,
+    no_mouse: bool = NO_MOUSE,
+    low_bandwidth: bool = LOW_BANDWIDTH,
     db: Path = DB_OPTION,
 ) -> None:
     """Resume a paused run, or restart the engine of a run whose engine died (it reconciles:
@@ -221,14 +232,14 @@ def resume(
         fail(f"the engine of r{run_id} did not start: {problem}", 2)
     from xxp_tui.cli.tui_launch import open_tui
 
-    raise typer.Exit(open_tui(db_path, run_id))
+    raise typer.Exit(open_tui(db_path, run_id, read_only=read_only, mouse=not no_mouse, low_bandwidth=low_bandwidth))
 
 
 def attach(
     run_ref: str = typer.Argument("latest", metavar="RUN", help="r3, 3 or latest."),
-    read_only: bool = typer.Option(False, "--read-only", help="Watch only: steering keys are disabled."),
-    no_mouse: bool = typer.Option(False, "--no-mouse", help="Do not capture the mouse."),
-    low_bandwidth: bool = typer.Option(False, "--low-bandwidth", help="Fewer frames, no animations (slow SSH)."),
+    read_only: bool = READ_ONLY,
+    no_mouse: bool = NO_MOUSE,
+    low_bandwidth: bool = LOW_BANDWIDTH,
     db: Path = DB_OPTION,
 ) -> None:
     """Open the viewer on a run (it may be running, paused, finished or have a dead engine)."""

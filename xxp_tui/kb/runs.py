@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 from dataclasses import dataclass
@@ -242,10 +241,12 @@ def liveness(kb: KB, run_id: int, stale: float = HEARTBEAT_STALE) -> Liveness:
 
 
 def _pid_exists(pid: int) -> bool:
+    """A live process (an exited engine its parent has not reaped yet is a zombie: not alive)."""
+    import psutil
+
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    return True
