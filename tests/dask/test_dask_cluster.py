@@ -287,8 +287,11 @@ def test_runner_checks_through_the_executor(tmp_path: Path, dask_cluster) -> Non
         finished, ticked = next_finished(events, executor)
         assert (finished.exit_code, finished.reason, finished.lost) == (0, None, False), finished
         assert (folder / "stdout.log").read_text().split() == ["mark", "None"]
-        started = [e for e in ticked if isinstance(e, Started)]
-        assert started and started[0].pid and started[0].host != "dask"
+        # Where it ran is known from the result, and from the stream's Started (which may come later).
+        assert handle.pid and handle.host != "dask" and handle.worker.startswith("tcp://127.0.0.1:")
+        started = [e for e in ticked if isinstance(e, Started)] or wait_until(
+            lambda: [e for e in executor.tick() if isinstance(e, Started)], 10, "the Started event")
+        assert (started[0].pid, started[0].host) == (handle.pid, handle.host)
         metrics = [e for e in ticked if not isinstance(e, Started)] + executor.finish_metrics(handle)
         assert [(m.name, m.step, m.value) for m in metrics] == [("m", i, float(i)) for i in range(5)]
         executor.release("v1:T:2")
