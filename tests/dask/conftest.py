@@ -232,12 +232,15 @@ class Cluster:
         self.wait_workers(len(self.workers))
         return proc
 
-    def remove_worker(self, proc: subprocess.Popen) -> None:
+    def remove_worker(self, proc: subprocess.Popen, wait: bool = True) -> None:
+        """SIGTERM a `dask worker` process (a graceful stop, like the end of its batch job)."""
         self._remember()
-        os.kill(proc.pid, signal.SIGTERM)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
         self.workers.remove(proc)
-        self.wait_workers(len(self.workers))
+        if wait:
+            self.wait_workers(len(self.workers))
 
     def _listening(self) -> bool:
         assert self.scheduler is not None and self.scheduler.poll() is None, self.logs()

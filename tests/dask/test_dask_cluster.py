@@ -7,6 +7,7 @@
   nothing that had finished (counted in the KB and by the tasks themselves);
 - the knowledge base holds the same results as a local run of the same deterministic spec, both on
   the cluster and on a LocalCluster (no --scheduler);
+- a worker stopped gracefully (SIGTERM) stops its task at once, and the attempt is retried;
 - a SIGKILLed engine leaves no task running on the workers, and `resume` finishes its run;
 - a task asking for `resources { GPU = 1; }` runs only on the worker started with GPU=1;
 - the runner's own checks through the executor: a worker that cannot see the task's folder says
@@ -190,6 +191,37 @@ def test_worker_killed_mid_task_no_orphan_one_retry_nothing_finished_rerun(tmp_p
         ran.setdefault((variant, task), []).append(folder)
     assert ran.pop(("v1", "Hold")) == ["Hold", "Hold.2"]
     assert ran == {(f"v{v}", t): [t] for v in range(1, 5) for t in ("Prep", "Hold") if (v, t) != (1, "Hold")}, ran
+
+
+def test_a_worker_stopped_gracefully_mid_task_loses_the_attempt_at_once(tmp_path: Path, dask_cluster) -> None:
+    """SIGTERM to a `dask worker` (what the end of its Slurm job sends): the task is stopped at once,
+    not when the worker finally exits, and its attempt is retried elsewhere."""
+    spec = make_project(tmp_path, n=2, hold=60)
+    db = tmp_path / "kb.sqlite"
+    proc = xxp_popen("run", spec, "--headless", "--executor", "dask", "--scheduler", dask_cluster.address, "--db", db,
+                     "--workers", "2", cwd=tmp_path)
+    victim = None
+    try:
+        trs = running_holds(db, 2)
+        victim = next(tr for tr in trs if tr.variant_id == 1)
+        worker = psutil.Process(victim.pgid).ppid()
+        cli = next(p for p in dask_cluster.workers if worker in {c.pid for c in psutil.Process(p.pid).children()})
+        os.kill(cli.pid, signal.SIGTERM)
+        start = time.monotonic()
+        wait_until(lambda: not group_alive(victim.pgid), 10, "the stopping worker's task to die")
+        assert time.monotonic() - start < PRUNE_DEADLINE
+        (tmp_path / "gates" / "ALL").touch()
+        assert proc.wait(timeout=90) == 0, stop_process(proc)
+        dask_cluster.remove_worker(cli, wait=False)
+    finally:
+        out = stop_process(proc)
+        if victim is not None and group_alive(victim.pgid):
+            os.killpg(victim.pgid, signal.SIGKILL)
+        while len(dask_cluster.workers) < 2:  # a replacement for the next tests
+            dask_cluster.add_worker(f"worker-r{len(dask_cluster.seen)}")
+    hold1 = [(tr.attempt, tr.status) for tr in read_kb(db, lambda kb: kbv.task_runs(kb, 1)) if tr.task == "Hold"]
+    assert hold1 == [(1, "lost"), (2, "completed")], out
+    assert [v.status for v in read_kb(db, lambda kb: kbv.for_run(kb, 1))] == ["completed"] * 2
 
 
 def test_a_dead_engine_leaves_no_task_running_on_the_workers(tmp_path: Path, dask_cluster) -> None:

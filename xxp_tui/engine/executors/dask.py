@@ -347,6 +347,9 @@ class DaskExecutor:
             tail = result.get("stderr_tail") or ""
             if reason is None and result.get("lost"):
                 return Finished(key, None, None, result.get("reason") or self._lost(handle), tail, lost=True)
+            if reason is None and result.get("cancelled"):  # released by the scheduler, not by us
+                return Finished(key, None, None, f"the scheduler took it back from the worker {handle.worker} "
+                                                 "(was the worker closing?)", tail, lost=True)
             if reason is None:
                 reason = result.get("reason")
             return Finished(key, result.get("exit_code"), result.get("signal"), reason, tail)

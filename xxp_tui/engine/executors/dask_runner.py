@@ -16,9 +16,9 @@ standard library at load time, and `distributed` (which a worker has anyway) whe
    kills it if this worker dies), stdout and stderr into the task's log files (capped like the local
    executor's), keeping a bounded tail of stderr;
 4. every ~0.1 s: streams new complete metric lines to the orchestrator with their byte offsets
-   (`Worker.log_event`), and looks for a cancel: the attempt's `distributed.Event`, or the scheduler
-   having released the task (its client went away). A cancel sends SIGTERM to the group, SIGKILL
-   after the grace period;
+   (`Worker.log_event`), and looks for a cancel: the attempt's `distributed.Event`, the scheduler
+   having released the task (its client went away), or the worker closing. A cancel sends SIGTERM
+   to the group, SIGKILL after the grace period;
 5. returns exit code or signal, the reason it was stopped, the stderr tail, host, worker, pids and
    the final size of the metrics file (the orchestrator reads what the stream missed from there).
 """
@@ -98,7 +98,11 @@ def _is_set(event) -> bool:
 
 
 def _released(worker, dkey) -> bool:
-    """The scheduler let go of this task: its future was cancelled or its client disconnected."""
+    """The scheduler let go of this task (its future was cancelled, its client disconnected), or the
+    worker is closing (e.g. its batch job ends): the attempt is lost either way, so stop it now
+    rather than when the worker process exits."""
+    if getattr(getattr(worker, "status", None), "name", "") in ("closing", "closed", "failed"):
+        return True
     if dkey is None:
         return False
     ts = worker.state.tasks.get(dkey)
