@@ -305,6 +305,7 @@ class Engine:
     def run_loop(self) -> str:
         """Run until the experiment ends, is stopped or interrupted; returns the run's status."""
         try:
+            self._schedule()  # start at once: the first turn would otherwise wait a tick for events
             while True:
                 self._turn()
                 if self.stop_request == "interrupt":
