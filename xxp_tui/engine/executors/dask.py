@@ -38,7 +38,8 @@ import time
 from dataclasses import dataclass
 
 from xxp_tui.engine.executors import ExecutorError, Finished, MetricEvent, Started
-from xxp_tui.engine.executors.local import DEFAULT_MAX_LOG_BYTES, KILL_GRACE, METRICS_READ_LIMIT, parse_metric_line
+from xxp_tui.engine.executors.local import DEFAULT_MAX_LOG_BYTES, KILL_GRACE, METRICS_READ_LIMIT
+from xxp_tui.engine.executors.metrics import parse_chunk, parse_rest
 from xxp_tui.engine.taskspec import TaskSpec
 
 CONNECT_TIMEOUT = 10.0
@@ -246,14 +247,7 @@ class DaskExecutor:
             events.extend(batch)
             if not read or len(events) > 1_000_000:
                 break
-        if handle.metrics_partial.strip():
-            event = parse_metric_line(handle.metrics_partial, handle.key)
-            if event is None:
-                handle.malformed += 1
-            else:
-                events.append(event)
-            handle.metrics_partial = b""
-        return events
+        return events + parse_rest(handle)
 
     def release(self, key: str) -> None:
         handle = self.handles.pop(key, None)
@@ -399,7 +393,7 @@ class DaskExecutor:
                 return events
             data = data[skip:]
         handle.metrics_offset += len(data)
-        return events + self._parse(handle, data)
+        return events + parse_chunk(handle, data)
 
     def _read_file(self, handle: DaskHandle, count: int) -> tuple[list[MetricEvent], int]:
         """At most `count` bytes of the shared metrics file from the handle's offset, parsed."""
@@ -410,26 +404,7 @@ class DaskExecutor:
         except OSError:
             return [], 0
         handle.metrics_offset += len(chunk)
-        return self._parse(handle, chunk), len(chunk)
-
-    def _parse(self, handle: DaskHandle, chunk: bytes) -> list[MetricEvent]:
-        if not chunk:
-            return []
-        lines = (handle.metrics_partial + chunk).split(b"\n")
-        handle.metrics_partial = lines.pop()
-        if len(handle.metrics_partial) > 65536:  # a "line" that never ends is not a metric
-            handle.malformed += 1
-            handle.metrics_partial = b""
-        events = []
-        for line in lines:
-            if not line.strip():
-                continue
-            event = parse_metric_line(line, handle.key)
-            if event is None:
-                handle.malformed += 1
-            else:
-                events.append(event)
-        return events
+        return parse_chunk(handle, chunk), len(chunk)
 
 
 def _first_line(exc: object) -> str:

@@ -10,8 +10,6 @@ controller's `tick()` does the escalation, so nothing ever sleeps on the engine'
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 import os
 import queue
 import selectors
@@ -28,6 +26,7 @@ from typing import IO
 import psutil
 
 from xxp_tui.engine.executors import Finished, MetricEvent
+from xxp_tui.engine.executors.metrics import parse_chunk, parse_rest
 from xxp_tui.engine.taskspec import TaskSpec
 
 DEFAULT_MAX_LOG_BYTES = 50 * 2**20
@@ -53,33 +52,6 @@ class LocalHandle:
     malformed: int = 0
     stderr_tail: deque = field(default_factory=lambda: deque(maxlen=64))
     finished: bool = False
-
-
-def parse_metric_line(line: bytes, key: str) -> MetricEvent | None:
-    """One JSONL metric line; None for anything malformed (counted by the caller)."""
-    try:
-        obj = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(obj, dict) or not isinstance(obj.get("name"), str) or "value" not in obj:
-        return None
-    value, text = obj["value"], None
-    if isinstance(value, bool):
-        value = float(value)
-    elif isinstance(value, int | float):
-        value = float(value)
-        if not math.isfinite(value):
-            value, text = None, str(obj["value"])
-    elif isinstance(value, str):
-        value, text = None, value
-    else:
-        return None
-    step = obj.get("step")
-    if step is not None and (isinstance(step, bool) or not isinstance(step, int | float)):
-        return None
-    when = obj.get("time")
-    return MetricEvent(key, obj["name"][:200], value, text, None if step is None else int(step),
-                       float(when) if isinstance(when, int | float) else time.time())
 
 
 class LocalExecutor:
@@ -144,25 +116,8 @@ class LocalExecutor:
                 chunk = fh.read(limit)
         except OSError:
             return []
-        if not chunk:
-            return []
         handle.metrics_offset += len(chunk)
-        data = handle.metrics_partial + chunk
-        lines = data.split(b"\n")
-        handle.metrics_partial = lines.pop()
-        if len(handle.metrics_partial) > 65536:  # a "line" that never ends is not a metric
-            handle.malformed += 1
-            handle.metrics_partial = b""
-        events = []
-        for line in lines:
-            if not line.strip():
-                continue
-            event = parse_metric_line(line, handle.key)
-            if event is None:
-                handle.malformed += 1
-            else:
-                events.append(event)
-        return events
+        return parse_chunk(handle, chunk)
 
     def finish_metrics(self, handle: LocalHandle) -> list[MetricEvent]:
         """Everything left in the metrics file once the task has ended."""
@@ -174,14 +129,7 @@ class LocalExecutor:
             events.extend(batch)
             if len(events) > 1_000_000:
                 break
-        if handle.metrics_partial.strip():
-            event = parse_metric_line(handle.metrics_partial, handle.key)
-            if event is None:
-                handle.malformed += 1
-            else:
-                events.append(event)
-            handle.metrics_partial = b""
-        return events
+        return events + parse_rest(handle)
 
     def _more(self, handle: LocalHandle) -> bool:
         try:
