@@ -34,41 +34,55 @@ class StatusBar(Static):
     """
     _shown: Text | None = None
 
+    _last: tuple | None = None
+
+    def on_resize(self) -> None:
+        if self._last is not None:  # what fits depends on the width
+            self.show(*self._last)
+
     def show(self, summary: RunSummary, throughput: float | None, remaining: int | None,
              read_only: bool = False, frozen: bool = False, now: float | None = None) -> None:
+        self._last = (summary, throughput, remaining, read_only, frozen, now)
         run = summary.run
         engine = summary.engine
-        parts = Text()
-        parts.append(f"{run.label} ", style="bold")
-        parts.append(f"{run.experiment} ")
+        # (text, style, rank): when the line is wider than the bar, the highest ranks go first, so
+        # an 80-column terminal keeps the state, the counts and the ETA.
+        pieces: list[tuple[str, str, int]] = [(f"{run.label} ", "bold", 0), (f"{run.experiment} ", "", 5)]
         status = run.status
         if engine == "dead":
             how = "xxp-tui resume" if read_only else "press R"
-            parts.append(f"engine dead: {how} to resume ", style=ENGINE_STYLES["dead"])
+            pieces.append((f"engine dead: {how} to resume ", ENGINE_STYLES["dead"], 0))
         elif status in STATE_HINTS and not read_only and not (status == "interrupted" and engine == "alive"):
-            parts.append(f"[{STATE_HINTS[status]}] ", style="bold yellow")
+            pieces.append((f"[{STATE_HINTS[status]}] ", "bold yellow", 0))
         else:
-            parts.append(f"[{status}] ", style="bold yellow" if status in STATE_HINTS else "bold")
+            pieces.append((f"[{status}] ", "bold yellow" if status in STATE_HINTS else "bold", 0))
         c = summary.counts
-        for key, label in (("running", "run"), ("waiting_input", "wait"), ("queued", "queue"),
-                           ("completed", "done"), ("failed", "fail"), ("pruned", "pruned")):
+        for key, label, rank in (("running", "run", 1), ("waiting_input", "wait", 0), ("queued", "queue", 1),
+                                 ("completed", "done", 1), ("failed", "fail", 0), ("pruned", "pruned", 4)):
             if c.get(key):
-                parts.append(f"{label} {c[key]} ", style=STATUS_STYLES.get(key, ""))
+                pieces.append((f"{label} {c[key]} ", STATUS_STYLES.get(key, ""), rank))
         start = run.started or run.created
         end = run.ended if run.finished or run.status == "interrupted" else None
         elapsed = (end or now or time.time()) - start if start else None
-        parts.append(f"{_clock(elapsed)} ", style="dim")
+        pieces.append((f"{_clock(elapsed)} ", "dim", 3))
         if throughput:
-            parts.append(f"{throughput:.1f}/min ", style="dim")
+            pieces.append((f"{throughput:.1f}/min ", "dim", 6))
             if remaining:
-                parts.append(f"ETA {_clock(remaining / throughput * 60)} ", style="dim")
-        parts.append(f"w{run.workers} ", style="dim")
+                pieces.append((f"ETA {_clock(remaining / throughput * 60)} ", "dim", 2))
+        pieces.append((f"w{run.workers} ", "dim", 2))
         if run.executor != "local":  # e.g. "dask tcp://10.0.0.5:8786, 4 workers" (live workers)
-            parts.append(f"{summary.executor_label} ", style="dim")
+            pieces.append((f"{summary.executor_label} ", "dim", 7))
         if read_only:
-            parts.append("READ-ONLY ", style="bold magenta")
+            pieces.append(("READ-ONLY ", "bold magenta", 0))
         if frozen:
-            parts.append("FROZEN (Z) ", style="bold magenta")
+            pieces.append(("FROZEN (Z) ", "bold magenta", 0))
+        room = self.size.width - 2 if self.size.width else None  # padding 0 1
+        while room and sum(len(t) for t, _, _ in pieces) > room and any(r for _, _, r in pieces):
+            worst = max(r for _, _, r in pieces)
+            pieces = [p for p in pieces if p[2] != worst]
+        parts = Text()
+        for text, style, _ in pieces:
+            parts.append(text, style=style)
         if parts != self._shown:
             self._shown = parts
             self.update(parts, layout=False)  # one line, always: no layout pass needed
