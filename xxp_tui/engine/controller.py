@@ -29,9 +29,11 @@ from pathlib import Path
 from xxp_tui.engine import cache, environment, warmstart
 from xxp_tui.engine import conditions as conds
 from xxp_tui.engine.control import ACTIVE, PENDING, ControlFlow, NodeRun
+from xxp_tui.engine.events import EngineEvent, short
 from xxp_tui.engine.executors import ExecutorError, Finished, MetricEvent, Started, make_executor
 from xxp_tui.engine.executors.local import kill_leftover
 from xxp_tui.engine.hashing import describe_path
+from xxp_tui.engine.steering import Steering
 from xxp_tui.engine.strategies import (
     OptunaSearch,
     StrategyError,
@@ -49,7 +51,6 @@ from xxp_tui.kb import knowledge as kbknow
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
 from xxp_tui.spec import load_project
-from xxp_tui.spec.assign import check_answer, check_injection
 from xxp_tui.spec.model import Experiment, ExpTask, Project, Space, Workflow, frozen_map
 
 ENGINE = "engine"
@@ -65,17 +66,6 @@ class EngineBusy(EngineError):
     """Another engine already drives this run (which is then left as it is)."""
 
 
-@dataclass(frozen=True)
-class EngineEvent:
-    """What the engine did, for a headless progress display (also logged in the KB's events)."""
-
-    time: float
-    kind: str
-    text: str
-    variant: int | None = None
-    status: str | None = None
-
-
 @dataclass
 class Running:
     vexec: VariantExec
@@ -89,7 +79,9 @@ class Running:
 SIGNAL_NAMES = {s.value: s.name for s in signal.Signals}
 
 
-class Engine:
+class Engine(Steering):
+    """The single writer of one run (steering commands: see steering.py)."""
+
     def __init__(
         self, db_path: Path, run_id: int, *, on_event: Callable[[EngineEvent], None] | None = None,
         tick: float = 0.05, max_log_bytes: int | None = None, allow_changed_spec: bool = False,
@@ -662,7 +654,7 @@ class Engine:
                     vexec.forgiven[tr.task] = 1
         self.active[v.id] = vexec
         kbv.update(self.kb, v.id, status="running", started=v.started or time.time(), reason=None)
-        self.emit("variant", f"v{v.id} {v.space} started {_short(v.params)}", v.id, "running", log=False)
+        self.emit("variant", f"v{v.id} {v.space} started {short(v.params)}", v.id, "running", log=False)
         return vexec
 
     def _start_task(self, vexec: VariantExec, name: str) -> int:
@@ -974,212 +966,6 @@ class Engine:
         if vexec.settled:
             self._finalize(vexec)
 
-    # ------------------------------------------------------------------ steering commands
-
-    def _apply_commands(self) -> None:
-        for cmd in kbc.pending(self.kb, self.run_id):
-            handler = getattr(self, f"_cmd_{cmd.verb}", None)
-            after: list[Callable[[], None]] = []
-            with self.kb.write():
-                if handler is None:
-                    status, outcome = "refused", f"unknown command {cmd.verb}"
-                else:
-                    try:
-                        status, outcome = handler(cmd, after)
-                    except (KeyError, TypeError, ValueError) as exc:
-                        status, outcome = "refused", f"malformed {cmd.verb} command: {exc}"
-                kbc.finish(self.kb, cmd, status, outcome)
-                kbc.log_event(self.kb, self.run_id, cmd.issuer, cmd.verb, _target(cmd.args),
-                              {"args": cmd.args, "status": status, "outcome": outcome}, cmd.id)
-            for action in after:
-                action()
-            if self.on_event is not None:
-                self.on_event(EngineEvent(time.time(), "command", f"{cmd.verb} by {cmd.issuer}: {outcome}"))
-
-    def _variant_ref(self, ref) -> kbv.Variant | str:
-        vid = kbv.parse_variant_ref(str(ref))
-        v = kbv.find(self.kb, vid) if vid is not None else None
-        if v is None or v.run_id != self.run_id:
-            return f"{ref} is not a variant of r{self.run_id}"
-        return v
-
-    def _cmd_prune(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
-        args = cmd.args
-        done, refused = [], []
-        reason = f"pruned by {cmd.issuer}"
-        for ref in args["variants"]:
-            v = self._variant_ref(ref)
-            if isinstance(v, str):
-                refused.append(v)
-                continue
-            if v.finished:
-                refused.append(f"v{v.id} already {v.status}")
-                continue
-            if v.id in self.active:
-                vexec = self.active[v.id]
-                vexec.stopping, vexec.stop_status = reason, "pruned"
-                kbv.update(self.kb, v.id, status="pruned", reason=reason, ended=time.time())
-                after.append(lambda vexec=vexec: self._stop_variant(vexec, "pruned", reason))
-            else:
-                self._dequeue(v.id)
-                self.waiting.pop(v.id, None)
-                kbv.update(self.kb, v.id, status="pruned", reason=reason, ended=time.time())
-                after.append(lambda v=v: self._after_prune_queued(v))
-            done.append(f"v{v.id}")
-        return _outcome("pruned", done, refused)
-
-    def _after_prune_queued(self, v: kbv.Variant) -> None:
-        search = self.searches.get(v.space)
-        if search is not None:
-            self._tell(search, kbv.get(self.kb, v.id), "pruned", None)
-        self.node_open.get(v.space, set()).discard(v.id)
-        self.emit("variant", f"v{v.id} {v.space} pruned", v.id, "pruned")
-        if v.space in self.flow.nodes and self.flow.nodes[v.space].status == ACTIVE:
-            self._maybe_finish_node(v.space)
-
-    def _cmd_prioritize(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
-        args = cmd.args
-        v = self._variant_ref(args["variant"])
-        if isinstance(v, str):
-            return "refused", v
-        if v.finished:
-            return "refused", f"v{v.id} already {v.status}"
-        priority = int(args["priority"])
-        before = v.priority
-        kbv.update(self.kb, v.id, priority=priority)
-        if v.id in self.queued:
-            self._enqueue(kbv.get(self.kb, v.id))
-        elif v.id in self.active:
-            self.active[v.id].variant = kbv.get(self.kb, v.id)
-        note = " (already running: it keeps its place)" if v.status == "running" else ""
-        return "done", f"v{v.id} priority {before} -> {priority}{note}"
-
-    def _cmd_inject(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
-        args = cmd.args
-        node = args["space"]
-        if node not in self.exp.spaces:
-            return "refused", f"{node} is not a space of {self.exp.name} (spaces: {', '.join(self.exp.spaces)})"
-        state = self.flow.nodes[node]
-        if state.status != ACTIVE:
-            return "refused", f"space {node} is not running (it is {state.status}); variants can be injected " \
-                              "into a running space"
-        space = self.exp.spaces[node]
-        workflow = self.project.workflows.get(space.workflow)
-        check = check_injection(space, workflow, args.get("values", {}))
-        if not check.ok:
-            return "refused", "; ".join(check.errors)
-        priority = int(args.get("priority", 1))
-        (vid,) = kbv.insert(self.kb, self.run_id, [kbv.NewVariant(
-            space=node, params=check.params, config=check.config,
-            seed=space.seed if space.seed is not None else self.seed, priority=priority, origin="injected",
-            iteration=state.iteration)])
-        self.node_open.setdefault(node, set()).add(vid)
-        self._enqueue(kbv.get(self.kb, vid))
-        filled = f"; defaults used for {', '.join(check.filled)}" if check.filled else ""
-        return "done", f"injected v{vid} into {node}: {_short(check.params)}{filled}"
-
-    def _cmd_pause(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
-        if self.paused:
-            return "done", f"r{self.run_id} is already paused"
-        self.paused = True
-        kbr.set_paused(self.kb, self.run_id, True)
-        return "done", f"r{self.run_id} paused: running tasks finish, no new ones start"
-
-    def _cmd_resume(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
-        if not self.paused:
-            return "done", f"r{self.run_id} is running"
-        self.paused = False
-        kbr.set_paused(self.kb, self.run_id, False)
-        return "done", f"r{self.run_id} resumed"
-
-    def _cmd_parallel(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
-        args = cmd.args
-        n = int(args["workers"])
-        if n < 1 or n > 1024:
-            return "refused", f"parallelism must be between 1 and 1024, not {n}"
-        before, self.workers = self.workers, n
-        kbr.set_workers(self.kb, self.run_id, n)
-        if self.auto_slots:  # a human's choice outlasts the cluster's size, and a restart
-            self.auto_slots = False
-            kbr.update_settings(self.kb, self.run_id, slots=None)
-        return "done", f"workers {before} -> {n}"
-
-    def _cmd_answer(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
-        args = cmd.args
-        target = args.get("node")
-        waiting = {vid: node for vid, node in self.waiting.items()}
-        task_waits = {v.id: v for v in self.active.values() if v.waiting()}
-        if not waiting and not task_waits:
-            return "refused", f"nothing in r{self.run_id} is waiting for an answer"
-        vid = None
-        if target is None:
-            if len(waiting) + len(task_waits) > 1:
-                names = [*waiting.values(), *(f"v{i}" for i in task_waits)]
-                return "refused", f"several things wait for an answer ({', '.join(names)}); name one"
-            vid = next(iter([*waiting, *task_waits]))
-        else:
-            vid = next((i for i, n in waiting.items() if n == target), None)
-            if vid is None:
-                ref = kbv.parse_variant_ref(str(target).split(".")[0])
-                if ref in waiting or ref in task_waits:
-                    vid = ref
-            if vid is None:
-                return "refused", f"{target} is not waiting for an answer"
-        values = args.get("values", {})
-        if vid in waiting:
-            node = waiting[vid]
-            answer, errors = check_answer(self.exp.tasks[node].fields, values)
-            if errors:
-                return "refused", "; ".join(errors)
-            del self.waiting[vid]
-            kbv.update(self.kb, vid, status="completed", ended=time.time(), reason=None, started=time.time())
-            rows = [(vid, node, k, float(v) if isinstance(v, int | float) else None,
-                     None if isinstance(v, int | float) else str(v), None, time.time()) for k, v in answer.items()]
-            kbv.insert_metrics(self.kb, rows)
-            kbr.upsert_node(self.kb, self.run_id, node, result=answer)
-            self.node_open.get(node, set()).discard(vid)
-            after.append(lambda: (self.emit("variant", f"v{vid} {node} completed: {_short(answer)}", vid,
-                                            "completed"), self._maybe_finish_node(node)))
-            return "done", f"{node} answered: {_short(answer)}"
-        vexec = task_waits[vid]
-        name = vexec.waiting()[0]
-        task = vexec.workflow.tasks[name]
-        fields = dict(task.signature.params) if task.signature else {}
-        answer, errors = check_answer(fields, values)
-        if errors:
-            return "refused", "; ".join(errors)
-        rows = [(vid, name, k, float(v) if isinstance(v, int | float) else None,
-                 None if isinstance(v, int | float) else str(v), None, time.time()) for k, v in answer.items()]
-        kbv.insert_metrics(self.kb, rows)
-        kbv.insert_task_run(self.kb, variant_id=vid, task=name, attempt=vexec.attempts[name], status="completed",
-                            started=time.time(), ended=time.time(), reason="answered by a human")
-        vexec.state[name] = DONE
-        vexec.outputs[name] = {}
-        kbv.update(self.kb, vid, status="running", reason=None)
-        after.append(lambda: self._finalize(vexec) if vexec.settled else None)
-        return "done", f"v{vid} {name} answered: {_short(answer)}"
-
-    def _cmd_stop(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
-        count = len(self.active)
-        self._stop_everything("the run was stopped", after)
-        return "done", f"r{self.run_id} stopping: {count} running variant(s) cancelled"
-
-    def _stop_everything(self, reason: str, after: list) -> None:
-        """Cancel what is queued or waiting now; running variants are stopped by the `after` actions."""
-        self.stop_request = "stop"
-        for vid in list(self.queued):
-            kbv.update(self.kb, vid, status="cancelled", reason=reason, ended=time.time())
-        for vid in list(self.waiting):
-            kbv.update(self.kb, vid, status="cancelled", reason=reason, ended=time.time())
-        self.queued.clear()
-        self.queued_in.clear()
-        self.waiting.clear()
-        self.heap.clear()
-        for vexec in list(self.active.values()):
-            kbv.update(self.kb, vexec.id, status="cancelled", reason=reason, ended=time.time())
-            vexec.stopping, vexec.stop_status = reason, "cancelled"
-            after.append(lambda vexec=vexec: self._stop_variant(vexec, "cancelled", reason))
-
     # ------------------------------------------------------------------ ending
 
     def _interrupt(self) -> str:
@@ -1286,15 +1072,6 @@ def _proc_start() -> float | None:
         return None
 
 
-def _short(params: dict, limit: int = 80) -> str:
-    text = " ".join(f"{k.split('.')[-1]}={_fmt(v)}" for k, v in params.items())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _fmt(v) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
 def _seconds(s: float) -> str:
     return f"{s:g}s" if s < 120 else f"{s / 60:g}m"
 
@@ -1303,24 +1080,6 @@ def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     last = lines[-1] if lines else ""
     return last if len(last) <= 300 else last[:299] + "…"
-
-
-def _target(args: dict) -> str | None:
-    for key in ("variant", "space", "node"):
-        if key in args:
-            return str(args[key])
-    if "variants" in args:
-        return ",".join(str(v) for v in args["variants"])
-    return None
-
-
-def _outcome(verb: str, done: list[str], refused: list[str]) -> tuple[str, str]:
-    parts = []
-    if done:
-        parts.append(f"{verb} {', '.join(done)}")
-    if refused:
-        parts.append(f"refused: {'; '.join(refused)}")
-    return ("done" if done else "refused"), "; ".join(parts)
 
 
 def install_signal_handlers(engine: Engine) -> None:
