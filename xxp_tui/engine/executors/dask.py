@@ -31,8 +31,10 @@ import contextlib
 import os
 import queue
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -132,9 +134,12 @@ class DaskExecutor:
             else:
                 from distributed import LocalCluster
 
+                # The workers' scratch space is ours and private, and goes when the cluster does.
+                self._scratch = tempfile.mkdtemp(prefix="xxp-dask-")
                 with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                     self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                                host="127.0.0.1", dashboard_address=None)
+                                                host="127.0.0.1", dashboard_address=None,
+                                                local_directory=self._scratch)
                 self.client = Client(self.cluster, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             self.close()
@@ -159,6 +164,9 @@ class DaskExecutor:
             with contextlib.suppress(Exception):
                 self.cluster.close(timeout=10)
             self.cluster = None
+        if getattr(self, "_scratch", None):
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     # -- interface
 
