@@ -157,7 +157,8 @@ def _variant_record(kb, vid: int, lineage: bool) -> dict:
                    "exit_code": t.exit_code, "signal": t.signal, "duration": None if t.duration is None
                    else round(t.duration, 3), "cache_hit": t.cache_hit, "argv": t.argv, "cwd": t.cwd,
                    "stdout": t.stdout_path, "stderr": t.stderr_path, "code_hash": t.code_hash,
-                   "cache_key": t.cache_key} for t in kbv.task_runs(kb, vid)],
+                   "inputs_hash": t.inputs_hash, "cache_key": t.cache_key, "cache_source": t.cache_source}
+                  for t in kbv.task_runs(kb, vid)],
         "artifacts": [{"task": a["task"], "port": a["port"], "path": a["path"], "sha256": a["sha256"],
                        "size": a["size"]} for a in kbv.artifacts(kb, vid)],
         "events": [f"{_when(e.time)} {e.actor}: {e.kind} {e.detail.get('outcome') or e.detail.get('text') or ''}"
