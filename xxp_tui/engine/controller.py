@@ -41,7 +41,7 @@ from xxp_tui.engine.strategies import (
     derive_seed,
     to_params,
 )
-from xxp_tui.engine.taskspec import PrepareError, TaskSpec, data_path, prepare
+from xxp_tui.engine.taskspec import PrepareError, TaskSpec, data_path, prepare, private_state_dir
 from xxp_tui.engine.variant_exec import DONE, FAILED, RUNNING, SKIPPED, WAITING, VariantExec
 from xxp_tui.engine.variant_exec import PENDING as TASK_PENDING
 from xxp_tui.kb import KB, open_kb
@@ -154,6 +154,7 @@ class Engine(Steering):
             import optuna  # noqa: F401 - imported now, not inside the write transaction that starts a space
         self.spec_dir = self.project.entry.parent
         self.project_dir = Path(run.project_dir)
+        private_state_dir(self.project_dir)
         self.workers = max(1, run.workers)
         self.paused = run.paused
         self.seed = run.seed or 0

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from xxp_tui.engine.taskspec import private_state_dir
 from xxp_tui.kb import open_kb
 from xxp_tui.kb import runs as kbr
 from xxp_tui.spec.loader import LoadResult
@@ -48,6 +49,7 @@ def engine_log_path(project_dir: Path, run_id: int) -> Path:
 
 def start_detached(db: Path, run_id: int, project_dir: Path, extra: list[str] | None = None) -> subprocess.Popen:
     """Start `python -m xxp_tui.engine` in its own session, logging to the run's engine.log."""
+    private_state_dir(project_dir)
     log = engine_log_path(project_dir, run_id)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:

@@ -53,6 +53,16 @@ class TaskSpec:
     seed: int = 0
 
 
+def private_state_dir(project_dir: Path) -> Path:
+    """The project's `.xxp/` (task folders, logs, engine logs), made private to the user: 0700, so
+    everything below it is unreadable to others whatever the umask."""
+    folder = project_dir / ".xxp"
+    folder.mkdir(parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o077:
+        os.chmod(folder, 0o700)
+    return folder
+
+
 def workdir(project_dir: Path, run_id: int, variant_id: int, task: str, attempt: int) -> Path:
     name = task if attempt == 1 else f"{task}.{attempt}"
     return project_dir / ".xxp" / "runs" / f"r{run_id}" / f"v{variant_id}" / name

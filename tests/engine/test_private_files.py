@@ -1,0 +1,32 @@
+"""Files the tool creates are private to the user: the KB (and its lock) 0600 in a 0700 folder,
+and the project's `.xxp/` (task folders, params, logs) 0700 even when the KB lives elsewhere."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from .conftest import xxp
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_kb_elsewhere_and_the_project_state_are_private(tmp_path: Path):
+    project = tmp_path / "q"
+    shutil.copytree(ROOT / "sample_workflows" / "quickstart", project, ignore=shutil.ignore_patterns(".xxp"))
+    kb_dir = tmp_path / "kbs" / ".xxp"
+    done = xxp("run", project / "quickstart.xxp", "--headless", "--db", kb_dir / "kb.sqlite", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert mode(kb_dir) == 0o700 and mode(kb_dir / "kb.sqlite") == 0o600
+    assert mode(kb_dir / "engine-r1.lock") == 0o600
+    assert mode(project / ".xxp") == 0o700  # everything below it (params, logs, outputs) is out of reach
+    params = next((project / ".xxp" / "runs").rglob("params.json"))
+    assert params.read_text()  # the task folders are there, under the private folder
