@@ -235,3 +235,17 @@ def test_cache_ls_and_gc(cp):
     with cp.kb() as kb:
         assert kbcache.entries(kb) == []
     assert len(cp.run()) == 7
+
+
+def test_hashing_a_large_input_reports_progress(tmp_path):
+    """The engine hashes inputs on its own thread; for a large file it must hear about progress
+    (to keep its heartbeat fresh) rather than go silent for the whole read."""
+    from xxp_tui.engine.cache import FileHashes
+    from xxp_tui.engine.hashing import CHUNK
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * (3 * CHUNK + 1))
+    calls = []
+    hashes = FileHashes(progress=lambda: calls.append(1))
+    first = hashes.of(big)
+    assert len(calls) == 4 and first == hashes.of(big) and len(calls) == 4  # memoised: not read again

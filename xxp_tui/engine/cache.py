@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xxp_tui.engine.hashing import file_sha256, tree_sha256
+from xxp_tui.engine.hashing import Progress, file_sha256, tree_sha256
 from xxp_tui.spec.model import TaskSignature
 
 
@@ -34,8 +34,10 @@ def _digest(*parts: str) -> str:
 
 @dataclass
 class FileHashes:
-    """sha256 of files and folders, memoised by (path, size, mtime_ns)."""
+    """sha256 of files and folders, memoised by (path, size, mtime_ns). `progress` is called as
+    large files are read (the engine beats its heartbeat there)."""
 
+    progress: Progress = None
     _seen: dict[tuple[str, int, int], str] = field(default_factory=dict)
 
     def of(self, path: Path) -> str:
@@ -44,10 +46,10 @@ class FileHashes:
         except OSError:
             return "missing"
         if path.is_dir():
-            return tree_sha256(path)[0]  # folders change inside; their own mtime says little
+            return tree_sha256(path, self.progress)[0]  # folders change inside; their own mtime says little
         key = (str(path), st.st_size, st.st_mtime_ns)
         if key not in self._seen:
-            self._seen[key] = file_sha256(path)
+            self._seen[key] = file_sha256(path, self.progress)
         return self._seen[key]
 
 

@@ -116,7 +116,7 @@ class Engine(Steering):
         self.last_flush = self.last_beat = self.last_commands = 0.0
         self.status: str | None = None
         self.started = time.time()
-        self.hashes = cache.FileHashes()
+        self.hashes = cache.FileHashes(progress=self._beat_if_due)
         self.env_signature = cache.environment_signature(
             environment.packages_hash(environment.installed_packages()))
 
@@ -213,6 +213,13 @@ class Engine(Steering):
         if slots != self.workers:
             self.workers = slots
             kbr.set_workers(self.kb, self.run_id, slots)
+
+    def _beat_if_due(self) -> None:
+        """From long work on the engine's thread (hashing a large dataset): still alive."""
+        now = time.time()
+        if now - self.last_beat >= kbr.HEARTBEAT_EVERY:
+            self.last_beat = now
+            self._beat()
 
     def _beat(self) -> None:
         kbr.beat(self.kb, self.run_id, os.getpid(), self.started, _proc_start(),
@@ -866,7 +873,7 @@ class Engine(Steering):
         for port, path in spec.outputs.items():
             p = Path(path)
             if p.exists():
-                info = describe_path(p)
+                info = describe_path(p, self._beat_if_due)
                 kbv.insert_artifact(self.kb, variant_id=vexec.id, task=name, port=port, path=str(p), **info)
 
     # ------------------------------------------------------------------ variant outcomes
