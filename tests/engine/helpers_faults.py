@@ -44,6 +44,8 @@ GARBAGE = [
     b'{"name": "score", "value": 1, "step": "three"}\n', # step is not a number
     b'\xff\xfe{"name": "sc\x80ore", "value": 1}\n',      # not UTF-8
     b"[1, 2, 3]\n",                                      # not an object
+    b'{"name": "score", "value": 1, "step": NaN}\n',     # a step that is no integer
+    b'{"name": "score", "value": 1' + b"9" * 400 + b"}\n",  # a value too large for a float
 ]
 TRUNCATED = b'{"name": "score", "value": 0.9'           # the last line, cut short
 

@@ -139,7 +139,7 @@ def test_the_run_goes_on_past_every_fault_and_exits_1(faults):
     ("Hang", "S timed out after 3s"),
     ("flood", "S printed more than 50 MB to stdout (the log limit); stopped"),
     ("binary_fail", "S exited with code 3: bad bytes \ufffd\ufffd \ufffd( end"),
-    ("malformed", "the objective score was not reported (8 malformed metric line(s) from S ignored)"),
+    ("malformed", "the objective score was not reported (10 malformed metric line(s) from S ignored)"),
     ("Missing", "task S: script not found (gone.py)"),
     ("Vanished", "task Victim: script not found: {root}/tasks/t/victim/victim.py"),
 ])
@@ -245,7 +245,7 @@ def test_malformed_metric_lines_are_skipped_and_counted(faults):
             assert got == ([("score", 0.5, None, None)] if key == "malformed_ok" else []), got
             warnings = [e.detail["text"] for e in kbc.events(kb, faults.run.id, target=f"v{vid}")
                         if e.kind == "warning"]
-            assert warnings == [f"v{vid}: 8 malformed metric line(s) from S ignored"]
+            assert warnings == [f"v{vid}: 10 malformed metric line(s) from S ignored"]
 
 
 def test_a_task_that_fails_once_completes_on_its_retry(faults):

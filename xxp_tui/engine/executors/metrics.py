@@ -12,6 +12,7 @@ from typing import Protocol
 from xxp_tui.engine.executors import MetricEvent
 
 MAX_LINE = 65536  # a "line" that never ends is not a metric
+MAX_STEP = 2**63  # SQLite integers are 64-bit
 
 
 class MetricsReader(Protocol):
@@ -34,7 +35,10 @@ def parse_metric_line(line: bytes, key: str) -> MetricEvent | None:
     if isinstance(value, bool):
         value = float(value)
     elif isinstance(value, int | float):
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer too large for a float
+            return None
         if not math.isfinite(value):
             value, text = None, str(obj["value"])
     elif isinstance(value, str):
@@ -42,8 +46,11 @@ def parse_metric_line(line: bytes, key: str) -> MetricEvent | None:
     else:
         return None
     step = obj.get("step")
-    if step is not None and (isinstance(step, bool) or not isinstance(step, int | float)):
-        return None
+    if step is not None:
+        if isinstance(step, bool) or not isinstance(step, int | float):
+            return None
+        if not (isinstance(step, int) or math.isfinite(step)) or not -MAX_STEP < step < MAX_STEP:
+            return None  # NaN, inf or beyond what SQLite stores
     when = obj.get("time")
     return MetricEvent(key, obj["name"][:200], value, text, None if step is None else int(step),
                        float(when) if isinstance(when, int | float) else time.time())
