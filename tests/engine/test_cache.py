@@ -249,3 +249,13 @@ def test_hashing_a_large_input_reports_progress(tmp_path):
     hashes = FileHashes(progress=lambda: calls.append(1))
     first = hashes.of(big)
     assert len(calls) == 4 and first == hashes.of(big) and len(calls) == 4  # memoised: not read again
+
+
+def test_waiting_for_an_identical_running_task_holds_its_slot(cp):
+    """With 2 slots, variants that wait for the one Load they share do not let every other variant
+    start meanwhile (a bayesian space would otherwise ask its whole budget at once)."""
+    cp.write_spec("0.1, 0.2, 0.3, 0.4, 0.5")
+    assert sorted(c for c in cp.run() if c.startswith("Load")) == ["Load n=1"]
+    intervals = sorted((v.started, v.ended) for v in cp.variants())
+    most = max(sum(1 for s, e in intervals if s <= t < e) for t, _ in intervals)
+    assert most <= 2, intervals

@@ -42,7 +42,7 @@ from xxp_tui.engine.strategies import (
     to_params,
 )
 from xxp_tui.engine.taskspec import PrepareError, TaskSpec, data_path, prepare, private_state_dir
-from xxp_tui.engine.variant_exec import DONE, FAILED, RUNNING, SKIPPED, WAITING, VariantExec
+from xxp_tui.engine.variant_exec import BLOCKED, DONE, FAILED, RUNNING, SKIPPED, WAITING, VariantExec
 from xxp_tui.engine.variant_exec import PENDING as TASK_PENDING
 from xxp_tui.kb import KB, open_kb
 from xxp_tui.kb import cache as kbcache
@@ -107,6 +107,7 @@ class Engine(Steering):
         self.heap: list[tuple[int, int]] = []
         self.active: dict[int, VariantExec] = {}
         self.running: dict[str, Running] = {}
+        self.blocked: dict[str, list[tuple[VariantExec, str]]] = {}  # cache key -> tasks waiting on it
         self.node_open: dict[str, set[int]] = {}
         self.searches: dict[str, OptunaSearch] = {}
         self.asked: dict[str, int] = {}
@@ -615,7 +616,7 @@ class Engine(Steering):
     def _schedule(self) -> None:
         if self.paused or self.stop_request:
             return
-        free = self.workers - len(self.running)
+        free = self.workers - len(self.running) - self._blocked_count()
         if free <= 0:
             return
         for vexec in sorted(self.active.values(), key=lambda x: (-x.variant.priority, x.id)):
@@ -633,6 +634,15 @@ class Engine(Steering):
             free = self._start_ready(vexec, free)
             if vexec.settled:
                 self._finalize(vexec)
+
+    def _blocked_count(self) -> int:
+        return sum(1 for waiters in self.blocked.values() for vexec, name in waiters if vexec.state[name] == BLOCKED)
+
+    def _unblock(self, key: str | None) -> None:
+        """The execution others waited on ended: they start again, and hit the cache if it completed."""
+        for vexec, name in self.blocked.pop(key, []) if key else []:
+            if vexec.state[name] == BLOCKED:
+                vexec.state[name] = TASK_PENDING
 
     def _start_ready(self, vexec: VariantExec, free: int) -> int:
         """Start a variant's ready tasks within `free` slots; returns the slots left. A cache hit
@@ -693,8 +703,12 @@ class Engine(Steering):
         if code is not None and task.cache and not self.no_cache:
             key = cache.cache_key(code, spec.params, spec.seed, inputs, self.env_signature)
             if any(r.cache_key == key for r in self.running.values()):
-                vexec.attempts[name] -= 1  # the same computation is running: wait and reuse it
-                return 0
+                # The same computation runs for another variant: wait for it (holding the slot, so
+                # scheduling stays bounded) and reuse its result when it ends (see _unblock).
+                vexec.attempts[name] -= 1
+                vexec.state[name] = BLOCKED
+                self.blocked.setdefault(key, []).append((vexec, name))
+                return 1
             if self._reuse(vexec, name, attempt, spec, key, code, inputs):
                 return 0
         now = time.time()
@@ -786,6 +800,7 @@ class Engine(Steering):
             self.metric_buffer.append((r.vexec.id, r.task, m.name, m.value, m.text, m.step, m.time))
         malformed = r.handle.malformed
         self.executor.release(f.key)
+        self._unblock(r.cache_key)
         self._read_result_map(r)
         self._flush_metrics()
         vexec, name = r.vexec, r.task
@@ -969,7 +984,7 @@ class Engine(Steering):
             if r is not None:
                 self.executor.cancel(r.handle, reason)
         for name, state in vexec.state.items():
-            if state in (TASK_PENDING, WAITING):
+            if state in (TASK_PENDING, WAITING, BLOCKED):
                 vexec.state[name] = SKIPPED
         if vexec.settled:
             self._finalize(vexec)

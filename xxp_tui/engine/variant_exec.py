@@ -10,6 +10,7 @@ from xxp_tui.kb.variants import Variant
 from xxp_tui.spec.model import Workflow
 
 PENDING, RUNNING, DONE, FAILED, SKIPPED, WAITING = "pending", "running", "done", "failed", "skipped", "waiting"
+BLOCKED = "blocked"  # an identical execution (same cache key) runs for another variant: wait and reuse it
 
 
 @dataclass
@@ -53,6 +54,9 @@ class VariantExec:
     def waiting(self) -> list[str]:
         return [n for n, s in self.state.items() if s == WAITING]
 
+    def blocked(self) -> list[str]:
+        return [n for n, s in self.state.items() if s == BLOCKED]
+
     def rule_out_downstream(self, name: str) -> None:
         """A task failed for good: nothing that depends on it can run."""
         frontier = [name]
@@ -66,7 +70,7 @@ class VariantExec:
     @property
     def settled(self) -> bool:
         """No task runs and none can start: the variant's outcome is known."""
-        if self.running() or self.waiting():
+        if self.running() or self.waiting() or self.blocked():
             return False
         if self.failure or self.stopping:
             return True
