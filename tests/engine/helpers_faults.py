@@ -47,6 +47,10 @@ GARBAGE = [
     b'{"name": "score", "value": 1, "step": NaN}\n',     # a step that is no integer
     b'{"name": "score", "value": 1' + b"9" * 400 + b"}\n",  # a value too large for a float
 ]
+ODD_TIMES = [  # usable metrics whose own timestamp is not: the time of reading is taken instead
+    b'{"name": "odd_time", "value": 1, "time": 1' + b"0" * 400 + b"}\n",
+    b'{"name": "odd_time", "value": 2, "time": NaN}\n',
+]
 TRUNCATED = b'{"name": "score", "value": 0.9'           # the last line, cut short
 
 if mode == "ok":
@@ -82,6 +86,7 @@ elif mode in ("binary_fail", "binary_ok"):
 elif mode in ("malformed", "malformed_ok"):
     with open(metrics, "ab") as fh:
         fh.writelines(GARBAGE)
+        fh.writelines(ODD_TIMES)
         if mode == "malformed_ok":
             fh.write(b'{"name": "score", "value": 0.5}\n')
         fh.write(TRUNCATED)

@@ -241,8 +241,11 @@ def test_malformed_metric_lines_are_skipped_and_counted(faults):
     with faults.kb() as kb:
         for key in ("malformed_ok", "malformed"):
             vid = faults.variant(key).id
-            got = [(m.name, m.value, m.text, m.step) for m in kbv.metrics(kb, vid)]
-            assert got == ([("score", 0.5, None, None)] if key == "malformed_ok" else []), got
+            metrics = kbv.metrics(kb, vid)
+            got = [(m.name, m.value, m.text, m.step) for m in metrics]
+            odd = [("odd_time", 1.0, None, None), ("odd_time", 2.0, None, None)]  # kept, timed on reading
+            assert got == odd + ([("score", 0.5, None, None)] if key == "malformed_ok" else []), got
+            assert all(faults.run.created <= m.time <= time.time() for m in metrics)
             warnings = [e.detail["text"] for e in kbc.events(kb, faults.run.id, target=f"v{vid}")
                         if e.kind == "warning"]
             assert warnings == [f"v{vid}: 10 malformed metric line(s) from S ignored"]

@@ -51,9 +51,20 @@ def parse_metric_line(line: bytes, key: str) -> MetricEvent | None:
             return None
         if not (isinstance(step, int) or math.isfinite(step)) or not -MAX_STEP < step < MAX_STEP:
             return None  # NaN, inf or beyond what SQLite stores
-    when = obj.get("time")
     return MetricEvent(key, obj["name"][:200], value, text, None if step is None else int(step),
-                       float(when) if isinstance(when, int | float) else time.time())
+                       _when(obj.get("time")))
+
+
+def _when(raw: object) -> float:
+    """The line's own timestamp if it is a usable one, else now."""
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        try:
+            when = float(raw)
+        except OverflowError:
+            return time.time()
+        if math.isfinite(when):
+            return when
+    return time.time()
 
 
 def parse_chunk(reader: MetricsReader, chunk: bytes) -> list[MetricEvent]:
