@@ -37,13 +37,19 @@ class Progress:
         self.run_id = run_id
         self.kb_path = kb_path
         self.done = 0
+        self.closed = False
 
     def __call__(self, event) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
         if event.kind == "variant" and event.status in ("completed", "failed", "pruned", "cancelled"):
             self.done += 1
         prefix = f"{stamp} [{self.done:>4} done] " if self.tty else f"{stamp} "
-        print(prefix + event.text, flush=True)
+        if self.closed:
+            return
+        try:
+            print(prefix + event.text, flush=True)
+        except OSError:  # stdout went away (a closed pipe, a dropped terminal): the run goes on unseen
+            self.closed = True
 
 
 def _drive(db: Path, run_id: int, allow_changed_spec: bool = False, max_log_mb: int | None = None,

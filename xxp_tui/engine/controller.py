@@ -486,6 +486,8 @@ class Engine(Steering):
     def _maybe_finish_node(self, name: str) -> None:
         if self.flow.nodes[name].status != ACTIVE or self.node_open.get(name):
             return
+        if self.stop_request:
+            return  # a stopped run follows no more edges: nothing after this node may start
         search = self.searches.get(name)
         if search is not None and self.asked.get(name, 0) < (self.exp.spaces[name].runs or 0):
             return  # budget left: more trials will be asked
