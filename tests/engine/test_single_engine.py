@@ -33,3 +33,20 @@ def test_a_second_engine_on_the_same_run_is_refused(tmp_path: Path):
         wait_until(lambda: kbr.liveness(run.kb, run.run_id).alive, what="the first engine beating again")
     finally:
         run.stop()
+
+
+def test_two_knowledge_bases_in_one_folder_run_side_by_side(tmp_path: Path):
+    """The lock is per KB file and run: r1 of kbA.sqlite and r1 of kbB.sqlite are different runs."""
+    import shutil
+
+    from tests.engine.conftest import clean_env, xxp_executable
+
+    root = Path(__file__).resolve().parents[2]
+    project = tmp_path / "q"
+    shutil.copytree(root / "sample_workflows" / "quickstart", project, ignore=shutil.ignore_patterns(".xxp"))
+    procs = [subprocess.Popen([xxp_executable(), "run", str(project / "quickstart.xxp"), "--headless", "--db",
+                               str(tmp_path / name)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL, env=clean_env(), text=True)
+             for name in ("kbA.sqlite", "kbB.sqlite")]
+    for proc in procs:
+        assert proc.wait(timeout=180) == 0, proc.stderr.read()

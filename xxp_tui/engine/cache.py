@@ -89,8 +89,11 @@ def environment_signature(packages_hash: str) -> str:
     return _digest(sys.version, sys.executable, packages_hash)
 
 
-def cache_key(code: str, params: dict[str, Any], seed: int, inputs: str, env: str) -> str:
-    return _digest("xxp-cache-1", code, json.dumps(params, sort_keys=True, default=str), str(seed), inputs, env)
+def cache_key(code: str, params: dict[str, Any], seed: int, inputs: str, env: str, outputs: list[str]) -> str:
+    """`outputs`: the output ports the execution must produce (a workflow can link more than the
+    task declares); a result with fewer ports cannot stand in for it."""
+    return _digest("xxp-cache-2", code, json.dumps(params, sort_keys=True, default=str), str(seed), inputs, env,
+                   ",".join(sorted(outputs)))
 
 
 def outputs_intact(outputs: dict[str, str], recorded: dict[str, str], hashes: FileHashes) -> bool:

@@ -41,7 +41,7 @@ from xxp_tui.engine.strategies import (
     derive_seed,
     to_params,
 )
-from xxp_tui.engine.taskspec import PrepareError, TaskSpec, data_path, prepare, private_state_dir
+from xxp_tui.engine.taskspec import PrepareError, TaskSpec, data_path, prepare, private_state_dir, run_folder
 from xxp_tui.engine.variant_exec import BLOCKED, DONE, FAILED, RUNNING, SKIPPED, WAITING, VariantExec
 from xxp_tui.engine.variant_exec import PENDING as TASK_PENDING
 from xxp_tui.kb import KB, open_kb
@@ -156,6 +156,7 @@ class Engine(Steering):
         self.spec_dir = self.project.entry.parent
         self.project_dir = Path(run.project_dir)
         private_state_dir(self.project_dir)
+        self.run_dir = run_folder(self.project_dir, self.run_id, self.db_path)
         self.workers = max(1, run.workers)
         self.paused = run.paused
         self.seed = run.seed or 0
@@ -690,7 +691,7 @@ class Engine(Steering):
             return 0
         try:
             spec = prepare(
-                project_dir=self.project_dir, spec_dir=self.spec_dir, run_id=self.run_id, variant_id=vexec.id,
+                run_dir=self.run_dir, spec_dir=self.spec_dir, run_id=self.run_id, variant_id=vexec.id,
                 variant_params=vexec.variant.params, seed=vexec.variant.seed or 0, workflow=vexec.workflow,
                 task=task, attempt=attempt, upstream=vexec.outputs, extra_inputs=vexec.extra_inputs.get(name),
             )
@@ -699,11 +700,14 @@ class Engine(Steering):
                                 reason=str(exc), started=time.time(), ended=time.time())
             self._task_failed(vexec, name, str(exc), retry=False)
             return 0
-        code = cache.code_hash(task.signature, self.hashes)
-        inputs = cache.inputs_hash(spec.inputs, self.hashes)
+        try:
+            code = cache.code_hash(task.signature, self.hashes)
+            inputs = cache.inputs_hash(spec.inputs, self.hashes)
+        except OSError:  # an input vanished or cannot be read: the task will say so; nothing to cache
+            code = inputs = None
         key = None
-        if code is not None and task.cache and not self.no_cache:
-            key = cache.cache_key(code, spec.params, spec.seed, inputs, self.env_signature)
+        if code is not None and inputs is not None and task.cache and not self.no_cache:
+            key = cache.cache_key(code, spec.params, spec.seed, inputs, self.env_signature, list(spec.outputs))
             if any(r.cache_key == key for r in self.running.values()):
                 # The same computation runs for another variant: wait for it (holding the slot, so
                 # scheduling stays bounded) and reuse its result when it ends (see _unblock).
@@ -1065,7 +1069,7 @@ class Engine(Steering):
         KB, held for the life of the process (the OS drops it when the process dies)."""
         import fcntl
 
-        path = self.db_path.parent / f"engine-r{self.run_id}.lock"
+        path = self.db_path.parent / f"{self.db_path.name}.engine-r{self.run_id}.lock"  # per KB file
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

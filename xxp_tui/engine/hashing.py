@@ -28,7 +28,7 @@ def tree_sha256(folder: Path, progress: Progress = None) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
     for p in sorted(folder.rglob("*")):
-        if p.is_file() and not p.is_symlink():
+        if p.is_file():  # a symlinked file counts by its target's content (DVC caches, shared datasets)
             rel = p.relative_to(folder).as_posix()
             h.update(rel.encode() + b"\0" + file_sha256(p, progress).encode() + b"\0")
             size += p.stat().st_size

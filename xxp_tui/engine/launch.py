@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from xxp_tui.engine.taskspec import private_state_dir
+from xxp_tui.engine.taskspec import private_state_dir, run_folder
 from xxp_tui.kb import open_kb
 from xxp_tui.kb import runs as kbr
 from xxp_tui.spec.loader import LoadResult
@@ -43,14 +43,14 @@ def create_run(result: LoadResult, experiment: str, db: Path, *, workers: int, s
     return NewRun(db, run_id, experiment)
 
 
-def engine_log_path(project_dir: Path, run_id: int) -> Path:
-    return project_dir / ".xxp" / "runs" / f"r{run_id}" / "engine.log"
+def engine_log_path(project_dir: Path, run_id: int, db: Path | None = None) -> Path:
+    return run_folder(project_dir, run_id, db) / "engine.log"
 
 
 def start_detached(db: Path, run_id: int, project_dir: Path, extra: list[str] | None = None) -> subprocess.Popen:
     """Start `python -m xxp_tui.engine` in its own session, logging to the run's engine.log."""
     private_state_dir(project_dir)
-    log = engine_log_path(project_dir, run_id)
+    log = engine_log_path(project_dir, run_id, db)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(

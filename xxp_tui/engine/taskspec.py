@@ -2,7 +2,7 @@
 
 Layout of one task execution (`attempt` > 1 gets `Task.2/`, `Task.3/`…):
 
-    .xxp/runs/r<run>/v<variant>/<Task>/
+    .xxp/runs/r<run>/v<variant>/<Task>/       (r<run>-kb<hash>/ for a KB kept outside the project)
         params.json     XXP_PARAMS: typed params, input and output paths, seed, ids
         metrics.jsonl   XXP_METRICS: the task appends {"name", "value", "step"} lines
         stdout.log  stderr.log
@@ -14,6 +14,7 @@ through params.json, so shell metacharacters in them are inert.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -63,9 +64,18 @@ def private_state_dir(project_dir: Path) -> Path:
     return folder
 
 
-def workdir(project_dir: Path, run_id: int, variant_id: int, task: str, attempt: int) -> Path:
+def run_folder(project_dir: Path, run_id: int, db: Path | None = None) -> Path:
+    """A run's folder under `.xxp/runs/`: `r3` for the project's own KB (`.xxp/kb.sqlite`);
+    a KB kept elsewhere (`--db`) tags it (`r3-kb1a2b…`), so the r3 of two KBs never share folders."""
+    root = project_dir / ".xxp" / "runs"
+    if db is None or Path(db).resolve() == (project_dir / ".xxp" / "kb.sqlite").resolve():
+        return root / f"r{run_id}"
+    return root / f"r{run_id}-kb{hashlib.sha256(str(Path(db).resolve()).encode()).hexdigest()[:10]}"
+
+
+def workdir(run_dir: Path, variant_id: int, task: str, attempt: int) -> Path:
     name = task if attempt == 1 else f"{task}.{attempt}"
-    return project_dir / ".xxp" / "runs" / f"r{run_id}" / f"v{variant_id}" / name
+    return run_dir / f"v{variant_id}" / name
 
 
 def coerce(value: Any, declared: str | None) -> Any:
@@ -138,14 +148,14 @@ def data_path(spec_dir: Path, raw: str) -> Path:
 
 
 def prepare(
-    *, project_dir: Path, spec_dir: Path, run_id: int, variant_id: int, variant_params: dict, seed: int,
+    *, run_dir: Path, spec_dir: Path, run_id: int, variant_id: int, variant_params: dict, seed: int,
     workflow: Workflow, task: Task, attempt: int, upstream: dict[str, dict[str, str]],
     extra_inputs: dict[str, str] | None = None,
 ) -> TaskSpec:
     """Build the TaskSpec and write params.json; raises PrepareError with the reason to record."""
     sig = task.signature
     argv = command(sig, task)
-    cwd = workdir(project_dir, run_id, variant_id, task.name, attempt)
+    cwd = workdir(run_dir, variant_id, task.name, attempt)
     out_dir = cwd / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
     inputs: dict[str, str] = dict(extra_inputs or {})
