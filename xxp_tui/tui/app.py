@@ -38,6 +38,7 @@ from xxp_tui.tui.widgets.variant_table import VariantTable
 STEERING = {"prune", "priority_up", "priority_down", "inject", "pause_resume", "parallel", "answer", "stop",
             "resume_engine"}
 FINISHED = ("completed", "failed", "pruned", "cancelled")
+ASKED_PRIORITY_TTL = 5.0  # seconds a priority the viewer asked for counts over the table's older value
 PALETTE_TITLES = {
     "xxp.prune": "Prune the cursor's or the tagged variants", "xxp.inject": "Inject a variant",
     "xxp.pause": "Pause or resume the run", "xxp.answer": "Answer a waiting interaction",
@@ -168,6 +169,7 @@ class XxpApp(App[str]):
         self.db = Path(db)
         self.run_id = run_id
         self.read_only = read_only
+        self._asked_priority: dict[int, tuple[int, float]] = {}  # variant -> (priority asked, when)
         self.poll_interval = poll_interval
         self._keymap = load_keymap() if keymap is None else keymap
         self.summary: RunSummary | None = None
@@ -665,11 +667,17 @@ class XxpApp(App[str]):
 
     def _priority(self, delta: int) -> None:
         rows = []
+        now = time.monotonic()
         for vid in self.table.targets():
             row = self.table.rows.get(vid)
             if row is not None and row.data["status"] not in FINISHED:
-                priority = int(row.data["priority"]) + delta
-                # Shown at once, so pressing ] three times means +3 before the engine answers.
+                # Pressing ] three times means +3 before the engine answers: count from what was
+                # last asked (for a few seconds), not from the table, which a poll may have reset
+                # to an older value in between.
+                asked = self._asked_priority.get(vid)
+                base = asked[0] if asked and now - asked[1] < ASKED_PRIORITY_TTL else int(row.data["priority"])
+                priority = base + delta
+                self._asked_priority[vid] = (priority, now)
                 rows.append({**row.data, "priority": priority})
                 self.send("prioritize", {"variant": f"v{vid}", "priority": priority})
         self.table.upsert(rows)
