@@ -168,3 +168,17 @@ def test_kb_best_compare_importance_and_optuna_export(kp):
     loaded = optuna.load_study(study_name="r1-S", storage=f"sqlite:///{study}")
     assert loaded.best_params == {"Q.x": 0.3}
     assert (study.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_rerun_that_cannot_start_leaves_a_failed_run_not_a_running_one(kp):
+    kp.write()
+    kp.run()
+    target = kp.variants()[0]
+    spec = kp.root / "e.xxp"
+    renamed = spec.read_text().replace("space S of W", "space S2 of W").replace("START -> S ->", "START -> S2 ->")
+    spec.write_text(renamed)
+    done = xxp("rerun", target.label, "--db", kp.db, cwd=kp.root)
+    assert done.returncode == 2 and "no longer has" in done.stderr, done.stdout + done.stderr
+    run = kp.latest_run()
+    assert run.id == 2 and run.status == "failed" and "no longer has" in run.reason
+    assert kp.variants(run.id) == []

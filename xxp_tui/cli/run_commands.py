@@ -54,7 +54,7 @@ class Progress:
 
 def _drive(db: Path, run_id: int, allow_changed_spec: bool = False, max_log_mb: int | None = None,
            quiet: bool = False) -> int:
-    from xxp_tui.engine.controller import Engine, EngineError, install_signal_handlers
+    from xxp_tui.engine.controller import Engine, EngineBusy, EngineError, install_signal_handlers, record_start_failure
 
     progress = None if quiet else Progress(db, run_id)
     engine = Engine(db, run_id, on_event=progress, allow_changed_spec=allow_changed_spec,
@@ -63,7 +63,11 @@ def _drive(db: Path, run_id: int, allow_changed_spec: bool = False, max_log_mb: 
     try:
         try:
             engine.start()
+        except EngineBusy as exc:
+            fail(str(exc), 2)
         except EngineError as exc:
+            engine.close()
+            record_start_failure(db, run_id, str(exc))
             fail(str(exc), 2)
         status = engine.run_loop()
     finally:

@@ -11,7 +11,13 @@ import sys
 import traceback
 from pathlib import Path
 
-from xxp_tui.engine.controller import Engine, EngineBusy, EngineError, install_signal_handlers
+from xxp_tui.engine.controller import (
+    Engine,
+    EngineBusy,
+    EngineError,
+    install_signal_handlers,
+    record_start_failure,
+)
 from xxp_tui.kb import open_kb
 from xxp_tui.kb import runs as kbr
 
@@ -40,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except EngineError as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
-        with open_kb(args.db, create=False) as kb:
-            kbr.set_status(kb, args.run, "failed", str(exc))
+        engine.close()
+        record_start_failure(args.db, args.run, str(exc))
         return 2
     try:
         status = engine.run_loop()

@@ -66,6 +66,17 @@ class EngineBusy(EngineError):
     """Another engine already drives this run (which is then left as it is)."""
 
 
+def record_start_failure(db_path: Path, run_id: int, reason: str) -> None:
+    """An engine could not start: a new run has failed; a run that had started before (a resume
+    while its Dask scheduler is down, say) stays resumable, with the reason."""
+    with open_kb(db_path, create=False) as kb:
+        run = kbr.get_run(kb, run_id)
+        if run.status == "starting":
+            kbr.set_status(kb, run_id, "failed", reason)
+        elif not run.finished:
+            kbr.set_status(kb, run_id, "interrupted", f"could not resume: {reason}")
+
+
 @dataclass
 class Running:
     vexec: VariantExec
@@ -176,6 +187,8 @@ class Engine(Steering):
         self._connect_executor()
         self._beat()
         fresh = self.run.status == "starting"
+        if fresh and self.rerun_of is not None:
+            self._rerun_source(self.rerun_of)  # refuse before anything is recorded as started
         if fresh:
             kbr.record_environment(self.kb, self.run_id, environment.capture(self.project_dir))
             with self.kb.write():
@@ -232,7 +245,7 @@ class Engine(Steering):
         """A rerun is a run of one variant: the recorded params and seed of an earlier one."""
         return self.run.settings.get("rerun_of")
 
-    def _start_rerun(self, source_id: int) -> None:
+    def _rerun_source(self, source_id: int) -> kbv.Variant:
         source = kbv.find(self.kb, source_id)
         if source is None:
             raise EngineError(f"no variant v{source_id} to rerun")
@@ -240,6 +253,10 @@ class Engine(Steering):
             raise EngineError(f"v{source_id} belongs to {source.space}, which {self.exp.name} no longer has")
         if self.exp.node_kind(source.space) == "interaction":
             raise EngineError(f"v{source_id} is the answer to the interaction {source.space}; there is nothing to run")
+        return source
+
+    def _start_rerun(self, source_id: int) -> None:
+        source = self._rerun_source(source_id)
         with self.kb.write():
             kbr.upsert_node(self.kb, self.run_id, source.space, status="running", iteration=1, started=time.time(),
                             total=1)
