@@ -226,12 +226,18 @@ def test_cache_ls_and_gc(cp):
         (entry,) = [e for e in kbcache.entries(kb) if e.task == "Load"]
     for path in entry.outputs.values():
         Path(path).unlink()
-    assert "would evict 1 of 7" in xxp("cache", "gc", "--dry-run", "--db", cp.db, cwd=cp.root).stdout
-    assert "evicted 1 of 7" in xxp("cache", "gc", "--db", cp.db, cwd=cp.root).stdout
-    assert len(json.loads(xxp("cache", "ls", "--json", "--db", cp.db, cwd=cp.root).stdout)) == 6
+    train = next(e for e in entries if e["task"] == "Train")
+    with cp.kb() as kb:  # an output changed behind the cache's back is not intact either
+        (changed,) = [e for e in kbcache.entries(kb) if e.task_run == train["entry"]]
+    Path(changed.outputs["model"]).write_text("tampered")
+    listed = {e["entry"]: e["intact"] for e in json.loads(xxp("cache", "ls", "--json", "--db", cp.db).stdout)}
+    assert [k for k, ok in listed.items() if not ok] == sorted([entry.task_run, train["entry"]])
+    assert "would evict 2 of 7" in xxp("cache", "gc", "--dry-run", "--db", cp.db, cwd=cp.root).stdout
+    assert "evicted 2 of 7" in xxp("cache", "gc", "--db", cp.db, cwd=cp.root).stdout
+    assert len(json.loads(xxp("cache", "ls", "--json", "--db", cp.db, cwd=cp.root).stdout)) == 5
     # --all --delete-outputs empties the cache and frees the files; the next run computes everything.
     done = xxp("cache", "gc", "--all", "--delete-outputs", "--db", cp.db, cwd=cp.root)
-    assert "evicted 6 of 6" in done.stdout
+    assert "evicted 5 of 5" in done.stdout
     with cp.kb() as kb:
         assert kbcache.entries(kb) == []
     assert len(cp.run()) == 7
@@ -259,3 +265,12 @@ def test_waiting_for_an_identical_running_task_holds_its_slot(cp):
     intervals = sorted((v.started, v.ended) for v in cp.variants())
     most = max(sum(1 for s, e in intervals if s <= t < e) for t, _ in intervals)
     assert most <= 2, intervals
+
+
+def test_a_helper_module_beside_the_script_is_part_of_the_code(cp):
+    train = cp.root / "tasks" / "c" / "train"
+    (train / "helpers.py").write_text("SCALE = 1\n")  # on the task's PYTHONPATH, named by no dependency
+    cp.run()
+    assert cp.run() == []
+    (train / "helpers.py").write_text("SCALE = 2\n")
+    assert sorted(c for c in cp.run() if c.startswith("Train")) == ["Train lr=0.1", "Train lr=0.2", "Train lr=0.3"]

@@ -163,10 +163,9 @@ def cache_ls(as_json: bool = typer.Option(False, "--json", help="Print JSON rows
     from xxp_tui.kb import cache as kbcache
 
     with kb_session(db, readonly=True) as kb:
-        entries = kbcache.entries(kb)
-    rows = [{"entry": e.task_run, "task": e.task, "run": f"r{e.run_id}", "variant": f"v{e.variant_id}",
-             "hits": e.hits, "size": e.size, "key": e.key, "intact": all(Path(p).exists() for p in e.outputs.values())}
-            for e in entries]
+        rows = [{"entry": e.task_run, "task": e.task, "run": f"r{e.run_id}", "variant": f"v{e.variant_id}",
+                 "hits": e.hits, "size": e.size, "key": e.key, "intact": _intact(kb, e)}
+                for e in kbcache.entries(kb)]
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -193,7 +192,7 @@ def cache_gc(
 
     with kb_session(db) as kb:
         entries = kbcache.entries(kb)
-        chosen = [e for e in entries if evict_all or not all(Path(p).exists() for p in e.outputs.values())]
+        chosen = [e for e in entries if evict_all or not _intact(kb, e)]
         freed = 0
         if not dry_run:
             kbcache.evict(kb, [e.task_run for e in chosen])
@@ -208,6 +207,16 @@ def cache_gc(
                     freed += e.size
     verb = "would evict" if dry_run else "evicted"
     print(f"{verb} {len(chosen)} of {len(entries)} entries" + (f", deleted {_size(freed)}" if freed else ""))
+
+
+def _intact(kb, entry) -> bool:
+    """The engine's own test: every output there, with the sha256 recorded when it was made."""
+    from xxp_tui.engine.cache import FileHashes, outputs_intact
+    from xxp_tui.kb import cache as kbcache
+    from xxp_tui.kb import variants as kbv
+
+    source = kbv.get_task_run(kb, entry.task_run)
+    return outputs_intact(entry.outputs, kbcache.output_digests(kb, source), FileHashes())
 
 
 def _size(n: int) -> str:
@@ -280,7 +289,8 @@ def kb_compare(
             row: dict = {"space": space}
             for run, info in zip(runs, infos, strict=True):
                 variants = kbv.for_run(kb, run.id, space=space)
-                values = [v.objective for v in variants if v.status == "completed" and v.objective is not None]
+                values = [v.objective for v in variants
+                          if v.status == "completed" and v.objective is not None and v.origin != "warm_start"]
                 direction = info.get(space, {}).get("direction", "maximize")
                 best_value = (min(values) if direction == "minimize" else max(values)) if values else None
                 counts: dict[str, int] = {}

@@ -68,14 +68,22 @@ def dependency_files(sig: TaskSignature) -> list[Path]:
     return sorted(found)
 
 
+def sibling_modules(sig: TaskSignature) -> list[Path]:
+    """Python modules beside the script and in the task folder: both folders are on the task's
+    PYTHONPATH, so a helper module there is part of the code even if no `dependency` names it."""
+    folders = {sig.script.parent.resolve()} | ({sig.folder.resolve()} if sig.folder else set())
+    return sorted({p.resolve() for folder in folders for p in folder.glob("*.py")} - {sig.script.resolve()})
+
+
 def code_hash(sig: TaskSignature | None, hashes: FileHashes) -> str | None:
-    """Hash of what a task runs: its script and its declared dependency files."""
+    """Hash of what a task runs: its script, the modules beside it and its dependency files."""
     if sig is None or sig.script is None or not sig.script.is_file():
         return None
     parts = [f"script:{hashes.of(sig.script)}"]
-    for dep in dependency_files(sig):
-        rel = dep.relative_to(sig.folder.resolve()) if sig.folder and dep.is_relative_to(sig.folder.resolve()) else dep
-        parts.append(f"dep:{rel}:{hashes.of(dep)}")
+    for path in sorted(set(dependency_files(sig)) | set(sibling_modules(sig))):
+        rel = path.name if sig.folder is None or not path.is_relative_to(sig.folder.resolve()) else \
+            path.relative_to(sig.folder.resolve())
+        parts.append(f"dep:{rel}:{hashes.of(path)}")
     return _digest(*parts)
 
 

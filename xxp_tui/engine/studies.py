@@ -36,8 +36,10 @@ def space_info(model: dict, experiment: str) -> dict[str, dict]:
 
 
 def finished_trials(kb: KB, run_id: int, space: str) -> list[kbv.Variant]:
-    """Completed variants of a space that have an objective value, in the order they ran."""
-    return [v for v in kbv.for_run(kb, run_id, status="completed", space=space) if v.objective is not None]
+    """Completed variants of a space that have an objective value, in the order they ran; not the
+    warm-start copies of earlier runs' results (they belong to those runs)."""
+    return [v for v in kbv.for_run(kb, run_id, status="completed", space=space)
+            if v.objective is not None and v.origin != "warm_start"]
 
 
 def distributions(variants: list[kbv.Variant]) -> dict[str, Any]:

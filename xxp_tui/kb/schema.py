@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from xxp_tui.kb.connection import KB
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _v1(kb: KB) -> None:
@@ -141,7 +141,12 @@ def _v3(kb: KB) -> None:
     kb.db["heartbeat"].add_column("live_workers", int)
 
 
-MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3]
+def _v4(kb: KB) -> None:
+    """`cache ls` counts the hits of each entry: index the reused task run's source."""
+    kb.db["task_runs"].create_index(["cache_source"])
+
+
+MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

@@ -170,6 +170,7 @@ class XxpApp(App[str]):
         self.run_id = run_id
         self.read_only = read_only
         self._asked_priority: dict[int, tuple[int, float]] = {}  # variant -> (priority asked, when)
+        self._gc_frozen = False
         self.poll_interval = poll_interval
         self._keymap = load_keymap() if keymap is None else keymap
         self.summary: RunSummary | None = None
@@ -327,11 +328,14 @@ class XxpApp(App[str]):
                     self.completion_times.append(row["ended"])
                 (self.waiting_ids.add if row["status"] == "waiting_input" else self.waiting_ids.discard)(vid)
             self.table.upsert(delta.variants)
-            if len(delta.variants) >= 1000:
+            if len(delta.variants) >= 1000 and not self._gc_frozen:
                 # A big load (the first poll of a large run): its rows live as long as the viewer.
-                # Move everything alive now out of the cyclic GC's way, so later full collections
-                # do not walk tens of thousands of rows in the middle of a key press.
+                # Move everything alive now out of the cyclic GC's way, once and after a collection
+                # (so no garbage is pinned), so later full collections do not walk tens of thousands
+                # of rows in the middle of a key press.
+                gc.collect()
                 gc.freeze()
+                self._gc_frozen = True
             tree = self.run_tree
             if first_summary or not tree.node_items:
                 tree.build(self.project, delta.summary.run.experiment, delta.nodes)

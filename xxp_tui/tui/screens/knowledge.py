@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
+from textual.worker import get_current_worker
 
 from xxp_tui.tui.screens.modals import MODAL_CSS
 
@@ -58,7 +59,8 @@ def knowledge_report(db: Path, run_id: int, top: int = 5) -> KnowledgeReport:
         info = space_info(kbr.spec_record(kb, run_id)[2], run.experiment)
         for name, meta in info.items():
             variants = kbv.for_run(kb, run_id, space=name)
-            values = [v.objective for v in variants if v.status == "completed" and v.objective is not None]
+            values = [v.objective for v in variants  # this run's own results, not warm-start copies
+                      if v.status == "completed" and v.objective is not None and v.origin != "warm_start"]
             chosen = (min(values) if meta["direction"] == "minimize" else max(values)) if values else None
             origins: dict[str, int] = {}
             for v in variants:
@@ -150,7 +152,8 @@ class KnowledgeScreen(ModalScreen[None]):
         except Exception as exc:  # a KB problem is shown, never a crash of the viewer
             self.app.call_from_thread(self._show_error, f"cannot read the knowledge base: {exc}")
             return
-        self.app.call_from_thread(self._show, report)
+        if not get_current_worker().is_cancelled:  # a newer refresh (r) replaced this one
+            self.app.call_from_thread(self._show, report)
 
     def _show(self, report: KnowledgeReport) -> None:
         self.report = report
