@@ -182,3 +182,19 @@ def test_a_rerun_that_cannot_start_leaves_a_failed_run_not_a_running_one(kp):
     run = kp.latest_run()
     assert run.id == 2 and run.status == "failed" and "no longer has" in run.reason
     assert kp.variants(run.id) == []
+
+
+def test_warm_start_compares_what_tasks_ran_with_not_only_what_was_bound(kp):
+    """An earlier run that left `k` at its default (1) is no prior for a space that fixes k = 2,
+    and is one for a space that fixes k = 1."""
+    kp.write(domain="enum(0.1, 0.2, 0.3)")
+    spec = kp.root / "e.xxp"
+    spec.write_text(spec.read_text().replace(" param k = 1;", ""))  # r1: k unbound, runs with its default
+    kp.run()
+    kp.write(strategy="bayesian", domain="range(0.0, 0.5)", runs=1, k=2, warm="warmstart auto;")
+    kp.run()
+    assert not [v for v in kp.variants() if v.origin == "warm_start"]
+    assert "3 (other fixed params)" in kp.last_output
+    kp.write(strategy="bayesian", domain="range(0.0, 0.5)", runs=1, k=1, warm="warmstart r1;")
+    kp.run()
+    assert sorted(v.params["Q.x"] for v in kp.variants() if v.origin == "warm_start") == [0.1, 0.2, 0.3]

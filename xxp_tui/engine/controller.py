@@ -465,10 +465,10 @@ class Engine(Steering):
         candidates = kbknow.code_signatures(self.kb, exclude_run=self.run_id, only_run=only_run)
         fixed = warmstart.expected_fixed(space, workflow)
         matching = []
-        for vid, sig in candidates.items():
-            if set(sig) != set(signature):
+        for vid, ran in candidates.items():
+            if set(ran) != set(signature):
                 continue  # another workflow altogether: not worth a mention
-            if sig != signature:
+            if {task: code for task, (code, _) in ran.items()} != signature:
                 selection.skip("different code")
             else:
                 matching.append(vid)
@@ -476,6 +476,8 @@ class Engine(Steering):
         # In the order they ran: TPE weighs recent trials more, and the end of a search is its best part.
         for v in kbknow.variants_by_id(self.kb, matching):
             config, why = warmstart.project(space, search.dists, fixed, v.params)
+            if config is not None and not warmstart.ran_as(workflow, space, config, candidates[v.id]):
+                config, why = None, "other fixed params"
             values = self._objective_values(space, v.id) if config is not None else None
             if config is None:
                 selection.skip(why)
@@ -740,6 +742,7 @@ class Engine(Steering):
                 self.kb, variant_id=vexec.id, task=name, attempt=attempt, status="running", argv=spec.argv,
                 cwd=str(spec.cwd), started=now, stdout_path=str(spec.stdout_path), stderr_path=str(spec.stderr_path),
                 host=self.executor.host, outputs=spec.outputs, cache_key=key, code_hash=code, inputs_hash=inputs,
+                params=spec.params,
             )
             kbv.update(self.kb, vexec.id, attempts=max(vexec.variant.attempts, attempt))
         try:
@@ -762,7 +765,8 @@ class Engine(Steering):
             if not cache.outputs_intact(source.outputs, kbcache.output_digests(self.kb, source), self.hashes):
                 continue
             kbcache.record_hit(self.kb, variant_id=vexec.id, task=name, attempt=attempt, source=source,
-                               cache_key=key, code_hash=code, inputs_hash=inputs, cwd=str(spec.cwd))
+                               cache_key=key, code_hash=code, inputs_hash=inputs, cwd=str(spec.cwd),
+                               params=spec.params)
             vexec.state[name] = DONE
             vexec.outputs[name] = dict(source.outputs)
             for m in kbv.metrics(self.kb, vexec.id):  # a pruner learns the reused curve too

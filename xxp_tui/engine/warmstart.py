@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from xxp_tui.engine.strategies import to_params
+from xxp_tui.engine.taskspec import task_params
 from xxp_tui.spec.model import Space, Workflow
 
 
@@ -102,3 +104,18 @@ def project(space: Space, dists: dict, fixed: dict[str, Any], params: dict[str, 
         if key in fixed and not _same(fixed[key], value):
             return None, "other fixed params"
     return config, ""
+
+
+def ran_as(workflow: Workflow, space: Space, config: dict, ran: dict[str, tuple[str | None, dict | None]]) -> bool:
+    """Did every task of an earlier variant run with exactly the params this space would give it
+    for `config` (defaults and fixed values included)? Task runs recorded before params were kept
+    (None) are judged by `project` alone."""
+    variant_params = to_params(space, config)
+    for name, task in workflow.tasks.items():
+        recorded = ran.get(name, (None, None))[1]
+        if recorded is None:
+            continue
+        expected = task_params(task, variant_params)
+        if set(recorded) != set(expected) or not all(_same(recorded[k], expected[k]) for k in expected):
+            return False
+    return True

@@ -3,6 +3,7 @@ workflow has reached. Everything here reads finished facts; nothing here changes
 
 from __future__ import annotations
 
+import json
 import time
 
 from xxp_tui.kb import variants as kbv
@@ -10,10 +11,10 @@ from xxp_tui.kb.connection import KB
 
 
 def code_signatures(kb: KB, exclude_run: int | None = None, only_run: int | None = None
-                    ) -> dict[int, dict[str, str | None]]:
-    """Completed variants (not themselves copies from a warm start) -> {task: code hash} of the
-    task runs that produced their result."""
-    sql = ("SELECT t.variant_id, t.task, t.code_hash FROM task_runs t JOIN variants v ON v.id = t.variant_id"
+                    ) -> dict[int, dict[str, tuple[str | None, dict | None]]]:
+    """Completed variants (not themselves copies from a warm start) -> {task: (code hash, the
+    params it ran with or None when not recorded)} of the task runs that produced their result."""
+    sql = ("SELECT t.variant_id, t.task, t.code_hash, t.params FROM task_runs t JOIN variants v ON v.id = t.variant_id"
            " WHERE v.status = 'completed' AND v.origin != 'warm_start' AND t.status IN ('completed', 'cached')")
     args: list = []
     if exclude_run is not None:
@@ -22,9 +23,10 @@ def code_signatures(kb: KB, exclude_run: int | None = None, only_run: int | None
     if only_run is not None:
         sql += " AND v.run_id = ?"
         args.append(only_run)
-    out: dict[int, dict[str, str | None]] = {}
+    out: dict[int, dict[str, tuple[str | None, dict | None]]] = {}
     for r in kb.query(sql + " ORDER BY t.id", tuple(args)):
-        out.setdefault(r["variant_id"], {})[r["task"]] = r["code_hash"]
+        params = json.loads(r["params"]) if r["params"] else None
+        out.setdefault(r["variant_id"], {})[r["task"]] = (r["code_hash"], params)
     return out
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from xxp_tui.kb.connection import KB
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _v1(kb: KB) -> None:
@@ -143,10 +143,16 @@ def _v3(kb: KB) -> None:
 
 def _v4(kb: KB) -> None:
     """`cache ls` counts the hits of each entry: index the reused task run's source."""
-    kb.db["task_runs"].create_index(["cache_source"])
+    kb.db["task_runs"].create_index(["cache_source"], if_not_exists=True)
 
 
-MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4]
+def _v5(kb: KB) -> None:
+    """Each task execution records the params it ran with, resolved (defaults and fixed values
+    included): what warm start compares, since a spec can change a default between runs."""
+    kb.db["task_runs"].add_column("params", str)
+
+
+MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

@@ -209,7 +209,7 @@ def _task_run(r) -> TaskRun:
 
 
 def insert_task_run(kb: KB, **fields) -> int:
-    for key in ("argv", "outputs"):
+    for key in ("argv", "outputs", "params"):
         if key in fields:
             fields[key] = json.dumps(fields[key])
     with kb.write():
