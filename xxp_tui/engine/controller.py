@@ -856,12 +856,17 @@ class Engine(Steering):
         if r.handle.host != self.executor.host:  # a distributed executor learnt it late (see Started)
             where = {"host": r.handle.host, "pid": r.handle.pid, "pgid": r.handle.pgid,
                      "proc_start": r.handle.proc_start}
-        kbv.update_task_run(self.kb, r.task_run_id, status=status, exit_code=f.exit_code, signal=f.signal,
-                            ended=now, reason=reason, **where)
+        # Hashed first, then written with the outcome in one transaction: a completed task run (a
+        # cache entry) never exists without the digests that later prove its outputs intact.
+        artifacts = self._describe_outputs(r.spec) if status == "completed" else []
+        with self.kb.write():
+            kbv.update_task_run(self.kb, r.task_run_id, status=status, exit_code=f.exit_code, signal=f.signal,
+                                ended=now, reason=reason, **where)
+            for port, path, info in artifacts:
+                kbv.insert_artifact(self.kb, variant_id=vexec.id, task=name, port=port, path=path, **info)
         if status == "completed":
             vexec.state[name] = DONE
             vexec.outputs[name] = dict(r.spec.outputs)
-            self._record_artifacts(vexec, name, r.spec)
         elif status == "cancelled":
             vexec.state[name] = SKIPPED
         else:
@@ -911,12 +916,16 @@ class Engine(Steering):
                     self.metric_buffer.append((r.vexec.id, r.task, str(key)[:200], None, str(value)[:10000],
                                                None, time.time()))
 
-    def _record_artifacts(self, vexec: VariantExec, name: str, spec: TaskSpec) -> None:
+    def _describe_outputs(self, spec: TaskSpec) -> list[tuple[str, str, dict]]:
+        """(port, path, sha256/size/kind) of each output the task left."""
+        out = []
         for port, path in spec.outputs.items():
             p = Path(path)
-            if p.exists():
-                info = describe_path(p, self._beat_if_due)
-                kbv.insert_artifact(self.kb, variant_id=vexec.id, task=name, port=port, path=str(p), **info)
+            try:
+                out.append((port, str(p), describe_path(p, self._beat_if_due)))
+            except OSError:  # not there (the task did not write it) or gone meanwhile: nothing to record
+                continue
+        return out
 
     # ------------------------------------------------------------------ variant outcomes
 
