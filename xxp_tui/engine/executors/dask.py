@@ -378,7 +378,7 @@ class DaskExecutor:
         """Last resort for a task whose runner does not answer: kill its group through the scheduler."""
         if self.client is None or handle.pgid is None or handle.worker is None:
             return
-        from xxp_tui.engine.executors.dask_runner import kill_group
+        from xxp_tui.engine.executors.groups import kill_group
 
         with contextlib.suppress(Exception):
             self.client.run(kill_group, handle.pgid, int(signal.SIGKILL), workers=[handle.worker], wait=False)

@@ -34,6 +34,8 @@ import subprocess
 import sys
 import time
 
+from xxp_tui.engine.executors.groups import end_group, kill_group
+
 GUARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guard.py")
 POLL = 0.1
 METRICS_BATCH = 256 * 1024  # streamed per poll at most; the rest is read from the shared file
@@ -50,13 +52,6 @@ def shared_path_problem(worker: str, *paths: str) -> str | None:
     return None
 
 
-def kill_group(pgid: int, sig: int = signal.SIGKILL) -> bool:
-    """Signal a task's process group on this worker (the orchestrator's last resort, via Client.run)."""
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
 
 
 def run_task(payload: dict) -> dict:
@@ -217,6 +212,7 @@ def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
         for pipe in sinks:
             pipe.close()
     rc = proc.wait()
+    end_group(proc.pid)  # the guard led the group: anything the task left behind goes with it
     metrics.send()
     out["metrics_size"] = metrics.size()
     out["exit_code"], out["signal"] = (None, -rc) if rc < 0 else (rc, None)

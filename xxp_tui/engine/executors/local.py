@@ -26,6 +26,7 @@ from typing import IO
 import psutil
 
 from xxp_tui.engine.executors import Finished, MetricEvent
+from xxp_tui.engine.executors.groups import end_group
 from xxp_tui.engine.executors.metrics import parse_chunk, parse_rest
 from xxp_tui.engine.taskspec import TaskSpec
 
@@ -200,6 +201,7 @@ class LocalExecutor:
             for pipe in sinks:
                 pipe.close()
         rc = proc.wait()
+        end_group(handle.pgid)  # a background child the task left in its group goes too
         handle.finished = True
         exit_code, sig = (None, -rc) if rc < 0 else (rc, None)
         self.events.put(Finished(

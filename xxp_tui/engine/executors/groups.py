@@ -1,0 +1,34 @@
+"""Process groups of tasks: every task runs in its own group (its own session), so it is stopped
+as a whole, with whatever it started. Standard library only: the local executor, the Dask runner on
+a worker and the guard all use it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+
+def kill_group(pgid: int, sig: int = signal.SIGKILL) -> bool:
+    """Signal a task's process group on this worker (the orchestrator's last resort, via Client.run)."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def end_group(pgid: int, grace: float = 1.0) -> None:
+    """After a task ended: whatever it left running in its process group (a background child) is
+    stopped too, SIGTERM then SIGKILL, so no process outlives its task unwatched. Standard library
+    only: the local executor and the Dask runner both use it."""
+    if not kill_group(pgid, signal.SIGTERM):
+        return  # nothing left
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.05)
+    kill_group(pgid, signal.SIGKILL)
