@@ -108,8 +108,8 @@ class DaskExecutor:
         self._stream: queue.SimpleQueue = queue.SimpleQueue()
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._collector: threading.Thread | None = None
-        self._info: tuple[int, int] | None = None  # (workers, threads), refreshed at most every second
-        self._info_at = 0.0
+        self._info: tuple[int, int] | None = None  # (workers, threads), refreshed by _watch_cluster
+        self._closing = threading.Event()
 
     # -- connection
 
@@ -148,8 +148,26 @@ class DaskExecutor:
         self.client.subscribe_topic(self.topic, self._on_stream)
         self._collector = threading.Thread(target=self._collect, daemon=True, name="xxp-dask-collector")
         self._collector.start()
+        self._refresh_cluster_info()
+        threading.Thread(target=self._watch_cluster, daemon=True, name="xxp-dask-cluster").start()
+
+    def _refresh_cluster_info(self) -> None:
+        try:
+            info = self.client.scheduler_info(n_workers=0)
+            self._info = (int(info.get("n_workers", 0)), int(info.get("total_threads", 0)))
+        except Exception:
+            pass  # keep the last known value: a scheduler that does not answer now may answer soon
+
+    def _watch_cluster(self) -> None:
+        """Asks the scheduler about its workers every second, off the engine's thread: a scheduler
+        that went away makes this call hang for seconds, which the engine's loop must not."""
+        while not self._closing.wait(CLUSTER_INFO_EVERY):
+            if self.client is None:
+                return
+            self._refresh_cluster_info()
 
     def close(self) -> None:
+        self._closing.set()
         if self._collector is not None:
             self._done.put(None)
             self._collector.join(timeout=5)
@@ -281,17 +299,8 @@ class DaskExecutor:
         return info[1] if info else None
 
     def cluster_info(self) -> tuple[int, int] | None:
-        if self.client is None:
-            return None
-        now = time.monotonic()
-        if self._info is None or now - self._info_at >= CLUSTER_INFO_EVERY:
-            self._info_at = now
-            try:
-                info = self.client.scheduler_info(n_workers=0)
-                self._info = (int(info.get("n_workers", 0)), int(info.get("total_threads", 0)))
-            except Exception:
-                self._info = (0, 0)
-        return self._info
+        """(live workers, their threads) as last heard from the scheduler; never waits for it."""
+        return self._info if self.client is not None else None
 
     def shutdown(self, reason: str, wait: float = 5.0) -> None:
         for handle in self.running():
