@@ -37,7 +37,8 @@ import time
 from xxp_tui.engine.executors.groups import end_group, kill_group
 
 GUARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guard.py")
-POLL = 0.1
+POLL = 0.1  # local checks: the process, its output, metrics to send
+CANCEL_POLL = 0.5  # asking the scheduler whether the attempt was cancelled: one call per task, kept rare
 METRICS_BATCH = 256 * 1024  # streamed per poll at most; the rest is read from the shared file
 STDERR_TAIL = 4096
 MARKER = ".xxp-attempt"
@@ -113,7 +114,11 @@ def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
     grace = float(payload["kill_grace"])
     topic, key = payload["topic"], payload["key"]
     stdout = open(payload["stdout_path"], "wb", buffering=0)  # noqa: SIM115 - closed below
-    stderr = open(payload["stderr_path"], "wb", buffering=0)  # noqa: SIM115
+    try:
+        stderr = open(payload["stderr_path"], "wb", buffering=0)  # noqa: SIM115
+    except OSError:
+        stdout.close()
+        raise
     pid_r, pid_w = os.pipe()
     try:
         proc = subprocess.Popen(
@@ -129,21 +134,27 @@ def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
         return out
     finally:
         os.close(pid_w)
-    with os.fdopen(pid_r, "rb") as fh:
-        told = fh.read().decode(errors="replace").strip()
-    out["pgid"] = proc.pid
-    if told.isdigit():
-        out["pid"] = int(told)
-        with contextlib.suppress(Exception):
-            import psutil
+    try:  # from here on the task runs: whatever goes wrong in the runner must not leave it behind
+        with os.fdopen(pid_r, "rb") as fh:
+            told = fh.read().decode(errors="replace").strip()
+        out["pgid"] = proc.pid
+        if told.isdigit():
+            out["pid"] = int(told)
+            with contextlib.suppress(Exception):
+                import psutil
 
-            out["proc_start"] = psutil.Process(out["pid"]).create_time()
-    elif told.startswith("error "):
-        out["reason"] = f"could not start {argv[0]} on {out['worker']} ({out['host']}): {told[6:]}"
-    worker.log_event(topic, {"kind": "started", "key": key, "dkey": dkey, "host": out["host"],
-                             "worker": out["worker"], "pid": out["pid"], "pgid": proc.pid,
-                             "proc_start": out["proc_start"]})
-    metrics = _MetricStream(worker, topic, key, dkey, payload["metrics_path"])
+                out["proc_start"] = psutil.Process(out["pid"]).create_time()
+        elif told.startswith("error "):
+            out["reason"] = f"could not start {argv[0]} on {out['worker']} ({out['host']}): {told[6:]}"
+        worker.log_event(topic, {"kind": "started", "key": key, "dkey": dkey, "host": out["host"],
+                                 "worker": out["worker"], "pid": out["pid"], "pgid": proc.pid,
+                                 "proc_start": out["proc_start"]})
+        metrics = _MetricStream(worker, topic, key, dkey, payload["metrics_path"])
+    except BaseException:
+        kill_group(proc.pid, signal.SIGKILL)
+        stdout.close()
+        stderr.close()
+        raise
     written = {"stdout": 0, "stderr": 0}
     sinks = {proc.stdout: ("stdout", stdout), proc.stderr: ("stderr", stderr)}
     tail = bytearray()
@@ -152,7 +163,7 @@ def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
         sel.register(pipe, selectors.EVENT_READ)
     kill_at: float | None = None
     exited_at: float | None = None
-    next_poll = 0.0
+    next_poll = next_cancel_check = 0.0
 
     def stop(why: str | None, cancelled: bool = False) -> None:
         nonlocal kill_at
@@ -197,7 +208,10 @@ def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
             if now >= next_poll:
                 next_poll = now + POLL
                 metrics.send()
-                if kill_at is None and (_is_set(cancel) or _released(worker, dkey)):
+                asked = now >= next_cancel_check
+                if asked:
+                    next_cancel_check = now + CANCEL_POLL
+                if kill_at is None and ((asked and _is_set(cancel)) or _released(worker, dkey)):
                     stop(None, cancelled=True)
             if kill_at is not None and now >= kill_at:
                 kill_group(proc.pid, signal.SIGKILL)
