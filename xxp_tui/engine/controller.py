@@ -113,6 +113,7 @@ class Engine(Steering):
         self.allow_changed_spec = allow_changed_spec
         self.stop_request: str | None = None  # "interrupt" | "stop"
         self.stop_reason: str | None = None  # set when the failure policy stops the run
+        self.interrupt_reason: str | None = None  # set when the executor itself is lost
         self.queued: dict[int, kbv.Variant] = {}
         self.queued_in: dict[str, int] = {}  # node -> queued variants
         self.heap: list[tuple[int, int]] = []
@@ -748,6 +749,9 @@ class Engine(Steering):
         try:
             handle = self.executor.submit(spec)
         except OSError as exc:
+            if not self.executor.connected():
+                self._executor_lost(vexec, name, tr_id)
+                return 0
             kbv.update_task_run(self.kb, tr_id, status="failed", reason=str(exc), ended=time.time())
             self._task_failed(vexec, name, str(exc), retry=False)
             return 0
@@ -833,6 +837,9 @@ class Engine(Steering):
         vexec, name = r.vexec, r.task
         vexec.handles.pop(name, None)
         now = time.time()
+        if f.lost and not vexec.stopping and not self.executor.connected():
+            self._executor_lost(vexec, name, r.task_run_id)
+            return
         tail = _last_line(f.stderr_tail)
         if vexec.stopping:
             status, reason = "cancelled", vexec.stopping
@@ -874,6 +881,19 @@ class Engine(Steering):
             return
         if vexec.settled:
             self._finalize(vexec)
+
+    def _executor_lost(self, vexec: VariantExec, name: str, task_run_id: int) -> None:
+        """The scheduler itself is gone: not the task's fault, nor the variant's. The attempt is
+        recorded as interrupted and the run stops resumably (resume when the scheduler is back)."""
+        kbv.update_task_run(self.kb, task_run_id, status="interrupted", ended=time.time(),
+                            reason="the Dask scheduler could not be reached")
+        vexec.state[name] = TASK_PENDING
+        vexec.attempts[name] -= 1
+        if self.stop_request is None:
+            self.stop_request = "interrupt"
+            self.interrupt_reason = (f"the Dask scheduler {self.run.scheduler or ''} could not be reached; "
+                                     f"resume with: xxp-tui resume r{self.run_id}").replace("  ", " ")
+            self.emit("run", f"run r{self.run_id}: {self.interrupt_reason}")
 
     def _task_failed(self, vexec: VariantExec, name: str, reason: str, retry: bool, lost: bool = False) -> None:
         """Retry within the task's `retries`. A lost attempt (its Dask worker died) is not the task's
@@ -1049,7 +1069,7 @@ class Engine(Steering):
         for vexec in self.active.values():
             if not kbv.get(self.kb, vexec.id).finished:
                 kbv.update(self.kb, vexec.id, status="queued", reason="interrupted; resume to continue")
-        self._set_status("interrupted", "interrupted; resume to continue")
+        self._set_status("interrupted", self.interrupt_reason or "interrupted; resume to continue")
         self.emit("run", f"run r{self.run_id} interrupted; continue with: xxp-tui resume r{self.run_id}")
         return "interrupted"
 

@@ -81,6 +81,8 @@ class Executor(Protocol):
 
     def live_workers(self) -> int | None: ...
 
+    def connected(self) -> bool: ...  # False: the executor itself is gone (a Dask scheduler down)
+
     def shutdown(self, reason: str) -> None: ...
 
 

@@ -225,6 +225,8 @@ class DaskExecutor:
             return
         handle.cancel_sent = True
         handle.kill_deadline = time.monotonic() + self.kill_grace + FALLBACK_KILL_AFTER
+        if not self.connected():
+            return  # no scheduler to tell; a worker that lost it stops its tasks itself
         from distributed import Event
 
         with contextlib.suppress(Exception):
@@ -288,6 +290,10 @@ class DaskExecutor:
 
     def running(self) -> list[DaskHandle]:
         return [h for h in self.handles.values() if not h.finished]
+
+    def connected(self) -> bool:
+        """The client still talks to its scheduler (it stops "running" when the scheduler is lost)."""
+        return self.client is not None and self.client.status == "running"
 
     def live_workers(self) -> int | None:
         info = self.cluster_info()

@@ -147,6 +147,9 @@ class LocalExecutor:
     def live_workers(self) -> int | None:
         return None  # no cluster: the run's slots are all there is
 
+    def connected(self) -> bool:
+        return True
+
     def shutdown(self, reason: str, wait: float = 5.0) -> None:
         for handle in self.running():
             self.cancel(handle, reason)
