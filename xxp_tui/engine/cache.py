@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xxp_tui.engine.hashing import Progress, file_sha256, tree_sha256
+from xxp_tui.engine.hashing import Progress, file_sha256
 from xxp_tui.spec.model import TaskSignature
 
 
@@ -45,8 +45,13 @@ class FileHashes:
             st = path.stat()
         except OSError:
             return "missing"
-        if path.is_dir():
-            return tree_sha256(path, self.progress)[0]  # folders change inside; their own mtime says little
+        if path.is_dir():  # as tree_sha256, with each file's digest memoised (a shared input folder
+            # is hashed once per engine, not once per task that reads it)
+            h = hashlib.sha256()
+            for p in sorted(path.rglob("*")):
+                if p.is_file():
+                    h.update(p.relative_to(path).as_posix().encode() + b"\0" + self.of(p).encode() + b"\0")
+            return h.hexdigest()
         key = (str(path), st.st_size, st.st_mtime_ns)
         if key not in self._seen:
             self._seen[key] = file_sha256(path, self.progress)

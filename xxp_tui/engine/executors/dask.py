@@ -38,6 +38,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from xxp_tui.engine.executors import ExecutorError, Finished, MetricEvent, Started
 from xxp_tui.engine.executors.local import DEFAULT_MAX_LOG_BYTES, KILL_GRACE, METRICS_READ_LIMIT
@@ -349,8 +350,23 @@ class DaskExecutor:
                 continue
             handle.future = None
             finished = self._finished(handle, result, error)
-            handle.finished = True
-            self.events.put(finished)
+            if error == "cancelled" and handle.cancel_reason is not None and self._had_started(handle):
+                # We cancelled an attempt the runner had already started: it stops the process group
+                # within its grace period. Say the task ended only then, so its slot is not reused
+                # while the process still runs.
+                threading.Timer(self.kill_grace + 1.0, self._post, (handle, finished)).start()
+                continue
+            self._post(handle, finished)
+
+    def _post(self, handle: DaskHandle, finished: Finished) -> None:
+        handle.finished = True
+        self.events.put(finished)
+
+    @staticmethod
+    def _had_started(handle: DaskHandle) -> bool:
+        from xxp_tui.engine.executors.dask_runner import MARKER
+
+        return handle.start_time is not None or (Path(handle.spec.cwd) / MARKER).exists()
 
     def _finished(self, handle: DaskHandle, result: dict | None, error) -> Finished:
         key, reason = handle.key, handle.cancel_reason
