@@ -86,3 +86,26 @@ def test_only_xxp_variables_and_python_settings_travel_to_workers() -> None:
            "AWS_SECRET_ACCESS_KEY": "s3cr3t", "HOME": "/root", "PATH": "/usr/bin", "LD_LIBRARY_PATH": "/x"}
     assert shipped_env(env) == {"XXP_PARAMS": "/p/params.json", "XXP_SEED": "3", "PYTHONPATH": "/lib",
                                 "PYTHONUNBUFFERED": "1"}
+
+
+def test_a_metric_line_longer_than_a_batch_does_not_stop_the_stream(tmp_path: Path) -> None:
+    """The runner steps over it (the orchestrator reads that gap from the shared file and counts
+    the line malformed) and goes on streaming the lines after it."""
+    from xxp_tui.engine.executors.dask_runner import METRICS_BATCH, _MetricStream
+
+    class Worker:
+        def __init__(self) -> None:
+            self.events: list[dict] = []
+
+        def log_event(self, topic: str, msg: dict) -> None:
+            self.events.append(msg)
+
+    path = tmp_path / "metrics.jsonl"
+    first, last = b'{"name": "a", "value": 1}\n', b'{"name": "b", "value": 2}\n'
+    huge = b'{"name": "x", "value": "' + b"y" * 2 * METRICS_BATCH + b'"}\n'
+    path.write_bytes(first + huge + last)
+    worker = Worker()
+    stream = _MetricStream(worker, "topic", "key", "dkey", str(path))
+    for _ in range(4):
+        stream.send()
+    assert [(e["start"], e["data"]) for e in worker.events] == [(0, first), (len(first) + len(huge), last)]

@@ -39,7 +39,7 @@ from xxp_tui.engine.executors.groups import end_group, kill_group
 GUARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guard.py")
 POLL = 0.1  # local checks: the process, its output, metrics to send
 CANCEL_POLL = 0.5  # asking the scheduler whether the attempt was cancelled: one call per task, kept rare
-METRICS_BATCH = 256 * 1024  # streamed per poll at most; the rest is read from the shared file
+METRICS_BATCH = 64 * 1024  # streamed per poll at most (the scheduler keeps 1,000 events); the rest: the shared file
 STDERR_TAIL = 4096
 MARKER = ".xxp-attempt"
 
@@ -240,11 +240,8 @@ class _MetricStream:
     def __init__(self, worker, topic: str, key: str, dkey, path: str) -> None:
         self.worker, self.topic, self.key, self.dkey, self.path = worker, topic, key, dkey, path
         self.offset = 0
-        self.broken = False  # a line longer than a batch: leave the rest to the orchestrator's file read
 
     def send(self) -> None:
-        if self.broken:
-            return
         try:
             with open(self.path, "rb") as fh:
                 fh.seek(self.offset)
@@ -253,12 +250,28 @@ class _MetricStream:
             return
         end = chunk.rfind(b"\n")
         if end < 0:
-            self.broken = len(chunk) >= METRICS_BATCH
+            if len(chunk) >= METRICS_BATCH:  # one line longer than a batch: step over it; the
+                self._skip_line()            # orchestrator reads the gap from the shared file
             return
         data = chunk[: end + 1]
         self.worker.log_event(self.topic, {"kind": "metrics", "key": self.key, "dkey": self.dkey,
                                            "start": self.offset, "data": data})
         self.offset += len(data)
+
+    def _skip_line(self) -> None:
+        """Move past the end of the over-long line at the offset, once it has one."""
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                position = self.offset
+                while chunk := fh.read(METRICS_BATCH):
+                    end = chunk.find(b"\n")
+                    if end >= 0:
+                        self.offset = position + end + 1
+                        return
+                    position += len(chunk)
+        except OSError:
+            return
 
     def size(self) -> int:
         try:
