@@ -65,3 +65,15 @@ async def test_the_screen_opens_with_K_and_shows_the_report(two_runs):
         assert "reused from the cache" in text
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, KnowledgeScreen), what="closed")
+
+
+async def test_a_finished_run_offers_no_steering(two_runs):
+    app = XxpApp(two_runs, 2, keymap={}, poll_interval=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.summary is not None, what="the summary")
+        assert app.summary.run.finished
+        for action in ("prune", "inject", "pause_resume", "stop", "parallel", "priority_up"):
+            assert app.check_action(action, ()) is False, action
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert any("Help" in t for t in titles), titles  # the palette still lists what a viewer can do
+        assert not any("Prune" in t or "Inject" in t for t in titles), titles

@@ -54,7 +54,8 @@ PALETTE_TITLES = {
 }
 # Moves and Back have no use in a palette.
 PALETTE_SKIP = {"xxp.escape", "xxp.focus.tree", "xxp.table.down", "xxp.table.up", "xxp.table.pagedown",
-                "xxp.table.pageup", "xxp.table.left", "xxp.table.right", "xxp.chart.param"}
+                "xxp.table.pageup", "xxp.table.left", "xxp.table.right", "xxp.table.first", "xxp.table.last",
+                "xxp.chart.param"}
 
 
 def keymap_path() -> Path:
@@ -618,6 +619,8 @@ class XxpApp(App[str]):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if self.read_only and action in STEERING:
             return False
+        if action in STEERING and self.summary is not None and self.summary.run.finished:
+            return False  # a finished run takes no more commands: not offered in the footer or palette
         if action == "resume_engine":
             return self._resumable()
         if action == "answer" and self.summary is not None:
@@ -800,7 +803,8 @@ class XxpApp(App[str]):
         if screen is not self.screen_stack[0]:
             return
         for _key, binding in self._all_bindings():
-            if binding.id in PALETTE_SKIP or self.check_action(binding.action.split("(")[0], ()) is False:
+            if (binding.id in PALETTE_SKIP or binding.id.startswith("xxp.cmdline.")  # the : line's own keys
+                    or self.check_action(binding.action.split("(")[0], ()) is False):
                 continue
             namespace = self.table if binding.id.startswith("xxp.table.") else self
             keys = ", ".join(self.get_key_display(binding.with_key(k.strip())) for k in binding.key.split(","))
