@@ -818,7 +818,7 @@ class Engine(Steering):
                 self.executor.cancel(r.handle, f"timed out after {_seconds(timeout)}")
 
     def _on_started(self, e: Started) -> None:
-        """A distributed executor's task started on a worker: record where, and its process ids."""
+        """A task's process exists (locally, or on a Dask worker): record where, and its ids."""
         r = self.running.get(e.key)
         if r is not None:
             kbv.update_task_run(self.kb, r.task_run_id, host=e.host, pid=e.pid, pgid=e.pgid, proc_start=e.proc_start)

@@ -25,7 +25,7 @@ from typing import IO
 
 import psutil
 
-from xxp_tui.engine.executors import Finished, MetricEvent
+from xxp_tui.engine.executors import Finished, MetricEvent, Started
 from xxp_tui.engine.executors.groups import end_group
 from xxp_tui.engine.executors.metrics import parse_chunk, parse_rest
 from xxp_tui.engine.taskspec import TaskSpec
@@ -40,12 +40,12 @@ STDERR_TAIL = 4096
 class LocalHandle:
     key: str
     spec: TaskSpec
-    proc: subprocess.Popen
-    pid: int
-    pgid: int
-    proc_start: float | None
     host: str
     started: float
+    proc: subprocess.Popen | None = None  # set by the task's thread once the process exists
+    pid: int | None = None
+    pgid: int | None = None
+    proc_start: float | None = None
     cancel_reason: str | None = None
     kill_at: float | None = None
     metrics_offset: int = 0
@@ -53,6 +53,34 @@ class LocalHandle:
     malformed: int = 0
     stderr_tail: deque = field(default_factory=lambda: deque(maxlen=64))
     finished: bool = False
+
+
+class TaskThreads:
+    """One thread per running task (it starts the process, then copies its output), reused from
+    task to task: creating a thread costs the engine's loop about a millisecond each time. Daemon
+    threads, unlike a ThreadPoolExecutor's, never hold up the exit of an engine that must go."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.idle = 0
+        self.lock = threading.Lock()
+
+    def submit(self, fn, *args) -> None:
+        with self.lock:
+            spare = self.idle > 0
+            if spare:
+                self.idle -= 1
+        if not spare:
+            threading.Thread(target=self._work, daemon=True, name="xxp-task").start()
+        self.jobs.put((fn, args))
+
+    def _work(self) -> None:
+        while True:
+            fn, args = self.jobs.get()
+            with contextlib.suppress(Exception):  # each job handles and reports its own errors
+                fn(*args)
+            with self.lock:
+                self.idle += 1
 
 
 class LocalExecutor:
@@ -65,38 +93,59 @@ class LocalExecutor:
         self.kill_grace = kill_grace
         self.handles: dict[str, LocalHandle] = {}
         self.host = socket.gethostname()
+        self.threads = TaskThreads()
 
     # -- interface
 
     def submit(self, spec: TaskSpec) -> LocalHandle:
-        # Unbuffered: each chunk read from the pipe reaches the log file at once (logs are tailed live).
-        stdout = open(spec.stdout_path, "wb", buffering=0)  # noqa: SIM115 - closed by the watcher thread
-        stderr = open(spec.stderr_path, "wb", buffering=0)  # noqa: SIM115
+        """Start the task on a thread of its own (spawning a process blocks for milliseconds; the
+        engine's loop must not pay that once per task); `Started` tells its pids, `Finished` its end."""
+        handle = LocalHandle(spec.key, spec, self.host, time.time())
+        self.handles[spec.key] = handle
+        self.threads.submit(self._run, handle)
+        return handle
+
+    def _run(self, handle: LocalHandle) -> None:
+        spec = handle.spec
         try:
-            proc = subprocess.Popen(
-                spec.argv, cwd=spec.cwd, env=spec.env, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
-            )
+            # Unbuffered: each chunk read from the pipe reaches the log file at once (logs are tailed live).
+            stdout = open(spec.stdout_path, "wb", buffering=0)  # noqa: SIM115 - closed by _watch
+            try:
+                stderr = open(spec.stderr_path, "wb", buffering=0)  # noqa: SIM115
+            except OSError:
+                stdout.close()
+                raise
+            try:
+                proc = subprocess.Popen(
+                    spec.argv, cwd=spec.cwd, env=spec.env, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
+                )
+            except OSError:
+                stdout.close()
+                stderr.close()
+                raise
         except OSError as exc:
-            stdout.close()
-            stderr.close()
-            raise OSError(f"cannot start {spec.argv[0]}: {exc.strerror or exc}") from exc
+            handle.finished = True
+            self.events.put(Finished(key=handle.key, exit_code=None, signal=None, stderr_tail="",
+                                     reason=f"could not start {spec.argv[0]}: {exc.strerror or exc}"))
+            return
         try:
             proc_start = psutil.Process(proc.pid).create_time()
         except psutil.Error:
             proc_start = None
-        handle = LocalHandle(spec.key, spec, proc, proc.pid, proc.pid, proc_start, self.host, time.time())
-        self.handles[spec.key] = handle
-        threading.Thread(target=self._watch, args=(handle, stdout, stderr), daemon=True,
-                         name=f"xxp-watch-{spec.key}").start()
-        return handle
+        handle.proc, handle.pid, handle.pgid, handle.proc_start = proc, proc.pid, proc.pid, proc_start
+        self.events.put(Started(handle.key, self.host, proc.pid, proc.pid, proc_start))
+        if handle.cancel_reason is not None:  # cancelled while it was being started
+            _signal_group(proc.pid, signal.SIGTERM)
+        self._watch(handle, stdout, stderr)
 
     def cancel(self, handle: LocalHandle, reason: str) -> None:
         if handle.finished:
             return
         if handle.cancel_reason is None:
             handle.cancel_reason = reason
-        _signal_group(handle.pgid, signal.SIGTERM)
+        if handle.pgid is not None:  # else its thread signals it as soon as it exists
+            _signal_group(handle.pgid, signal.SIGTERM)
         if handle.kill_at is None:
             handle.kill_at = time.monotonic() + self.kill_grace
 
@@ -104,7 +153,7 @@ class LocalExecutor:
         now = time.monotonic()
         out: list[MetricEvent] = []
         for handle in list(self.handles.values()):
-            if handle.kill_at is not None and now >= handle.kill_at:
+            if handle.kill_at is not None and now >= handle.kill_at and handle.pgid is not None:
                 _signal_group(handle.pgid, signal.SIGKILL)
                 handle.kill_at = now + 5.0  # repeat rarely while the group lingers
             out.extend(self.read_metrics(handle))
@@ -158,7 +207,8 @@ class LocalExecutor:
             self.tick()
             time.sleep(0.05)
         for handle in self.running():
-            _signal_group(handle.pgid, signal.SIGKILL)
+            if handle.pgid is not None:
+                _signal_group(handle.pgid, signal.SIGKILL)
 
     # -- the watcher thread
 
