@@ -109,3 +109,19 @@ def test_a_metric_line_longer_than_a_batch_does_not_stop_the_stream(tmp_path: Pa
     for _ in range(4):
         stream.send()
     assert [(e["start"], e["data"]) for e in worker.events] == [(0, first), (len(first) + len(huge), last)]
+
+
+def test_scratch_folders_of_dead_engines_are_swept(tmp_path: Path, monkeypatch) -> None:
+    import tempfile
+
+    from xxp_tui.engine.executors.dask import _sweep_scratch
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    gone, alive, other = (tmp_path / f"xxp-dask-{dead.pid}-x", tmp_path / f"xxp-dask-{os.getpid()}-y",
+                          tmp_path / "xxp-dask-notapid-z")
+    for folder in (gone, alive, other):
+        (folder / "w0").mkdir(parents=True)
+    _sweep_scratch()
+    assert not gone.exists() and alive.exists() and other.exists()

@@ -135,8 +135,10 @@ class DaskExecutor:
             else:
                 from distributed import LocalCluster
 
-                # The workers' scratch space is ours and private, and goes when the cluster does.
-                self._scratch = tempfile.mkdtemp(prefix="xxp-dask-")
+                # The workers' scratch space is ours and private, and goes when the cluster does;
+                # one a killed engine left behind is swept here (its pid is in the name).
+                _sweep_scratch()
+                self._scratch = tempfile.mkdtemp(prefix=f"xxp-dask-{os.getpid()}-")
                 with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                     self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                                 host="127.0.0.1", dashboard_address=None,
@@ -444,6 +446,20 @@ class DaskExecutor:
             return [], 0
         handle.metrics_offset += len(chunk)
         return parse_chunk(handle, chunk), len(chunk)
+
+
+def _sweep_scratch() -> None:
+    """Remove the local-cluster scratch folders of engines that are gone (SIGKILLed ones)."""
+    for folder in Path(tempfile.gettempdir()).glob("xxp-dask-*-*"):
+        pid = folder.name.split("-")[2]
+        if not pid.isdigit() or folder.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            continue
 
 
 def _first_line(exc: object) -> str:
