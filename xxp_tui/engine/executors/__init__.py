@@ -9,6 +9,8 @@ the shared queue when a task ends, whatever the cause. The controller never bloc
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -84,6 +86,19 @@ class Executor(Protocol):
     def connected(self) -> bool: ...  # False: the executor itself is gone (a Dask scheduler down)
 
     def shutdown(self, reason: str) -> None: ...
+
+
+def stop_all(executor: Executor, reason: str, wait: float, force: Callable[[Handle], None]) -> None:
+    """Cancel every running task, give them `wait` seconds to end (ticking the executor so its
+    SIGKILL escalation runs), then `force` what is left: what each executor's shutdown shares."""
+    for handle in executor.running():
+        executor.cancel(handle, reason)
+    deadline = time.monotonic() + wait
+    while executor.running() and time.monotonic() < deadline:
+        executor.tick()
+        time.sleep(0.05)
+    for handle in executor.running():
+        force(handle)
 
 
 def make_executor(events, *, kind: str = "local", scheduler: str | None = None, workers: int = 1,

@@ -40,7 +40,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from xxp_tui.engine.executors import ExecutorError, Finished, MetricEvent, Started
+from xxp_tui.engine.executors import ExecutorError, Finished, MetricEvent, Started, stop_all
 from xxp_tui.engine.executors.local import DEFAULT_MAX_LOG_BYTES, KILL_GRACE, METRICS_READ_LIMIT
 from xxp_tui.engine.executors.metrics import parse_chunk, parse_rest
 from xxp_tui.engine.taskspec import TaskSpec
@@ -312,14 +312,7 @@ class DaskExecutor:
         return self._info if self.client is not None else None
 
     def shutdown(self, reason: str, wait: float = 5.0) -> None:
-        for handle in self.running():
-            self.cancel(handle, reason)
-        deadline = time.monotonic() + wait
-        while self.running() and time.monotonic() < deadline:
-            self.tick()
-            time.sleep(0.05)
-        for handle in self.running():
-            self._kill_on_worker(handle)
+        stop_all(self, reason, wait, self._kill_on_worker)
         self.close()
 
     # -- internals

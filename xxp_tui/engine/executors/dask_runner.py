@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import selectors
 import signal
 import socket
 import subprocess
@@ -35,12 +34,12 @@ import sys
 import time
 
 from xxp_tui.engine.executors.groups import end_group, kill_group
+from xxp_tui.engine.executors.logs import LogPump
 
 GUARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guard.py")
 POLL = 0.1  # local checks: the process, its output, metrics to send
 CANCEL_POLL = 0.5  # asking the scheduler whether the attempt was cancelled: one call per task, kept rare
 METRICS_BATCH = 64 * 1024  # streamed per poll at most (the scheduler keeps 1,000 events); the rest: the shared file
-STDERR_TAIL = 4096
 MARKER = ".xxp-attempt"
 
 
@@ -155,12 +154,7 @@ def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
         stdout.close()
         stderr.close()
         raise
-    written = {"stdout": 0, "stderr": 0}
-    sinks = {proc.stdout: ("stdout", stdout), proc.stderr: ("stderr", stderr)}
-    tail = bytearray()
-    sel = selectors.DefaultSelector()
-    for pipe in sinks:
-        sel.register(pipe, selectors.EVENT_READ)
+    logs = LogPump(proc, stdout, stderr, limit)
     kill_at: float | None = None
     exited_at: float | None = None
     next_poll = next_cancel_check = 0.0
@@ -177,33 +171,18 @@ def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
 
     try:
         while True:
-            ready = sel.select(timeout=POLL) if sel.get_map() else []
-            if not sel.get_map():
+            if logs.open:
+                over = logs.pump(timeout=POLL)
+                if over:
+                    stop(over)
+            else:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=POLL)  # output closed: the task is ending, or runs on without it
-            for sk, _ in ready:
-                pipe = sk.fileobj
-                data = os.read(pipe.fileno(), 65536)
-                name, sink = sinks[pipe]
-                if not data:
-                    sel.unregister(pipe)
-                    continue
-                room = limit - written[name]
-                if room > 0:
-                    sink.write(data[:room])
-                written[name] += len(data)
-                if name == "stderr":
-                    tail.extend(data)
-                    del tail[:-STDERR_TAIL]
-                if written[name] > limit and kill_at is None:
-                    limit_mb = limit / 2**20
-                    sink.write(f"\n[xxp-tui: {name} passed {limit_mb:.0f} MB; the task was stopped]\n".encode())
-                    stop(f"printed more than {limit_mb:.0f} MB to {name} (the log limit); stopped")
             now = time.monotonic()
             if proc.poll() is not None:
                 # Grandchildren may keep the pipes open: give them a moment, then stop reading.
                 exited_at = exited_at or now
-                if not sel.get_map() or now - exited_at > 1.0:
+                if not logs.open or now - exited_at > 1.0:
                     break
             if now >= next_poll:
                 next_poll = now + POLL
@@ -220,17 +199,13 @@ def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
         kill_group(proc.pid, signal.SIGKILL)
         raise
     finally:
-        sel.close()
-        stdout.close()
-        stderr.close()
-        for pipe in sinks:
-            pipe.close()
+        logs.close()
     rc = proc.wait()
     end_group(proc.pid)  # the guard led the group: anything the task left behind goes with it
     metrics.send()
     out["metrics_size"] = metrics.size()
     out["exit_code"], out["signal"] = (None, -rc) if rc < 0 else (rc, None)
-    out["stderr_tail"] = bytes(tail).decode("utf-8", errors="replace")
+    out["stderr_tail"] = logs.stderr_tail()
     return out
 
 

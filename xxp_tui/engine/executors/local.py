@@ -12,28 +12,26 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import selectors
 import signal
 import socket
 import subprocess
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import psutil
 
-from xxp_tui.engine.executors import Finished, MetricEvent, Started
+from xxp_tui.engine.executors import Finished, MetricEvent, Started, stop_all
 from xxp_tui.engine.executors.groups import end_group
+from xxp_tui.engine.executors.logs import LogPump
 from xxp_tui.engine.executors.metrics import parse_chunk, parse_rest
 from xxp_tui.engine.taskspec import TaskSpec
 
 DEFAULT_MAX_LOG_BYTES = 50 * 2**20
 KILL_GRACE = 0.5
 METRICS_READ_LIMIT = 2**20  # per task and tick: a flood of metric lines cannot stall the engine
-STDERR_TAIL = 4096
 
 
 @dataclass
@@ -51,7 +49,6 @@ class LocalHandle:
     metrics_offset: int = 0
     metrics_partial: bytes = b""
     malformed: int = 0
-    stderr_tail: deque = field(default_factory=lambda: deque(maxlen=64))
     finished: bool = False
 
 
@@ -200,66 +197,38 @@ class LocalExecutor:
         return True
 
     def shutdown(self, reason: str, wait: float = 5.0) -> None:
-        for handle in self.running():
-            self.cancel(handle, reason)
-        deadline = time.monotonic() + wait
-        while self.running() and time.monotonic() < deadline:
-            self.tick()
-            time.sleep(0.05)
-        for handle in self.running():
-            if handle.pgid is not None:
-                _signal_group(handle.pgid, signal.SIGKILL)
+        stop_all(self, reason, wait, self._kill)
+
+    @staticmethod
+    def _kill(handle: LocalHandle) -> None:
+        if handle.pgid is not None:
+            _signal_group(handle.pgid, signal.SIGKILL)
 
     # -- the watcher thread
 
     def _watch(self, handle: LocalHandle, stdout: IO[bytes], stderr: IO[bytes]) -> None:
         proc = handle.proc
-        written = {"stdout": 0, "stderr": 0}
-        sinks = {proc.stdout: ("stdout", stdout), proc.stderr: ("stderr", stderr)}
-        sel = selectors.DefaultSelector()
-        for pipe in sinks:
-            sel.register(pipe, selectors.EVENT_READ)
-        tail = bytearray()
+        logs = LogPump(proc, stdout, stderr, self.max_log_bytes)
         exited_at: float | None = None
         try:
-            while sel.get_map():
-                for key, _ in sel.select(timeout=0.2):
-                    pipe = key.fileobj
-                    data = os.read(pipe.fileno(), 65536)
-                    name, sink = sinks[pipe]
-                    if not data:
-                        sel.unregister(pipe)
-                        continue
-                    room = self.max_log_bytes - written[name]
-                    if room > 0:
-                        sink.write(data[:room])
-                    written[name] += len(data)
-                    if name == "stderr":
-                        tail.extend(data)
-                        del tail[:-STDERR_TAIL]
-                    if written[name] > self.max_log_bytes and handle.cancel_reason is None:
-                        limit_mb = self.max_log_bytes / 2**20
-                        sink.write(f"\n[xxp-tui: {name} passed {limit_mb:.0f} MB; the task was stopped]\n".encode())
-                        self.cancel(handle, f"printed more than {limit_mb:.0f} MB to {name} (the log limit); "
-                                            "stopped")
+            while logs.open:
+                stop = logs.pump(timeout=0.2)
+                if stop and handle.cancel_reason is None:
+                    self.cancel(handle, stop)
                 if proc.poll() is not None:
                     # Grandchildren may keep the pipes open: give them a moment, then stop reading.
                     exited_at = exited_at or time.monotonic()
                     if time.monotonic() - exited_at > 1.0:
                         break
         finally:
-            sel.close()
-            stdout.close()
-            stderr.close()
-            for pipe in sinks:
-                pipe.close()
+            logs.close()
         rc = proc.wait()
         end_group(handle.pgid)  # a background child the task left in its group goes too
         handle.finished = True
         exit_code, sig = (None, -rc) if rc < 0 else (rc, None)
         self.events.put(Finished(
             key=handle.key, exit_code=exit_code, signal=sig, reason=handle.cancel_reason,
-            stderr_tail=bytes(tail).decode("utf-8", errors="replace"),
+            stderr_tail=logs.stderr_tail(),
         ))
 
 
