@@ -77,3 +77,17 @@ async def test_a_finished_run_offers_no_steering(two_runs):
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert any("Help" in t for t in titles), titles  # the palette still lists what a viewer can do
         assert not any("Prune" in t or "Inject" in t for t in titles), titles
+
+
+async def test_the_run_picker_opens_the_chosen_run(two_runs):
+    """`xxp-tui` with no arguments: the newest run first; Enter returns the highlighted one."""
+    from xxp_tui.kb import open_kb
+    from xxp_tui.kb.queries import run_summaries
+    from xxp_tui.tui.picker import RunPicker
+
+    with open_kb(two_runs, create=False, readonly=True) as kb:
+        summaries = run_summaries(kb)
+    app = RunPicker(two_runs, summaries)
+    async with app.run_test(size=(100, 20)) as pilot:
+        await pilot.press("down", "enter")
+    assert app.return_value == 1  # r2 is listed first, r1 below it

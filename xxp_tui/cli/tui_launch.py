@@ -28,10 +28,6 @@ def open_tui(db: Path, run_id: int, read_only: bool = False, mouse: bool = True,
 
 def pick_run(db: Path) -> int | None:
     """A small list of the KB's runs to choose from (`xxp-tui` with no arguments)."""
-    from textual.app import App, ComposeResult
-    from textual.widgets import Footer, Label, OptionList
-    from textual.widgets.option_list import Option
-
     from xxp_tui.kb import open_kb
     from xxp_tui.kb.queries import run_summaries
 
@@ -40,21 +36,6 @@ def pick_run(db: Path) -> int | None:
     if not summaries:
         print(f"No runs in {db} yet. Start one with: xxp-tui run SPEC", file=sys.stderr)
         return None
+    from xxp_tui.tui.picker import RunPicker
 
-    class Picker(App[int]):
-        BINDINGS = [("q,escape", "quit", "Quit")]
-
-        def compose(self) -> ComposeResult:
-            yield Label(f"Runs in {db} (Enter opens one)")
-            options = []
-            for s in reversed(summaries):
-                counts = " ".join(f"{n} {st}" for st, n in s.counts.items() if n)
-                options.append(Option(f"{s.run.label:>5}  {s.run.experiment:<20} {s.run.status:<13} "
-                                      f"engine {s.engine:<8} {counts}", id=str(s.run.id)))
-            yield OptionList(*options)
-            yield Footer()
-
-        def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-            self.exit(int(event.option.id))
-
-    return Picker().run()
+    return RunPicker(db, summaries).run()
