@@ -132,6 +132,8 @@ def test_warm_start_tells_only_compatible_trials(kp):
     assert not [v for v in kp.variants() if v.origin == "warm_start"]
     done = xxp("run", kp.root / "e.xxp", "--headless", "--warm-start", "yesterday", "--db", kp.db, cwd=kp.root)
     assert done.returncode == 2 and "--warm-start takes auto" in done.stderr
+    done = xxp("run", kp.root / "e.xxp", "--headless", "--warm-start", "r99", "--db", kp.db, cwd=kp.root)
+    assert done.returncode == 2 and "--warm-start r99: no run r99" in done.stderr
 
 
 def test_kb_best_compare_importance_and_optuna_export(kp):
@@ -157,6 +159,8 @@ def test_kb_best_compare_importance_and_optuna_export(kp):
     imp = json.loads(xxp("kb", "importance", "r1", "--json", "--db", kp.db, cwd=kp.root).stdout)
     assert list(imp["importance"]["S"]) == ["Q.x"] and imp["importance"]["S"]["Q.x"] == pytest.approx(1.0)
 
+    nowhere = xxp("export", "r1", "--format", "optuna", "--out", kp.root / "missing" / "s.db", "--db", kp.db)
+    assert nowhere.returncode == 1 and "is not a folder you can write to" in nowhere.stderr, nowhere.stderr
     study = kp.root / "study.db"
     done = xxp("export", "r1", "--format", "optuna", "--out", study, "--db", kp.db, cwd=kp.root)
     assert done.returncode == 0, done.stderr

@@ -75,6 +75,20 @@ def _drive(db: Path, run_id: int, allow_changed_spec: bool = False, max_log_mb: 
     return EXIT_CODES.get(status, 1)
 
 
+def _check_warm_start_run(db_path: Path, ref: str) -> None:
+    """`--warm-start r3` names a run of this knowledge base: say so now, not "0 trials" later."""
+    from xxp_tui.kb import KBError, open_kb
+    from xxp_tui.kb import runs as kbr
+
+    if not db_path.exists():
+        fail_usage(f"--warm-start {ref}: there is no knowledge base at {db_path} yet to take runs from.")
+    with open_kb(db_path, create=False, readonly=True) as kb:
+        try:
+            kbr.resolve_run(kb, ref)
+        except KBError as exc:
+            fail_usage(f"--warm-start {ref}: {exc}.")
+
+
 def run(
     spec: Path = typer.Argument(..., help="The experiment spec (.xxp)."),
     experiment: str = typer.Option(None, "--experiment", "-e", help="Which experiment, if the spec has several."),
@@ -137,6 +151,8 @@ def run(
     if kind == "dask" and scheduler and not workers:
         settings["slots"] = "cluster"  # as many tasks at once as the cluster has worker threads, live
     db_path = db or default_db_path(spec)
+    if warm_start not in (None, "auto", "none"):
+        _check_warm_start_run(db_path, warm_start)
     try:
         new = create_run(result, experiment, db_path, workers=workers or os.cpu_count() or 1, seed=seed,
                          settings=settings, executor=kind, scheduler=scheduler)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,8 @@ def export_optuna(kb: KB, run_id: int, out: Path) -> list[str]:
     out = Path(out)
     if out.exists():
         raise StudyError(f"{out} exists; choose a new file (an export never overwrites)")
+    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        raise StudyError(f"cannot write {out}: {out.parent} is not a folder you can write to")
     storage = f"sqlite:///{out}"
     names = []
     for space, meta in info.items():
