@@ -116,7 +116,7 @@ def test_a_missing_run_or_variant_is_a_sentence_not_a_traceback(tmp_path):
 
     db = tmp_path / "kb.sqlite"
     open_kb(db).close()  # an empty, valid knowledge base
-    for args in (["show", "v99"], ["show", "r7"], ["variants", "r7"], ["rerun", "v3"], ["prune", "v3"]):
+    for args in (["show", "v99"], ["show", "r7"], ["show", "vv"], ["variants", "r7"], ["rerun", "v3"], ["prune", "v3"]):
         done = subprocess.run([sys.executable, "-m", "xxp_tui", *args, "--db", str(db)], capture_output=True,
                               text=True, timeout=60)
         assert done.returncode == 2, (args, done.stdout, done.stderr)

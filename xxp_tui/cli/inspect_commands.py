@@ -95,6 +95,8 @@ def show(
         vid = kbv.parse_variant_ref(ref) if ref.lower().startswith("v") else None
         if vid is not None:
             data = _variant_record(kb, vid, lineage)
+        elif ref.lower().startswith("v"):
+            fail_usage(f"{ref!r} is neither a run (r3, 3, latest) nor a variant (v12).")
         else:
             data = _run_record(kb, run_id_of(kb, ref))
     if as_json:
