@@ -113,6 +113,11 @@ def importance(kb: KB, run_id: int, space: str) -> dict[str, float]:
     """Parameter importance of a space (Optuna's default evaluator, fANOVA), highest first."""
     import optuna
 
+    try:
+        import sklearn.ensemble  # noqa: F401 - fANOVA fits scikit-learn's forests: say so, not ImportError
+    except ImportError:
+        raise StudyError("parameter importance needs scikit-learn: pip install 'xxp-tui[importance]'") from None
+
     run = kbr.get_run(kb, run_id)
     _, _, model = kbr.spec_record(kb, run_id)
     info = space_info(model, run.experiment)
