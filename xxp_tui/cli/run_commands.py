@@ -54,7 +54,14 @@ class Progress:
 
 def _drive(db: Path, run_id: int, allow_changed_spec: bool = False, max_log_mb: int | None = None,
            quiet: bool = False) -> int:
-    from xxp_tui.engine.controller import Engine, EngineBusy, EngineError, install_signal_handlers, record_start_failure
+    from xxp_tui.engine.controller import (
+        Engine,
+        EngineBusy,
+        EngineError,
+        install_signal_handlers,
+        record_engine_defect,
+        record_start_failure,
+    )
 
     progress = None if quiet else Progress(db, run_id)
     engine = Engine(db, run_id, on_event=progress, allow_changed_spec=allow_changed_spec,
@@ -69,7 +76,19 @@ def _drive(db: Path, run_id: int, allow_changed_spec: bool = False, max_log_mb: 
             engine.close()
             record_start_failure(db, run_id, str(exc))
             fail(str(exc), 2)
-        status = engine.run_loop()
+        try:
+            status = engine.run_loop()
+        except Exception as exc:  # a defect: the run stays resumable, the user gets a sentence and a crash file
+            engine.close()
+            record_engine_defect(db, run_id, exc)
+            if os.environ.get("XXP_DEBUG"):
+                raise
+            from xxp_tui.cli.main import _save_traceback
+
+            print(f"xxp-tui: the engine stopped on an error ({type(exc).__name__}: {exc}); run r{run_id} is "
+                  f"interrupted and resumable: xxp-tui resume r{run_id}", file=sys.stderr)
+            print(f"xxp-tui: the details are in {_save_traceback()}; please report it", file=sys.stderr)
+            raise typer.Exit(3) from None
     finally:
         engine.close()
     return EXIT_CODES.get(status, 1)

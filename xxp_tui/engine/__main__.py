@@ -16,10 +16,9 @@ from xxp_tui.engine.controller import (
     EngineBusy,
     EngineError,
     install_signal_handlers,
+    record_engine_defect,
     record_start_failure,
 )
-from xxp_tui.kb import open_kb
-from xxp_tui.kb import runs as kbr
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,8 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         status = engine.run_loop()
     except Exception as exc:  # a defect: keep the run resumable and say where to look
         traceback.print_exc()
-        with open_kb(args.db, create=False) as kb:
-            kbr.set_status(kb, args.run, "interrupted", f"engine error: {exc!r} (see engine.log); resume to continue")
+        record_engine_defect(args.db, args.run, exc)
         return 3
     finally:
         engine.close()

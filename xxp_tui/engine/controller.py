@@ -77,6 +77,18 @@ def record_start_failure(db_path: Path, run_id: int, reason: str) -> None:
             kbr.set_status(kb, run_id, "interrupted", f"could not resume: {reason}")
 
 
+def record_engine_defect(db_path: Path, run_id: int, exc: BaseException) -> str:
+    """The engine's loop raised (a defect of ours, or a module a strategy needs is missing): the run
+    becomes `interrupted` with the reason and its running variants queued again, so nothing shows
+    as running under a dead engine and `resume` continues it. Returns the sentence recorded."""
+    reason = f"engine error: {type(exc).__name__}: {exc}; resume to continue"
+    with open_kb(db_path, create=False) as kb, kb.write():
+        kbr.set_status(kb, run_id, "interrupted", reason)
+        for v in kbv.for_run(kb, run_id, status="running"):
+            kbv.update(kb, v.id, status="queued", reason="interrupted by an engine error; re-queued on resume")
+    return reason
+
+
 @dataclass
 class Running:
     vexec: VariantExec
