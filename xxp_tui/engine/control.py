@@ -9,8 +9,8 @@ Semantics (ExtremeXP's where sound, with documented extensions):
   an `else` edge fires only when none of the node's conditional edges did;
 - a node with several incoming edges is a join: it starts once every incoming forward edge has
   either fired or been ruled out (dead path elimination), and is skipped if none fired;
-- an edge back to an earlier node is a loop: it restarts that node (next iteration), at most
-  `max_iterations` times (100 when the spec gives no bound).
+- an edge back to an earlier node is a loop: it restarts that node (next iteration) until that node
+  has run `max_iterations` rounds, the first included (100 when the spec gives no bound).
 """
 
 from __future__ import annotations
@@ -135,7 +135,10 @@ class ControlFlow:
                 if note:
                     notes.append(note)
             limit = e.max_iterations or (DEFAULT_MAX_ITERATIONS if i in self.back else None)
-            if holds and limit is not None and node.fired.get(i, 0) >= limit:
+            # A loop's bound counts rounds of the node it restarts (`max_iterations 3`: at most 3
+            # rounds, the first included); a forward edge's bound counts how often it fired.
+            done = self.nodes[e.dst].iteration if i in self.back and e.dst in self.nodes else node.fired.get(i, 0)
+            if holds and limit is not None and done >= limit:
                 notes.append(f"{e.src} -> {e.dst}: loop limit of {limit} reached")
                 holds = False
             outcome[i] = holds

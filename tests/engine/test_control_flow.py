@@ -1,0 +1,60 @@
+"""The control graph as a pure state machine: which nodes start, how loops are bounded.
+
+No processes: the experiment is loaded from text and `ControlFlow` is driven with finish events.
+"""
+
+from __future__ import annotations
+
+from xxp_tui.engine.control import ControlFlow
+
+from ..spec.helpers import BASE_WORKFLOW, load
+
+
+def flow(tmp_path, control: str, spaces: tuple[str, ...]) -> ControlFlow:
+    body = "\n".join(f"space {s} of W {{ strategy gridsearch; }}" for s in spaces)
+    src = BASE_WORKFLOW + f"experiment E {{ control {{ {control} }} {body} }}"
+    result = load(tmp_path, src)
+    assert result.ok, [d.render() for d in result.diagnostics]
+    return ControlFlow(result.project.experiments["E"])
+
+
+def always(_edge):
+    return True, None
+
+
+def rounds_of(cf: ControlFlow, node: str, after: str | None = None) -> int:
+    """Drive the graph to its end, every condition true; how many rounds `node` ran."""
+    step = cf.start()
+    todo = list(step.start)
+    runs = {}
+    guard = 0
+    while todo:
+        guard += 1
+        assert guard < 1000, "the loop never ended"
+        name = todo.pop(0)
+        runs[name] = runs.get(name, 0) + 1
+        todo.extend(cf.finish(name, always).start)
+    return runs.get(node, 0)
+
+
+def test_max_iterations_bounds_a_self_loop_to_that_many_rounds(tmp_path):
+    cf = flow(tmp_path, 'START -> S1; S1 ?-> S1 { condition "True"; max_iterations 3 }; S1 -> S2; S2 -> END;',
+              ("S1", "S2"))
+    assert rounds_of(cf, "S1") == 3
+    assert cf.nodes["S1"].iteration == 3
+
+
+def test_max_iterations_bounds_a_longer_loop_by_rounds_of_the_node_it_restarts(tmp_path):
+    cf = flow(tmp_path, 'START -> A; A -> B; B ?-> A { condition "True"; max_iterations 2 }; B -> END;',
+              ("A", "B"))
+    assert rounds_of(cf, "A") == 2
+    assert rounds_of(flow(tmp_path, 'START -> A; A -> B; B ?-> A { condition "True"; max_iterations 1 }; '
+                                    'B -> END;', ("A", "B")), "A") == 1
+
+
+def test_the_limit_reached_is_a_note(tmp_path):
+    cf = flow(tmp_path, 'START -> S1; S1 ?-> S1 { condition "True"; max_iterations 2 }; S1 -> END;', ("S1",))
+    cf.start()
+    assert cf.finish("S1", always).start == ["S1"]
+    last = cf.finish("S1", always)
+    assert last.start == [] and last.notes == ["S1 -> S1: loop limit of 2 reached"]
