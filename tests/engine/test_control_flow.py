@@ -58,3 +58,29 @@ def test_the_limit_reached_is_a_note(tmp_path):
     assert cf.finish("S1", always).start == ["S1"]
     last = cf.finish("S1", always)
     assert last.start == [] and last.notes == ["S1 -> S1: loop limit of 2 reached"]
+
+
+def test_a_node_ruled_out_inside_a_loop_is_known_to_be_reachable_later(tmp_path):
+    """B ?-> C is false in the first round, true in the second: C is ruled out, then starts. The
+    engine must not announce it "skipped" the first time (ControlFlow says it may be reached later)."""
+    cf = flow(tmp_path, 'START -> A; A -> B; B ?-> A { condition "True"; max_iterations 2 }; '
+                        'B ?-> C { condition "ok" }; C -> END;', ("A", "B", "C"))
+    rounds = iter([False, True])
+
+    def c_edge(edge):
+        return (next(rounds), None) if edge.dst == "C" else (True, None)
+
+    assert cf.start().start == ["A"]
+    assert cf.finish("A", c_edge).start == ["B"]
+    first = cf.finish("B", c_edge)
+    assert first.start == ["A"] and first.skipped == ["C"]
+    assert cf.may_be_reached_later("C")
+    assert cf.finish("A", c_edge).start == ["B"]
+    assert cf.finish("B", c_edge).start == ["C"]
+
+
+def test_a_node_ruled_out_outside_any_loop_is_skipped_for_good(tmp_path):
+    cf = flow(tmp_path, 'START -> A; A ?-> B { condition "x" }; A ?-> END { else }; B -> END;', ("A", "B"))
+    cf.start()
+    assert cf.finish("A", lambda e: (False, None)).skipped == ["B"]
+    assert not cf.may_be_reached_later("B")

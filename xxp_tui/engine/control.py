@@ -58,6 +58,7 @@ class ControlFlow:
         if state:
             self.nodes.update({k: v for k, v in state.items() if k in self.nodes})
         self.back = self._back_edges()
+        self.in_loop = self._loop_nodes()
 
     # -- structure
 
@@ -90,6 +91,34 @@ class ControlFlow:
                     on_path.add(dst)
                     stack.append((dst, iter(out_edges.get(dst, []))))
         return back
+
+    def _loop_nodes(self) -> set[str]:
+        """Nodes inside a loop (between a loop's target and the node whose edge goes back to it):
+        they may run again, so what they rule out in one round may still be reached in a later one."""
+        succ: dict[str, set[str]] = {}
+        pred: dict[str, set[str]] = {}
+        for e in self.edges:
+            succ.setdefault(e.src, set()).add(e.dst)
+            pred.setdefault(e.dst, set()).add(e.src)
+
+        def reach(start: str, nxt: dict[str, set[str]]) -> set[str]:
+            seen, todo = {start}, [start]
+            while todo:
+                for n in nxt.get(todo.pop(), ()):
+                    if n not in seen:
+                        seen.add(n)
+                        todo.append(n)
+            return seen
+
+        inside: set[str] = set()
+        for i in self.back:
+            e = self.edges[i]
+            inside |= reach(e.dst, succ) & reach(e.src, pred)
+        return inside
+
+    def may_be_reached_later(self, name: str) -> bool:
+        """A skipped node fed by a node inside a loop can still start in a later round."""
+        return any(self.edges[i].src in self.in_loop for i in self.forward_inputs(name))
 
     def forward_inputs(self, node: str) -> list[int]:
         return [i for i, e in enumerate(self.edges) if e.dst == node and i not in self.back]

@@ -395,9 +395,14 @@ class Engine(Steering):
         for note in step.notes:
             self.emit("condition", note)
         for name in step.skipped:
+            later = self.flow.may_be_reached_later(name)
             kbr.upsert_node(self.kb, self.run_id, name, status="skipped", ended=time.time(),
-                            reason="not reached: no incoming edge fired", fired=self.flow.nodes[name].to_json())
-            self.emit("node", f"{name} skipped (no incoming edge fired)")
+                            reason="not reached: no incoming edge fired" + (" in this round" if later else ""),
+                            fired=self.flow.nodes[name].to_json())
+            if later:  # a later round of the loop feeding it may still start it: do not announce a skip
+                self.emit("node", f"{name} not reached in this round (a later round of the loop may reach it)")
+            else:
+                self.emit("node", f"{name} skipped (no incoming edge fired)")
         if finished is not None:
             kbr.upsert_node(self.kb, self.run_id, finished, fired=self.flow.nodes[finished].to_json())
         for name in step.start:
