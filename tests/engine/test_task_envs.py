@@ -159,6 +159,9 @@ def test_two_tasks_with_the_same_requirements_share_one_environment_built_once(p
     assert metrics["value"] == 41 and metrics["legacy_value"] == 42
     assert metrics["legacy_prefix"] == str(folder)
     assert not list((folder / "lib").glob("python*/site-packages/xxp_tui*"))
+    [v] = project.variants()
+    shown = json.loads(xxp("show", f"v{v.id}", "--json", "--db", project.db, cwd=project.root).stdout)
+    assert {t["task"]: t["env_hash"] for t in shown["tasks"]} == {"Native": env_hash, "Legacy": env_hash}
 
     again = run(project)  # same requirements: both tasks are cache hits, nothing is built
     assert again.returncode == 0, again.stdout + again.stderr
