@@ -9,7 +9,10 @@ import base64
 import hashlib
 import json
 import os
+import re
+import signal
 import stat
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -21,7 +24,7 @@ from xxp_tui.kb import commands as kbc
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
 
-from .conftest import Project, clean_env, xxp
+from .conftest import Project, clean_env, wait_until, xxp, xxp_popen
 
 WHEEL = "xxptiny-1.0-py3-none-any.whl"
 
@@ -189,7 +192,8 @@ def test_a_build_that_fails_fails_the_task_with_pips_reason_once_per_environment
     assert "Traceback" not in done.stdout + done.stderr
     [v] = project.variants()
     assert v.status == "failed"
-    assert "installing requirements.txt failed" in v.reason and "not-there-1.0-py3-none-any.whl" in v.reason
+    assert re.match(r"task (Native|Legacy): its environment could not be built: installing requirements.txt "
+                    r"failed: ERROR: .*not-there-1.0-py3-none-any.whl", v.reason), v.reason
     env_events = [e.detail["text"] for e in events(project, "env")]
     assert sum("building environment" in t for t in env_events) == 1, env_events
     assert any("could not be built" in t for t in env_events)
@@ -310,3 +314,78 @@ def test_two_builders_of_one_environment_at_once_build_it_once(tmp_path: Path):
     assert plan.ready()
     log = (tmp_path / "envs" / f"{plan.folder.name}.log").read_text()
     assert log.count("-m venv") == 1
+
+
+def test_a_requirements_file_that_is_not_there_fails_the_task_with_that_reason(project: Project):
+    project.task("lib.native", SDK_TASK.replace('venv "requirements.txt"', 'venv "Native/requirements.txt"'),
+                 "native.py", NATIVE_PY)
+    project.spec(PYVER_SPEC.replace("lib.versioned", "lib.native"))
+    done = run(project)
+    assert done.returncode == 1, done.stdout + done.stderr
+    [v] = project.variants()
+    assert v.reason == 'task Native: its requirements file "Native/requirements.txt" was not found'
+    assert not events(project, "env")
+
+
+GATE_TASK = """
+    task Gate {
+        define output data done;
+        implementation "gate.py";
+    }
+"""
+GATE_PY = """
+import time
+from pathlib import Path
+
+from xxp_tui import sdk
+
+deadline = time.monotonic() + 120
+while not Path("../../../../../release").exists() and time.monotonic() < deadline:
+    time.sleep(0.02)
+Path(sdk.output_path("done")).write_text("ok")
+"""
+
+
+def test_resume_with_no_task_envs_runs_the_rest_with_the_engines_python(project: Project):
+    """A run started with --strict-task-envs is interrupted; resumed with --no-task-envs, its task
+    that asks for a Python not installed runs with the engine's instead of failing."""
+    project.task("lib.gate", GATE_TASK, "gate.py", GATE_PY)
+    project.task("lib.versioned", PYVER_TASK.replace("PYVER", "3.99"), "native.py", VERSION_PY)
+    spec = project.spec("""
+        workflow W {
+            START -> Gate -> Native -> END;
+            task Gate { implementation "lib.gate"; }
+            task Native { implementation "lib.versioned"; }
+        }
+        experiment E { control { START -> S -> END; } space S of W { strategy gridsearch; } }
+    """)
+    env = clean_env(XDG_CACHE_HOME=str(project.root / "cache"))
+    log = project.root / "run.out"
+    with open(log, "w") as out:
+        proc = xxp_popen("run", spec, "--headless", "--strict-task-envs", "--db", project.db, cwd=project.root,
+                         env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        def gate_running():
+            if not project.db.exists():
+                return None
+            with project.kb() as kb:
+                runs = kbr.list_runs(kb)
+                running = kbv.task_runs_in_state(kb, runs[-1].id, "running") if runs else []
+                return running[0] if running and running[0].pid else None
+
+        wait_until(gate_running, timeout=60, what="the gate task to start")
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 130, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    (project.root / "release").write_text("")
+    resumed = xxp("resume", "latest", "--headless", "--no-task-envs", "--db", project.db, cwd=project.root,
+                  env=env, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    [v] = project.variants()
+    assert v.status == "completed"
+    assert Path(report(project)["executable"]).parent == Path(sys.executable).parent
+    assert task_runs(project)["Native"].env_hash is None
+    assert project.latest_run().settings["strict_task_envs"] and project.latest_run().settings["no_task_envs"]

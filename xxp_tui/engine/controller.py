@@ -803,7 +803,7 @@ class Engine(Steering):
             self.task_envs.warned.add(env.hash)
             self.emit("warning", f"v{vexec.id} {name}: {env.warning}", vexec.id, detail={"env_hash": env.hash})
         if env.hash in self.task_envs.failed:
-            raise TaskEnvError(self.task_envs.failed[env.hash])
+            raise TaskEnvError(f"task {name}: its environment could not be built: {self.task_envs.failed[env.hash]}")
         return env
 
     def _await_env(self, vexec: VariantExec, name: str, env: EnvPlan) -> int:
