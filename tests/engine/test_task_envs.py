@@ -389,3 +389,29 @@ def test_resume_with_no_task_envs_runs_the_rest_with_the_engines_python(project:
     assert Path(report(project)["executable"]).parent == Path(sys.executable).parent
     assert task_runs(project)["Native"].env_hash is None
     assert project.latest_run().settings["strict_task_envs"] and project.latest_run().settings["no_task_envs"]
+
+
+def test_the_environment_hash_follows_the_files_the_requirements_name(tmp_path: Path):
+    """Not only the requirements text: a nested `-r` file, an editable `-e ./pkg` folder and a wheel."""
+    from xxp_tui.spec.model import TaskSignature
+
+    folder = tmp_path / "task"
+    (folder / "pkg").mkdir(parents=True)
+    (folder / "pkg" / "mod.py").write_text("A = 1\n")
+    (folder / "more.txt").write_text("numpy\n")
+    make_wheel(folder)
+    (folder / "requirements.txt").write_text(f"-r more.txt\n-e ./pkg\n./{WHEEL}  # local\nrequests==2.0\n")
+    sig = TaskSignature(name="T", source="task.xxp", folder=folder, venv="requirements.txt",
+                        venv_file=folder / "requirements.txt")
+
+    def env_hash() -> str:
+        return taskenv.plan(sig, strict=False, root=tmp_path / "envs").hash
+
+    seen = {env_hash()}
+    assert env_hash() in seen  # stable
+    for change in (lambda: (folder / "more.txt").write_text("numpy<2\n"),
+                   lambda: (folder / "pkg" / "mod.py").write_text("A = 2\n"),
+                   lambda: make_wheel(folder, value=3)):
+        change()
+        seen.add(env_hash())
+    assert len(seen) == 4

@@ -167,7 +167,15 @@ def _local_files(requirements: Path, text: str) -> list[str]:
     parts = []
     for line in text.splitlines():
         item = line.split(" #", 1)[0].strip()
+        option, _, rest = item.partition(" ")
+        if option in ("-e", "--editable", "-r", "--requirement", "-c", "--constraint"):
+            item = rest.strip()  # a local package, or another requirements file: their content counts
         if not item or item.startswith(("#", "-")):
+            continue
+        if option in ("-r", "--requirement", "-c", "--constraint"):
+            path = requirements.parent / item
+            if path.is_file():
+                parts.append(f"{item}:{file_sha256(path)}")
             continue
         item = item.removeprefix("file://")
         if not (item.startswith((".", "/", "~")) or item.endswith((".whl", ".tar.gz", ".zip"))):
@@ -347,11 +355,22 @@ class TaskEnvs:
         self.building: set[str] = set()
         self.failed: dict[str, str] = {}  # hash -> reason: the tasks needing it fail at once
         self.warned: set[str] = set()
+        self._plans: dict[tuple, EnvPlan | None] = {}
 
     def plan(self, sig: TaskSignature | None) -> EnvPlan | None:
-        if not self.enabled or sig is None:
+        """Memoised while the requirements file is unchanged: a task starts many times in a run, and
+        hashing the local packages its requirements name each time would cost a read of them."""
+        if not self.enabled or sig is None or (sig.venv is None and sig.python_version is None):
             return None
-        return plan(sig, strict=self.strict, root=self.root)
+        try:
+            st = sig.venv_file.stat() if sig.venv_file else None
+        except OSError:
+            st = None
+        key = (sig.name, str(sig.folder), str(sig.venv_file), sig.python_version,
+               (st.st_mtime_ns, st.st_size) if st else None)
+        if key not in self._plans:
+            self._plans[key] = plan(sig, strict=self.strict, root=self.root)
+        return self._plans[key]
 
     def start(self, env: EnvPlan) -> bool:
         """Start building `env` unless a build already runs; True when this call started it."""
