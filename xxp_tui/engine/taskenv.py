@@ -238,11 +238,13 @@ def _tool() -> str:
     return "engine-pip" if (major, minor) >= (22, 3) else "venv-pip"
 
 
-def _run(argv: list[str], log, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def _run(argv: list[str], log, lock_fd: int, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run one build step. The step inherits the lock: if the engine dies meanwhile, the lock stays
+    held until the step ends too, so the next builder never removes a folder pip still writes."""
     log.write(f"$ {' '.join(argv)}\n")
     log.flush()
     done = subprocess.run(argv, cwd=cwd, stdout=log, stderr=subprocess.PIPE, text=True, errors="replace",
-                          timeout=BUILD_TIMEOUT, stdin=subprocess.DEVNULL)
+                          timeout=BUILD_TIMEOUT, stdin=subprocess.DEVNULL, pass_fds=(lock_fd,))
     log.write(done.stderr)
     log.flush()
     return done
@@ -268,13 +270,13 @@ def build(env: EnvPlan) -> str:
         try:
             if env.ready():
                 return "ready"
-            _build_locked(env, root / f"{env.folder.name}.log")
+            _build_locked(env, root / f"{env.folder.name}.log", lock.fileno())
             return "built"
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _build_locked(env: EnvPlan, log_path: Path) -> None:
+def _build_locked(env: EnvPlan, log_path: Path, lock_fd: int) -> None:
     folder, requirements = env.folder, env.requirements
     assert folder is not None and requirements is not None
     if folder.exists():
@@ -285,11 +287,11 @@ def _build_locked(env: EnvPlan, log_path: Path) -> None:
         tool = _tool()
         try:
             if tool == "uv":
-                made = _run(["uv", "venv", "--python", env.base.path, str(folder)], log)
+                made = _run(["uv", "venv", "--python", env.base.path, str(folder)], log, lock_fd)
             elif tool == "engine-pip":
-                made = _run([env.base.path, "-m", "venv", "--without-pip", str(folder)], log)
+                made = _run([env.base.path, "-m", "venv", "--without-pip", str(folder)], log, lock_fd)
             else:
-                made = _run([env.base.path, "-m", "venv", str(folder)], log)
+                made = _run([env.base.path, "-m", "venv", str(folder)], log, lock_fd)
             if made.returncode != 0:
                 raise TaskEnvError(f"making the environment with Python {env.base.short} failed: "
                                    f"{_last_error(made.stderr)} (log: {log_path})")
@@ -300,7 +302,7 @@ def _build_locked(env: EnvPlan, log_path: Path) -> None:
                         "-r", str(requirements)]
             else:
                 argv = [env.python, "-m", "pip", "install", "--disable-pip-version-check", "-r", str(requirements)]
-            installed = _run(argv, log, cwd=requirements.parent)  # `./pkg` is relative to the requirements
+            installed = _run(argv, log, lock_fd, cwd=requirements.parent)  # `./pkg` is relative to the requirements
             if installed.returncode != 0:
                 raise TaskEnvError(f"installing {requirements.name} failed: {_last_error(installed.stderr)} "
                                    f"(log: {log_path})")
