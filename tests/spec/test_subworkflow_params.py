@@ -114,3 +114,15 @@ def test_a_broken_statement_inside_a_path_binding_is_reported_and_the_rest_kept(
     assert errors == [(15, 49, "error", "unexpected '='; expected a name")]
     space = result.project.experiments["E"].spaces["S"] if result.project else None
     assert space is None or any(b.key == "Prep/Scale.k" for b in space.bindings)
+
+
+def test_an_injected_point_names_the_inner_param_by_its_flattened_key(tmp_path):
+    from xxp_tui.spec.assign import check_injection
+
+    result = load_with(tmp_path, "task Prep/Scale { param k = k_vp; }")
+    space = result.project.experiments["E"].spaces["S"]
+    workflow = result.project.workflows["W"]
+    ok = check_injection(space, workflow, {"Prep/Scale.k": 3, "Train.lr": 0.1})
+    assert ok.ok and ok.params["Prep/Scale.k"] == 3, ok.errors
+    wrong = check_injection(space, workflow, {"Prep/Scale.k": "three", "Train.lr": 0.1})
+    assert not wrong.ok and "Prep/Scale.k" in wrong.errors[0]
