@@ -108,6 +108,12 @@ def _check_warm_start_run(db_path: Path, ref: str) -> None:
             fail_usage(f"--warm-start {ref}: {exc}.")
 
 
+NO_TASK_ENVS_HELP = ("Run every task with the engine's Python, ignoring the venv and python_version "
+                     "its task.xxp declares.")
+STRICT_TASK_ENVS_HELP = ("Fail a task whose python_version is not installed, instead of running it with the "
+                         "engine's Python (with a warning).")
+
+
 def run(
     spec: Path = typer.Argument(..., help="The experiment spec (.xxp)."),
     experiment: str = typer.Option(None, "--experiment", "-e", help="Which experiment, if the spec has several."),
@@ -115,6 +121,8 @@ def run(
     workers: int = typer.Option(0, "--workers", "-w", help="Tasks run at once (default: number of cores)."),
     seed: int = typer.Option(0, "--seed", help="Seed for strategies and tasks (XXP_SEED)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Run every task, reusing no cached result."),
+    no_task_envs: bool = typer.Option(False, "--no-task-envs", help=NO_TASK_ENVS_HELP),
+    strict_task_envs: bool = typer.Option(False, "--strict-task-envs", help=STRICT_TASK_ENVS_HELP),
     warm_start: str = typer.Option(None, "--warm-start", metavar="auto|RUN|none",
                                    help="Seed bayesian/cmaes/qmc/random spaces with compatible results of earlier "
                                         "runs (auto) or of one run (r3); overrides the spaces' warmstart."),
@@ -166,7 +174,8 @@ def run(
     elif experiment not in names:
         fail_usage(f"No experiment {experiment} in {spec} (experiments: {', '.join(names)}).")
     kind, scheduler = _executor_choice(spec, executor, scheduler)
-    settings = {"no_cache": no_cache, "max_log_mb": max_log_mb, "warm_start": warm_start, "max_failures": max_failures}
+    settings = {"no_cache": no_cache, "max_log_mb": max_log_mb, "warm_start": warm_start, "max_failures": max_failures,
+                "no_task_envs": no_task_envs, "strict_task_envs": strict_task_envs}
     if kind == "dask" and scheduler and not workers:
         settings["slots"] = "cluster"  # as many tasks at once as the cluster has worker threads, live
     db_path = db or default_db_path(spec)
@@ -244,6 +253,8 @@ def resume(
     headless: bool = typer.Option(False, "--headless", help="Continue in the foreground, no TUI."),
     allow_changed_spec: bool = typer.Option(False, "--allow-changed-spec",
                                             help="Continue even though the spec files changed."),
+    no_task_envs: bool = typer.Option(False, "--no-task-envs", help=NO_TASK_ENVS_HELP),
+    strict_task_envs: bool = typer.Option(False, "--strict-task-envs", help=STRICT_TASK_ENVS_HELP),
     read_only: bool = READ_ONLY,
     no_mouse: bool = NO_MOUSE,
     low_bandwidth: bool = LOW_BANDWIDTH,
@@ -268,6 +279,9 @@ def resume(
             print(outcome.outcome or f"resume sent to r{run_id} (the engine will apply it)")
             return
         kbr.set_paused(kb, run_id, False)
+        if no_task_envs or strict_task_envs:  # given: from now on; not given: as the run started
+            kbr.update_settings(kb, run_id, **({"no_task_envs": True} if no_task_envs else {}),
+                                **({"strict_task_envs": True} if strict_task_envs else {}))
     if headless or not _interactive():
         raise typer.Exit(_drive(db_path, run_id, allow_changed_spec=allow_changed_spec))
     extra = ["--allow-changed-spec"] if allow_changed_spec else []

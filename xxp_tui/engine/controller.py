@@ -41,6 +41,7 @@ from xxp_tui.engine.strategies import (
     derive_seed,
     to_params,
 )
+from xxp_tui.engine.taskenv import EnvBuilt, EnvPlan, TaskEnvError, TaskEnvs
 from xxp_tui.engine.taskspec import PrepareError, TaskSpec, data_path, prepare, private_state_dir, run_folder
 from xxp_tui.engine.variant_exec import BLOCKED, DONE, FAILED, RUNNING, SKIPPED, WAITING, VariantExec
 from xxp_tui.engine.variant_exec import PENDING as TASK_PENDING
@@ -185,6 +186,8 @@ class Engine(Steering):
         self.paused = run.paused
         self.seed = run.seed or 0
         self.no_cache = bool(run.settings.get("no_cache"))
+        self.task_envs = TaskEnvs(self.events.put, enabled=not run.settings.get("no_task_envs"),
+                                  strict=bool(run.settings.get("strict_task_envs")))
         if self.max_log_bytes is None and run.settings.get("max_log_mb"):  # resumed or detached engines
             self.executor.max_log_bytes = int(run.settings["max_log_mb"]) * 2**20
         self.conditions = conds.Conditions(self.project.conditions_module)
@@ -379,6 +382,8 @@ class Engine(Steering):
             self._on_metric(event)
         elif isinstance(event, Started):
             self._on_started(event)
+        elif isinstance(event, EnvBuilt):
+            self._env_built(event)
 
     def _finished(self) -> bool:
         if self.running:
@@ -727,12 +732,16 @@ class Engine(Steering):
             self.emit("input", f"v{vexec.id} {name} waits for your answer", vexec.id, "waiting_input")
             return 0
         try:
+            env = self._task_env(vexec, name, task)
+            if env is not None and not env.ready():
+                return self._await_env(vexec, name, env)
             spec = prepare(
                 run_dir=self.run_dir, spec_dir=self.spec_dir, run_id=self.run_id, variant_id=vexec.id,
                 variant_params=vexec.variant.params, seed=vexec.variant.seed or 0, workflow=vexec.workflow,
                 task=task, attempt=attempt, upstream=vexec.outputs, extra_inputs=vexec.extra_inputs.get(name),
+                python=env.python if env else None,
             )
-        except (PrepareError, OSError) as exc:
+        except (PrepareError, TaskEnvError, OSError) as exc:
             kbv.insert_task_run(self.kb, variant_id=vexec.id, task=name, attempt=attempt, status="failed",
                                 reason=str(exc), started=time.time(), ended=time.time())
             self._task_failed(vexec, name, str(exc), retry=False)
@@ -744,7 +753,8 @@ class Engine(Steering):
             code = inputs = None
         key = None
         if code is not None and inputs is not None and task.cache and not self.no_cache:
-            key = cache.cache_key(code, spec.params, spec.seed, inputs, self.env_signature, list(spec.outputs))
+            env_sig = self.env_signature if env is None else f"{env.hash}:{self.env_signature}"
+            key = cache.cache_key(code, spec.params, spec.seed, inputs, env_sig, list(spec.outputs))
             if any(r.cache_key == key for r in self.running.values()):
                 # The same computation runs for another variant: wait for it (holding the slot, so
                 # scheduling stays bounded) and reuse its result when it ends (see _unblock).
@@ -752,7 +762,7 @@ class Engine(Steering):
                 vexec.state[name] = BLOCKED
                 self.blocked.setdefault(key, []).append((vexec, name))
                 return 1
-            if self._reuse(vexec, name, attempt, spec, key, code, inputs):
+            if self._reuse(vexec, name, attempt, spec, key, code, inputs, env.hash if env else None):
                 return 0
         now = time.time()
         with self.kb.write():
@@ -760,7 +770,7 @@ class Engine(Steering):
                 self.kb, variant_id=vexec.id, task=name, attempt=attempt, status="running", argv=spec.argv,
                 cwd=str(spec.cwd), started=now, stdout_path=str(spec.stdout_path), stderr_path=str(spec.stderr_path),
                 host=self.executor.host, outputs=spec.outputs, cache_key=key, code_hash=code, inputs_hash=inputs,
-                params=spec.params,
+                params=spec.params, env_hash=env.hash if env else None,
             )
             kbv.update(self.kb, vexec.id, attempts=max(vexec.variant.attempts, attempt))
         try:
@@ -779,7 +789,7 @@ class Engine(Steering):
         return 1
 
     def _reuse(self, vexec: VariantExec, name: str, attempt: int, spec: TaskSpec, key: str, code: str,
-               inputs: str) -> bool:
+               inputs: str, env_hash: str | None = None) -> bool:
         """A cache hit: take the outputs and metrics of an earlier execution with the same key, if
         its outputs are still intact; no process starts."""
         for source in kbcache.candidates(self.kb, key):
@@ -787,7 +797,7 @@ class Engine(Steering):
                 continue
             kbcache.record_hit(self.kb, variant_id=vexec.id, task=name, attempt=attempt, source=source,
                                cache_key=key, code_hash=code, inputs_hash=inputs, cwd=str(spec.cwd),
-                               params=spec.params)
+                               params=spec.params, env_hash=env_hash)
             vexec.state[name] = DONE
             vexec.outputs[name] = dict(source.outputs)
             for m in kbv.metrics(self.kb, vexec.id):  # a pruner learns the reused curve too
@@ -797,6 +807,44 @@ class Engine(Steering):
                       log=False)
             return True
         return False
+
+    # ------------------------------------------------------------------ per-task environments
+
+    def _task_env(self, vexec: VariantExec, name: str, task) -> EnvPlan | None:
+        """The task's own environment (`venv`, `python_version`), None for the engine's; raises
+        TaskEnvError when it cannot be had (a build of it failed earlier in this run, too)."""
+        env = self.task_envs.plan(task.signature)
+        if env is None:
+            return None
+        if env.warning and env.hash not in self.task_envs.warned:
+            self.task_envs.warned.add(env.hash)
+            self.emit("warning", f"v{vexec.id} {name}: {env.warning}", vexec.id, detail={"env_hash": env.hash})
+        if env.hash in self.task_envs.failed:
+            raise TaskEnvError(f"task {name}: its environment could not be built: {self.task_envs.failed[env.hash]}")
+        return env
+
+    def _await_env(self, vexec: VariantExec, name: str, env: EnvPlan) -> int:
+        """The task waits (holding its slot, as a build works the machine) for its environment;
+        one build per environment, however many tasks wait for it."""
+        vexec.attempts[name] -= 1
+        vexec.state[name] = BLOCKED
+        self.blocked.setdefault(f"env:{env.hash}", []).append((vexec, name))
+        if self.task_envs.start(env):
+            self.emit("env", f"building environment {env.hash[:12]} for {name} ({env.requirements.name}, "
+                             f"Python {env.base.full}); the task starts when it is ready", vexec.id,
+                      detail={"env_hash": env.hash, "folder": str(env.folder)})
+        return 1
+
+    def _env_built(self, event: EnvBuilt) -> None:
+        self.task_envs.finished(event)
+        if event.error is not None:
+            self.emit("env", f"environment {event.hash[:12]} could not be built: {event.error}",
+                      detail={"env_hash": event.hash})
+        else:
+            done = "built" if event.outcome == "built" else "ready (built by another engine)"
+            self.emit("env", f"environment {event.hash[:12]} {done} in {event.seconds:.1f} s",
+                      detail={"env_hash": event.hash})
+        self._unblock(f"env:{event.hash}")
 
     # ------------------------------------------------------------------ task outcomes
 

@@ -115,7 +115,9 @@ def task_params(task: Task, variant_params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def command(sig: TaskSignature | None, task: Task) -> list[str]:
+def command(sig: TaskSignature | None, task: Task, python: str | None = None) -> list[str]:
+    """The argv of a task; `python`: its own environment's interpreter (taskenv.py), else the engine's."""
+    python = python or sys.executable
     if task.implementation is None:
         raise PrepareError(f"task {task.name} has no implementation (bind one in a workflow variant)")
     if sig is None:
@@ -131,8 +133,8 @@ def command(sig: TaskSignature | None, task: Task) -> list[str]:
         except OSError as exc:
             raise PrepareError(f"task {task.name}: cannot read {script}: {exc.strerror}") from exc
         if EXTREMEXP_STYLE.search(text):
-            return [sys.executable, "-m", "xxp_tui.shim", str(script)]
-        return [sys.executable, str(script)]
+            return [python, "-m", "xxp_tui.shim", str(script)]
+        return [python, str(script)]
     if script.suffix == ".sh":
         return ["/bin/sh", str(script)]
     if os.access(script, os.X_OK):
@@ -150,11 +152,11 @@ def data_path(spec_dir: Path, raw: str) -> Path:
 def prepare(
     *, run_dir: Path, spec_dir: Path, run_id: int, variant_id: int, variant_params: dict, seed: int,
     workflow: Workflow, task: Task, attempt: int, upstream: dict[str, dict[str, str]],
-    extra_inputs: dict[str, str] | None = None,
+    extra_inputs: dict[str, str] | None = None, python: str | None = None,
 ) -> TaskSpec:
     """Build the TaskSpec and write params.json; raises PrepareError with the reason to record."""
     sig = task.signature
-    argv = command(sig, task)
+    argv = command(sig, task, python)
     cwd = workdir(run_dir, variant_id, task.name, attempt)
     out_dir = cwd / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -200,6 +202,10 @@ def prepare(
                 path_parts.append(str(dep_dir))
     if sig is not None and sig.script is not None:
         path_parts.append(str(sig.script.parent))
+    if python is not None and python != sys.executable:
+        from xxp_tui.engine.taskenv import sdk_path
+
+        path_parts.append(sdk_path())  # the shim and sdk for an interpreter that has no xxp-tui
     if env.get("PYTHONPATH"):
         path_parts.append(env["PYTHONPATH"])
     env.update({

@@ -32,14 +32,14 @@ def output_digests(kb: KB, source: kbv.TaskRun) -> dict[str, str]:
 
 
 def record_hit(kb: KB, *, variant_id: int, task: str, attempt: int, source: kbv.TaskRun, cache_key: str,
-               code_hash: str | None, inputs_hash: str, cwd: str, params: dict) -> int:
+               code_hash: str | None, inputs_hash: str, cwd: str, params: dict, env_hash: str | None = None) -> int:
     """One transaction: the `cached` task run, and the source's metrics and artifacts copied over."""
     now = time.time()
     with kb.write():
         tr_id = kbv.insert_task_run(
             kb, variant_id=variant_id, task=task, attempt=attempt, status="cached", cache_hit=1,
             cache_source=source.id, cache_key=cache_key, code_hash=code_hash, inputs_hash=inputs_hash,
-            outputs=source.outputs, started=now, ended=now, cwd=cwd, params=params,
+            outputs=source.outputs, started=now, ended=now, cwd=cwd, params=params, env_hash=env_hash,
             reason=f"reused the outputs of v{source.variant_id} {source.task} (same cache key)",
         )
         kb.conn.execute(

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from xxp_tui.kb.connection import KB
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _v1(kb: KB) -> None:
@@ -152,7 +152,13 @@ def _v5(kb: KB) -> None:
     kb.db["task_runs"].add_column("params", str)
 
 
-MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(kb: KB) -> None:
+    """A task that declares its own environment (`venv`, `python_version`) records which one it ran
+    in: the hash of its requirements and interpreter (engine/taskenv.py)."""
+    kb.db["task_runs"].add_column("env_hash", str)
+
+
+MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

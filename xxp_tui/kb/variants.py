@@ -189,6 +189,7 @@ class TaskRun:
     code_hash: str | None
     inputs_hash: str | None
     outputs: dict
+    env_hash: str | None = None  # the task's own environment (engine/taskenv.py), when it has one
 
     @property
     def duration(self) -> float | None:
@@ -205,6 +206,7 @@ def _task_run(r) -> TaskRun:
         started=r["started"], ended=r["ended"], stdout_path=r["stdout_path"], stderr_path=r["stderr_path"],
         cache_key=r["cache_key"], cache_hit=bool(r["cache_hit"]), cache_source=r["cache_source"],
         code_hash=r["code_hash"], inputs_hash=r["inputs_hash"], outputs=json.loads(r["outputs"] or "{}"),
+        env_hash=r["env_hash"] if "env_hash" in r.keys() else None,  # noqa: SIM118 - `in` on a Row tests values
     )
 
 

@@ -350,9 +350,7 @@ class _Checker:
             if wf is None:
                 continue
             if b.task not in task_names:
-                self.diags.error(
-                    b.pos, f"workflow {wf.name} has no task {b.task}{did_you_mean(b.task, task_names)}"
-                )
+                self.diags.error(b.pos, _unknown_binding_task(wf.name, b.task, task_names))
                 continue
             task = wf.tasks[b.task]
             sig = task.signature
@@ -562,3 +560,13 @@ class _Checker:
 
 
 __all__ = ["DEFAULT_MAX_ITERATIONS", "check_project", "classify_condition", "describe", "module_functions"]
+
+
+def _unknown_binding_task(workflow: str, task: str, task_names: set[str]) -> str:
+    """A space binds params of its workflow's tasks; a sub-workflow's tasks go by their flattened
+    names (`Prep/Scale`), so naming the sub-workflow itself says which names to use instead."""
+    inner = sorted(name for name in task_names if name.startswith(task + "/"))
+    if inner:
+        return (f"{task} is a sub-workflow of {workflow}; bind the params of its tasks by their flattened "
+                f"names: {', '.join(inner)} (e.g. task {inner[0]} {{ param p = …; }})")
+    return f"workflow {workflow} has no task {task}{did_you_mean(task, task_names)}"

@@ -671,6 +671,10 @@ class _Loader:
         script = None
         if block.implementation is not None:
             script = self._find_script(block.implementation, folder, root)
+        venv_file = None
+        if block.venv is not None:
+            venv_file = self._find_file(block.venv, [folder, *([root] if root else []), folder.parent],
+                                        "requirements file", "the task's environment cannot be built")
         return TaskSignature(
             name=block.name.text,
             source=source,
@@ -683,6 +687,7 @@ class _Loader:
             script_ref=block.implementation.value if block.implementation else None,
             dependencies=tuple(d.value for d in block.dependencies),
             venv=block.venv.value if block.venv else None,
+            venv_file=venv_file,
             python_version=block.python_version.value if block.python_version else None,
             task_type=block.task_type.text if block.task_type else None,
             timeout=block.timeout[0] if block.timeout else None,
@@ -706,6 +711,16 @@ class _Loader:
         )
         return None
 
+    def _find_file(self, ref: ast.Text, places: list[Path], what: str, consequence: str) -> Path | None:
+        """A file a task names (`venv "Task/requirements.txt"`), as ExtremeXP writes it: relative to
+        the task folder or to the library root; a missing one is a warning saying what follows."""
+        for base in places:
+            if (base / ref.value).is_file():
+                return (base / ref.value).resolve()
+        self.diags.warning(ref.pos, f'{what} "{ref.value}" not found (looked in '
+                                    f'{", ".join(display_path(p) for p in dict.fromkeys(places))}); {consequence}')
+        return None
+
     def _param_spec(self, p: ast.ParamDef) -> ParamSpec:
         default = p.default
         if isinstance(default, ast.Ref):
@@ -726,7 +741,7 @@ class _Loader:
         inputs, outputs = list(sig.inputs), list(sig.outputs)
         params, metrics = dict(sig.params), dict(sig.metrics)
         deps = list(sig.dependencies)
-        task_type, venv, pyver = sig.task_type, sig.venv, sig.python_version
+        task_type, venv, venv_file, pyver = sig.task_type, sig.venv, sig.venv_file, sig.python_version
         for block in t.inline:
             inputs += [n.text for n in block.inputs if n.text not in inputs]
             outputs += [n.text for n in block.outputs if n.text not in outputs]
@@ -734,12 +749,15 @@ class _Loader:
             metrics.update({m.name.text: self._metric_spec(m) for m in block.metrics})
             deps += [d.value for d in block.dependencies]
             task_type = block.task_type.text if block.task_type else task_type
-            venv = block.venv.value if block.venv else venv
+            if block.venv is not None:
+                venv = block.venv.value
+                venv_file = self._find_file(block.venv, [*([sig.folder] if sig.folder else []), origin],
+                                            "requirements file", "the task's environment cannot be built")
             pyver = block.python_version.value if block.python_version else pyver
         return replace(
             sig, inputs=tuple(inputs), outputs=tuple(outputs), params=frozen_map(params),
             metrics=frozen_map(metrics), dependencies=tuple(deps), task_type=task_type, venv=venv,
-            python_version=pyver,
+            venv_file=venv_file, python_version=pyver,
         )
 
     # -- experiments

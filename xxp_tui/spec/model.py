@@ -71,7 +71,8 @@ class TaskSignature:
     script: Path | None = None  # resolved implementation file, when found
     script_ref: str | None = None  # as written
     dependencies: tuple[str, ...] = ()
-    venv: str | None = None
+    venv: str | None = None  # as written: the requirements file of the task's own environment
+    venv_file: Path | None = None  # resolved, when found
     python_version: str | None = None
     task_type: str | None = None
     timeout: float | None = None

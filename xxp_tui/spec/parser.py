@@ -521,6 +521,10 @@ class _Builder(Transformer):
     def task_block(self, meta, children):
         return self._block("task", children)
 
+    def task_path(self, meta, children):
+        """`Prep/Scale`: a sub-workflow's task by the flattened name the model gives it."""
+        return Token.new_borrow_pos("NAME", "/".join(str(c) for c in children), children[0])
+
     def configure_task(self, meta, children):
         return self._block("configure", children)
 
