@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 STEER_SECONDS = 30.0
 CLIENTS = ("api", "api", "cli", "cli")
-GRID_SIZE = 200
+GRID_SIZE = 400  # more work than 4 × STEER_SECONDS of steering can see finish
 WORKER = Path(__file__).with_name("steer_worker.py")
 
 SPEC = """
@@ -58,7 +58,7 @@ def test_four_processes_steering_for_30s_each_command_applied_once(busy_run: Liv
                                        stdin=subprocess.DEVNULL, env=clean_env()), out))
     reports = []
     for proc, out in procs:
-        stdout, stderr = proc.communicate(timeout=STEER_SECONDS + 180)
+        stdout, stderr = proc.communicate(timeout=4 * STEER_SECONDS + 180)
         assert proc.returncode == 0, f"{stdout}\n{stderr}"
         assert "locked" not in stderr.lower() and "Traceback" not in stderr, stderr
         reports.append(json.loads(out.read_text()))

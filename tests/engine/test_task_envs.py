@@ -193,7 +193,7 @@ def test_a_build_that_fails_fails_the_task_with_pips_reason_once_per_environment
     [v] = project.variants()
     assert v.status == "failed"
     assert re.match(r"task (Native|Legacy): its environment could not be built: installing requirements.txt "
-                    r"failed: ERROR: .*not-there-1.0-py3-none-any", v.reason), v.reason  # pip's wording varies by version
+                    r"failed: ERROR: .*not-there-1.0-py3-none-any", v.reason), v.reason  # pip words it by version
     env_events = [e.detail["text"] for e in events(project, "env")]
     assert sum("building environment" in t for t in env_events) == 1, env_events
     assert any("could not be built" in t for t in env_events)
