@@ -233,6 +233,10 @@ class _Loader:
             conditions_module=self.libs.conditions_module(),
             configurations_module=self.libs.configurations_module(),
             package=main.package,
+            dataset_dir=self.libs.dataset_dir,
+            dependencies_dir=self.libs.dependencies_dir,
+            eexp_config=self.libs.eexp_config,
+            unused_settings=self.libs.unused_settings,
         )
 
     def _parsed_paths(self) -> list[Path]:
@@ -682,6 +686,7 @@ class _Loader:
             script=script,
             script_ref=block.implementation.value if block.implementation else None,
             dependencies=tuple(d.value for d in block.dependencies),
+            dependency_root=self.libs.dependencies_dir,
             venv=block.venv.value if block.venv else None,
             python_version=block.python_version.value if block.python_version else None,
             task_type=block.task_type.text if block.task_type else None,
