@@ -9,7 +9,7 @@ ExtremeXP scripts are plain scripts that find injected globals, as ProActive's P
   what earlier tasks of the variant `put` (a task's own params and ports win a clash).
   `variables.put(k, v)` hands `k` to the later tasks of the variant.
 - `resultMap`: a dict with `.put`; numeric values become metrics (at once, as they are put), every
-  value is kept as a result in `XXP_OUTPUT_DIR/result_map.json`.
+  other value (text, a path…) is kept as a result in `XXP_OUTPUT_DIR/result_map.json`.
 - `os` and `sys`, without an import.
 
 The helper modules ExtremeXP scripts import (`proactive_helper`, `local_helper`,
@@ -18,8 +18,8 @@ only when the project does not ship its own module of that name.
 
 Cheap on purpose (issue 10): a task of milliseconds pays for the shim on every run, so this module
 imports only `json` (the context file is JSON) at start; everything else loads when a script asks
-for it. The engine starts it as `python -c "import xxp_tui.shim as s; s.main()" script.py`, which
-skips the `runpy` machinery `-m` imports.
+for it. The engine starts it as `python -c "…; import xxp_tui.shim as s; s.main()" script.py`,
+which skips the `runpy` machinery `-m` imports (see taskspec.SHIM_BOOT).
 """
 
 import json
@@ -61,7 +61,7 @@ class ResultMap(dict):
         if late:
             _log_metrics(late)
             self.reported.update(late)
-        if self:
+        if any(not _is_number(v) for v in self.values()):  # numbers arrived as metrics already
             out = os.environ.get("XXP_OUTPUT_DIR") or "."
             os.makedirs(out, exist_ok=True)
             _write_json(os.path.join(out, RESULT_FILE), {str(k): v for k, v in self.items()})
@@ -83,16 +83,18 @@ def _is_number(value) -> bool:
     return isinstance(value, int | float)
 
 
+_INFINITIES = (float("inf"), float("-inf"))
+
+
 def _log_metrics(values: dict) -> None:
-    import math
-    import time
+    import time  # built in: costs nothing, unlike math (a shared library)
 
     now = time.time()
     lines = []
     for key, value in values.items():
         number = int(value) if isinstance(value, bool) else value
-        if isinstance(number, float) and not math.isfinite(number):
-            number = str(number)
+        if isinstance(number, float) and (number != number or number in _INFINITIES):
+            number = str(number)  # JSON has no NaN or infinity
         lines.append(json.dumps({"name": str(key), "value": number, "step": None, "time": now}) + "\n")
     target = os.environ.get("XXP_METRICS")
     if not target:
@@ -195,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     resultMap = ResultMap()
     sys.argv = list(argv)
     script_dir = os.path.dirname(os.path.abspath(script))
-    if sys.path and sys.path[0] in ("", os.getcwd()):
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if sys.path and sys.path[0] in ("", os.getcwd(), package_parent):
         sys.path[0] = script_dir
     else:
         sys.path.insert(0, script_dir)

@@ -32,7 +32,32 @@ EXTREMEXP_STYLE = re.compile(
     re.MULTILINE,
 )
 # `-c`, not `-m xxp_tui.shim`: `-m` imports runpy's machinery, a third of a small task's start-up.
-SHIM_BOOT = "import xxp_tui.shim as s; s.main()"
+# The boot line puts the package's folder first so `import xxp_tui` needs no search of site-packages
+# (a worker where that folder is elsewhere finds the package the usual way); the shim then gives
+# sys.path[0] to the script's folder, as `python script.py` would.
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+SHIM_MARK = "import xxp_tui.shim as s; s.main()"
+SHIM_BOOT = f"import sys; sys.path[0] = {_PACKAGE_PARENT!r}; {SHIM_MARK}"
+_shim_compiled = False
+
+
+def _compile_shim() -> None:
+    """Write the shim's bytecode once (an environment with PYTHONDONTWRITEBYTECODE would otherwise
+    make every task compile it again); a read-only install has it already."""
+    global _shim_compiled
+    if _shim_compiled:
+        return
+    _shim_compiled = True
+    import importlib.util
+    import py_compile
+
+    for module in ("xxp_tui/__init__.py", "xxp_tui/shim.py"):
+        source = Path(_PACKAGE_PARENT) / module
+        try:
+            if not Path(importlib.util.cache_from_source(str(source))).exists():
+                py_compile.compile(str(source), doraise=True)
+        except (OSError, py_compile.PyCompileError):
+            pass
 RESULTS_FILE = "experiment_results.json"
 
 
@@ -142,6 +167,7 @@ def command(sig: TaskSignature | None, task: Task) -> list[str]:
         except OSError as exc:
             raise PrepareError(f"task {task.name}: cannot read {script}: {exc.strerror}") from exc
         if EXTREMEXP_STYLE.search(text):
+            _compile_shim()
             return [sys.executable, "-c", SHIM_BOOT, str(script)]
         return [sys.executable, str(script)]
     if script.suffix == ".sh":
@@ -179,7 +205,7 @@ def dependency_folders(sig: TaskSignature | None) -> list[Path]:
 
 
 def is_shim(argv: list[str]) -> bool:
-    return len(argv) >= 3 and argv[1] == "-c" and argv[2] == SHIM_BOOT
+    return len(argv) >= 3 and argv[1] == "-c" and argv[2].endswith(SHIM_MARK)
 
 
 def prepare(
