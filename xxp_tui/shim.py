@@ -18,8 +18,8 @@ only when the project does not ship its own module of that name.
 
 Cheap on purpose (issue 10): a task of milliseconds pays for the shim on every run, so this module
 imports only `json` (the context file is JSON) at start; everything else loads when a script asks
-for it. The engine starts it as `python -c "…; import xxp_tui.shim as s; s.main()" script.py`,
-which skips the `runpy` machinery `-m` imports (see taskspec.SHIM_BOOT).
+for it. The engine starts it as `python -c "…; raise SystemExit(s.main())" script.py`,
+skipping the `runpy` machinery `-m` imports (see taskspec.SHIM_BOOT).
 """
 
 import json

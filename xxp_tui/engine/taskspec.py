@@ -36,7 +36,7 @@ EXTREMEXP_STYLE = re.compile(
 # (a worker where that folder is elsewhere finds the package the usual way); the shim then gives
 # sys.path[0] to the script's folder, as `python script.py` would.
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
-SHIM_MARK = "import xxp_tui.shim as s; s.main()"
+SHIM_MARK = "import xxp_tui.shim as s; raise SystemExit(s.main())"
 SHIM_BOOT = f"import sys; sys.path[0] = {_PACKAGE_PARENT!r}; {SHIM_MARK}"
 _shim_compiled = False
 
