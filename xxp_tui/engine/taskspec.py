@@ -42,8 +42,9 @@ _shim_compiled = False
 
 
 def _compile_shim() -> None:
-    """Write the shim's bytecode once (an environment with PYTHONDONTWRITEBYTECODE would otherwise
-    make every task compile it again); a read-only install has it already."""
+    """Write the bytecode of the shim and of our ExtremeXP helpers once, when missing or stale (an
+    environment with PYTHONDONTWRITEBYTECODE would otherwise make every task compile them again);
+    a read-only install has it already."""
     global _shim_compiled
     if _shim_compiled:
         return
@@ -51,10 +52,12 @@ def _compile_shim() -> None:
     import importlib.util
     import py_compile
 
-    for module in ("xxp_tui/__init__.py", "xxp_tui/shim.py"):
-        source = Path(_PACKAGE_PARENT) / module
+    parent = Path(_PACKAGE_PARENT)
+    helpers = sorted((parent / "xxp_tui" / "extremexp").rglob("*.py"))  # imported when a script asks for them
+    for source in (parent / "xxp_tui" / "__init__.py", parent / "xxp_tui" / "shim.py", *helpers):
         try:
-            if not Path(importlib.util.cache_from_source(str(source))).exists():
+            compiled = Path(importlib.util.cache_from_source(str(source)))
+            if not compiled.exists() or compiled.stat().st_mtime < source.stat().st_mtime:
                 py_compile.compile(str(source), doraise=True)
         except (OSError, py_compile.PyCompileError):
             pass
