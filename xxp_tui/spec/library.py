@@ -209,6 +209,17 @@ def _eexp_module(value: object, base: Path) -> tuple[Path, ...]:
     return ((base / (text.replace(".", "/") + ".py")).resolve(),)
 
 
+def _unique(folders: tuple[Path, ...]) -> tuple[Path, ...]:
+    """The same folder named twice (eexp_config.py and the default search) is searched once."""
+    seen: set[Path] = set()
+    out = []
+    for folder in folders:
+        if folder.resolve() not in seen:
+            seen.add(folder.resolve())
+            out.append(folder)
+    return tuple(out)
+
+
 def _ancestors(spec_dir: Path, root: Path) -> list[Path]:
     out = []
     for folder in (spec_dir, *spec_dir.parents):
@@ -256,6 +267,8 @@ def libraries_for(spec_path: Path) -> Libraries:
         workflow_dirs = (
             _paths(settings["workflow_libraries"], base, "workflow_libraries", config_file) + workflow_dirs
         )
+
+    task_dirs, workflow_dirs = _unique(task_dirs), _unique(workflow_dirs)
 
     def modules(key: str, names: tuple[str, ...], eexp_key: str) -> tuple[Path, ...]:
         if key in settings:
