@@ -67,6 +67,9 @@ data = utils.load_dataset(variables, resultMap, "data")   # bytes, as the new he
 assert isinstance(data, bytes) and pickle.loads(data) == {"a": 1}
 assert utils.load_pickled_dataset_by_path(variables.get("data")) == {"a": 1}
 assert utils.load_pickled_dataset_by_path(variables.get("text")) == "hello"  # the old helpers pickled
+assert pickle.loads(utils.load_dataset_local(variables, "data")) == {"a": 1}
+utils.save_dataset_local(variables, resultMap, "local_blob", b"z")
+assert open(variables.get("local_blob"), "rb").read() == b"z"
 utils.save_datasets(variables, resultMap, "folder", [b"x", b"y"], ["a.bin", "b.bin"])
 utils.save_dataset(variables, resultMap, "blob", b"\x00\x01")
 path = utils.get_file_path(variables, "folder", "c.txt")
@@ -78,6 +81,8 @@ variables.put("token", "abcd")
 
 THIRD_PY = r'''
 # local_helper (ExtremeXP's LOCAL executionware): load by extension.
+import json
+
 import local_helper as lh
 import proactive_helper as ph
 
@@ -87,12 +92,26 @@ assert lh.load_datasets(variables, "notes") == "plain text\n"           # .txt
 assert ph.load_datasets(variables, resultMap, "folder") == [b"x", b"y"]  # the folder's files, by name
 assert ph.load_dataset(variables, "blob") == b"\x00\x01"                 # old generation: not a pickle, bytes
 assert ph.load_dataset(variables, "data") == {"a": 1}                    # old generation: unpickled
+assert ph.load_datasets(variables, "data", "blob") == [{"a": 1}, b"\x00\x01"]  # old generation: one per key
+import eexp_engine.executionware.proactive_helper as eph                 # the module's other import path
+assert eph.load_dataset is ph.load_dataset
+lh.save_datasets(variables, ("lh_text", "some text"), ("lh_obj", {"b": 2}))
+assert open(os.path.join(os.environ["XXP_OUTPUT_DIR"], "lh_text")).read() == "some text"
+assert ph.load_pickled_dataset_by_path(os.path.join(os.environ["XXP_OUTPUT_DIR"], "lh_obj")) == {"b": 2}
+lh.save_result({"lh_result": 3})                                         # local_helper's way to report results
+try:
+    lh.load_dataset(variables, resultMap, "table")                       # a .csv: pandas, if the task has it
+    has_pandas = True
+except Exception as exc:                                                  # our one-sentence error otherwise
+    assert "needs pandas" in str(exc), str(exc)
+    has_pandas = False
 try:
     import numpy
 except ImportError:
     numpy = None
 if numpy is not None:
     assert lh.load_dataset(variables, resultMap, "array").tolist() == [1, 2, 3]
+    assert json.loads(json.dumps({"a": numpy.arange(3)}, cls=ph.NumpyEncoder)) == {"a": [0, 1, 2]}
 resultMap.put("round", int(variables.get("round")))
 '''
 
@@ -122,12 +141,15 @@ workflow Contract {
     define input data Config;
     define input data Notes;
     define input data Array;
+    define input data Table;
     configure data Config { path "config.json"; }
     configure data Notes { path "notes.txt"; }
     configure data Array { path "array.npy"; }
+    configure data Table { path "table.csv"; }
     Config --> Third.config;
     Notes --> Third.notes;
     Array --> Third.array;
+    Table --> Third.table;
     First.data --> Second.data;
     First.text --> Second.text;
     First.data --> Third.data;
@@ -159,6 +181,7 @@ def contract_project(root: Path) -> Project:
     (root / "datasets").mkdir()
     (root / "datasets" / "config.json").write_text('{"k": [1, 2]}')
     (root / "datasets" / "notes.txt").write_text("plain text\n")
+    (root / "datasets" / "table.csv").write_text("a,b\n1,2\n")
     np = pytest.importorskip("numpy")
     np.save(root / "datasets" / "array.npy", np.array([1, 2, 3]))
     p.task("x.first", """
@@ -172,13 +195,13 @@ def contract_project(root: Path) -> Project:
     p.task("x.second", """
         task Second {
             define input data data; define input data text;
-            define output data folder; define output data blob;
+            define output data folder; define output data blob; define output data local_blob;
             define param count { type Integer; default 7; }
             implementation "second.py";
         }""", "second.py", SECOND_PY)
     p.task("x.third", """
         task Third {
-            define input data config; define input data notes; define input data array;
+            define input data config; define input data notes; define input data array; define input data table;
             define input data data; define input data folder; define input data blob;
             define param round { type Integer; default 0; }
             implementation "third.py";
@@ -212,6 +235,7 @@ def test_every_global_and_helper_function_through_real_tasks(tmp_path: Path) -> 
     found = results_of(p, 1)
     a, b = found["v1"], found["v2"]
     assert a[("First", "first_ok")] == 1 and a[("Second", "direct")] == 5 and a[("Third", "round")] == 1
+    assert a[("Third", "lh_result")] == 3
     assert a[("Second", "note")] == "a text result"
     assert a[("First", "text")].endswith("/First/out/text")  # save_dataset put the path in the resultMap
     assert b[("B", "reader_ok")] == 1
