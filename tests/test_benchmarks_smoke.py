@@ -35,3 +35,12 @@ def test_reuse_quick_json_reports_both_ratios(tmp_path: Path) -> None:
     assert cache["cache_hits"] == cache["tasks"] == 4  # the second run executed nothing
     assert 0 < cache["second_s"] < cache["first_s"]
     assert len(warm["cold_trials"]) == len(warm["warm_trials"]) == 1 and warm["ratio"] > 0
+
+
+def test_shim_cost_quick_json_reports_a_ratio(tmp_path: Path) -> None:
+    script = SCRIPT.parent / "shim_cost.py"
+    out = subprocess.run([sys.executable, str(script), "--runs", "3", "--json"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    assert report["runs"] == 3 and report["shim/bare"] > 0 and report["cpu_ms_median"]["shim"] > 0

@@ -41,7 +41,7 @@ SHIM_BOOT = f"import sys; sys.path[0] = {_PACKAGE_PARENT!r}; {SHIM_MARK}"
 _shim_compiled = False
 
 
-def _compile_shim() -> None:
+def compile_shim() -> None:
     """Write the bytecode of the shim and of our ExtremeXP helpers once, when missing or stale (an
     environment with PYTHONDONTWRITEBYTECODE would otherwise make every task compile them again);
     a read-only install has it already."""
@@ -170,7 +170,7 @@ def command(sig: TaskSignature | None, task: Task) -> list[str]:
         except OSError as exc:
             raise PrepareError(f"task {task.name}: cannot read {script}: {exc.strerror}") from exc
         if EXTREMEXP_STYLE.search(text):
-            _compile_shim()
+            compile_shim()
             return [sys.executable, "-c", SHIM_BOOT, str(script)]
         return [sys.executable, str(script)]
     if script.suffix == ".sh":
