@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/reuse.py
 	$(BIN)/python benchmarks/tui.py
+	$(BIN)/python benchmarks/shim_cost.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .xxp

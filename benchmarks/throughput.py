@@ -14,10 +14,13 @@ metric) and 2 worker slots:
           reads every trial back for each new one: ~66 ms CPU a trial)
   dask    the engine with `--executor dask`: a LocalCluster of 2 single-threaded worker processes
           started by the run (its start-up included), each task run through the Dask runner
+  extremexp  the engine on the same work written as an ExtremeXP script (`variables.get("x")`,
+          `resultMap.put("score", …)`), run through xxp_tui.shim: what the shim costs a task
 
 and prints the four rates (variants/s) and the ratios against the targets of issue 3: the engine
 at least 0.8 × the bare rate and at least 3 × the Optuna rate; dask/engine is reported without a
-target (issue 6: what a cluster round trip per task costs against local processes).
+target (issue 6: what a cluster round trip per task costs against local processes), and so is
+extremexp/engine (issue 10: the shim should cost next to nothing).
 
     .venv/bin/python benchmarks/throughput.py [--n 200] [--rounds 3] [--quick] [--json] [--strict] [--profile]
 
@@ -60,6 +63,12 @@ with open(os.environ["XXP_PARAMS"], encoding="utf-8") as fh:
     x = json.load(fh)["params"]["x"]
 with open(os.environ["XXP_METRICS"], "a", encoding="utf-8") as fh:
     fh.write(json.dumps({"name": "score", "value": float(x)}) + "\\n")
+'''
+
+TASK_EXTREMEXP_PY = '''\
+# The same task as an unchanged ExtremeXP script: the shim injects variables and resultMap.
+x = variables.get("x")
+resultMap.put("score", float(x))
 '''
 
 TASK_XXP = """\
@@ -117,12 +126,13 @@ def timed(name: str, work: Callable[[], tuple[int, dict]]) -> Measure:
 # ----------------------------------------------------------------------------- the shared task
 
 
-def write_project(root: Path, n: int) -> tuple[Path, Path]:
-    """A task library with the trivial task and a spec with a grid of `n` points; returns (spec, script)."""
+def write_project(root: Path, n: int, style: str = "native") -> tuple[Path, Path]:
+    """A task library with the trivial task and a spec with a grid of `n` points; returns (spec, script).
+    `style`: "native" (reads XXP_PARAMS itself) or "extremexp" (the same work through the shim)."""
     task_dir = root / "tasks" / "bench" / "report"
     task_dir.mkdir(parents=True)
     script = task_dir / "report.py"
-    script.write_text(TASK_PY)
+    script.write_text(TASK_EXTREMEXP_PY if style == "extremexp" else TASK_PY)
     (task_dir / "task.xxp").write_text(TASK_XXP)
     spec = root / "throughput.xxp"
     spec.write_text(SPEC.replace("range(0, N)", f"range(0, {n})"))
@@ -165,15 +175,15 @@ def bench_bare(root: Path, script: Path, n: int, label: str = "bare") -> Measure
     return timed("bare", work)
 
 
-def bench_engine(root: Path, n: int, label: str = "engine", executor: str = "local") -> Measure:
+def bench_engine(root: Path, n: int, label: str = "engine", executor: str = "local", style: str = "native") -> Measure:
     """`xxp-tui run SPEC --headless --workers 2 [--executor dask]` in a subprocess, in a fresh project
     with a fresh KB."""
-    spec, _ = write_project(root / label, n)
+    spec, _ = write_project(root / label, n, style)
     db = root / label / "kb" / "kb.sqlite"
     log = root / label / "run.log"
     argv = [sys.executable, "-m", "xxp_tui", "run", str(spec), "--headless", "--db", str(db),
             "--workers", str(WORKERS), "--executor", executor]
-    name = "engine" if executor == "local" else executor
+    name = "extremexp" if style == "extremexp" else "engine" if executor == "local" else executor
 
     def work() -> tuple[int, dict]:
         with open(log, "wb") as out:
@@ -281,7 +291,8 @@ def measure_all(root: Path, script: Path, n: int, rounds: int, sampler: str = "t
     best: dict[str, Measure] = {}
     for r in range(rounds):
         for m in (bench_bare(root, script, n, f"bare{r}"), bench_engine(root, n, f"engine{r}"),
-                  bench_engine(root, n, f"dask{r}", executor="dask")):
+                  bench_engine(root, n, f"dask{r}", executor="dask"),
+                  bench_engine(root, n, f"extremexp{r}", style="extremexp")):
             if m.name not in best or m.rate > best[m.name].rate:
                 best[m.name] = m
     best["optuna"] = bench_optuna(root, script, n, sampler)
@@ -290,11 +301,12 @@ def measure_all(root: Path, script: Path, n: int, rounds: int, sampler: str = "t
 
 def summarise(n: int, rounds: int, measures: dict[str, Measure]) -> dict:
     """Rates, ratios, targets and verdicts, as one JSON-ready dict."""
-    engine, bare, optuna, dask = (measures[k] for k in ("engine", "bare", "optuna", "dask"))
+    engine, bare, optuna, dask, xxp = (measures[k] for k in ("engine", "bare", "optuna", "dask", "extremexp"))
     ratios = {"engine/bare": round(engine.rate / bare.rate, 3) if bare.rate else 0.0,
               "engine/optuna": round(engine.rate / optuna.rate, 3) if optuna.rate else 0.0,
               "bare/optuna": round(bare.rate / optuna.rate, 3) if optuna.rate else 0.0,
-              "dask/engine": round(dask.rate / engine.rate, 3) if engine.rate else 0.0}
+              "dask/engine": round(dask.rate / engine.rate, 3) if engine.rate else 0.0,
+              "extremexp/engine": round(xxp.rate / engine.rate, 3) if engine.rate else 0.0}
     targets = {"engine/bare": TARGET_VS_BARE, "engine/optuna": TARGET_VS_OPTUNA}
     steady = engine.detail.get("steady_seconds") or 0.0
     return {
@@ -308,6 +320,8 @@ def summarise(n: int, rounds: int, measures: dict[str, Measure]) -> dict:
         "engine": {**engine.detail, "steady_rate": round(n / steady, 2) if steady else None,
                    "fixed_seconds": round(engine.seconds - steady, 3) if steady else None},
         "optuna": optuna.detail,
+        "extremexp": {**xxp.detail, "steady_rate": round(n / xxp.detail["steady_seconds"], 2)
+                      if xxp.detail.get("steady_seconds") else None},
         "dask": {**dask.detail, "executor": "LocalCluster, 2 workers x 1 thread",
                  "steady_rate": round(n / dask.detail["steady_seconds"], 2) if dask.detail.get("steady_seconds")
                  else None},
@@ -318,9 +332,9 @@ def render(report: dict) -> str:
     """The human-readable table."""
     lines = [f"throughput: {report['n']} trivial variants, {report['workers']} slots, best of "
              f"{report['rounds']} round(s), python {report['python']}, {report['cpus']} cpu(s)", "",
-             f"  {'':<8}{'variants/s':>11}{'seconds':>9}{'cpu ms/variant':>16}"]
-    for name in ("engine", "bare", "optuna", "dask"):
-        lines.append(f"  {name:<8}{report['rates'][name]:>11.1f}{report['seconds'][name]:>9.2f}"
+             f"  {'':<10}{'variants/s':>11}{'seconds':>9}{'cpu ms/variant':>16}"]
+    for name in ("engine", "extremexp", "bare", "optuna", "dask"):
+        lines.append(f"  {name:<10}{report['rates'][name]:>11.1f}{report['seconds'][name]:>9.2f}"
                      f"{report['cpu_ms_per_variant'][name]:>16.1f}")
     eng = report["engine"]
     if eng.get("steady_rate"):
@@ -334,11 +348,13 @@ def render(report: dict) -> str:
                      "storage")
     lines.append("")
     for key, target in report["targets"].items():
-        lines.append(f"  {key:<14}{report['ratios'][key]:>7.2f}   target >= {target:g}   {report['verdicts'][key]}")
-    lines.append(f"  {'bare/optuna':<14}{report['ratios']['bare/optuna']:>7.2f}   (the ceiling of engine/optuna: the "
+        lines.append(f"  {key:<17}{report['ratios'][key]:>7.2f}   target >= {target:g}   {report['verdicts'][key]}")
+    lines.append(f"  {'bare/optuna':<17}{report['ratios']['bare/optuna']:>7.2f}   (the ceiling of engine/optuna: the "
                  "engine cannot start processes faster than bare Popen)")
-    lines.append(f"  {'dask/engine':<14}{report['ratios']['dask/engine']:>7.2f}   (no target: the cost of a Dask "
+    lines.append(f"  {'dask/engine':<17}{report['ratios']['dask/engine']:>7.2f}   (no target: the cost of a Dask "
                  "round trip per task)")
+    lines.append(f"  {'extremexp/engine':<17}{report['ratios']['extremexp/engine']:>7.2f}   (no target: the same task "
+                 "as an ExtremeXP script, through the shim)")
     return "\n".join(lines)
 
 

@@ -1,5 +1,5 @@
-"""The throughput benchmark must keep working: a quick run in a subprocess reports four positive rates
-(engine, bare, optuna, and the engine on a Dask LocalCluster)."""
+"""The throughput benchmark must keep working: a quick run in a subprocess reports five positive rates
+(engine, bare, optuna, the engine on a Dask LocalCluster, and the engine on ExtremeXP-style tasks)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,18 @@ from pathlib import Path
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
 
 
-def test_throughput_quick_json_reports_four_positive_rates(tmp_path: Path) -> None:
+def test_throughput_quick_json_reports_five_positive_rates(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--json"], cwd=tmp_path, capture_output=True,
                          text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout)
-    assert set(report["rates"]) == {"engine", "bare", "optuna", "dask"}
+    assert set(report["rates"]) == {"engine", "bare", "optuna", "dask", "extremexp"}
     assert all(rate > 0 for rate in report["rates"].values()), report["rates"]
     assert set(report["verdicts"]) == {"engine/bare", "engine/optuna"}
     assert all(v in ("PASS", "MISS") for v in report["verdicts"].values())
     assert report["engine"]["completed"] == report["n"]
     assert report["dask"]["completed"] == report["n"] and report["ratios"]["dask/engine"] > 0
+    assert report["extremexp"]["completed"] == report["n"] and report["ratios"]["extremexp/engine"] > 0
 
 
 def test_reuse_quick_json_reports_both_ratios(tmp_path: Path) -> None:
@@ -34,3 +35,12 @@ def test_reuse_quick_json_reports_both_ratios(tmp_path: Path) -> None:
     assert cache["cache_hits"] == cache["tasks"] == 4  # the second run executed nothing
     assert 0 < cache["second_s"] < cache["first_s"]
     assert len(warm["cold_trials"]) == len(warm["warm_trials"]) == 1 and warm["ratio"] > 0
+
+
+def test_shim_cost_quick_json_reports_a_ratio(tmp_path: Path) -> None:
+    script = SCRIPT.parent / "shim_cost.py"
+    out = subprocess.run([sys.executable, str(script), "--runs", "3", "--json"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    assert report["runs"] == 3 and report["shim/bare"] > 0 and report["cpu_ms_median"]["shim"] > 0

@@ -45,12 +45,16 @@ def validate(
     if as_json and len(files) != 1:
         fail_usage("--json takes exactly one spec file.")
     failed = False
+    noted: set[Path] = set()  # eexp_config.py files whose unused settings were listed already
     for path in files:
         result = load_project(path)
         bad = not result.ok or (strict and result.warnings)
         failed |= bool(bad)
+        project = result.project
         if as_json:
             payload = result_json(result)
+            if project is not None and project.unused_settings:
+                payload["unused_settings"] = {"file": str(project.eexp_config), "names": list(project.unused_settings)}
             if strict:
                 payload["ok"] = not bad
             print(json.dumps(payload, indent=2))
@@ -69,6 +73,10 @@ def validate(
         if not quiet:
             for line in human_summary(result):
                 print(line)
+        if project is not None and project.unused_settings and project.eexp_config not in noted:
+            noted.add(project.eexp_config)
+            print(f"{project.eexp_config}: settings xxp-tui does not use (ExtremeXP's DAL, ProActive, DDM…): "
+                  + ", ".join(project.unused_settings))
     raise typer.Exit(1 if failed else 0)
 
 

@@ -7,6 +7,12 @@ environment signature). Two executions with the same key compute the same thing,
 records `code_hash` and `inputs_hash` on every task run too, for traceability and for warm start's
 workflow signature.
 
+A task run through the ExtremeXP shim also depends on what it can read besides its inputs: the
+values earlier tasks of its variant `put` and the results of the nodes that finished before its
+node started. Its key covers both (`shim_extra`), so a reuse never hands it stale values; a native
+task's key stays as it was, and so does its reuse across nodes. An input its producer did not write
+hashes as `absent`, never as an empty file.
+
 Hashing inputs costs a read of each input; `FileHashes` memoises by (path, size, mtime) so the
 outputs of a shared prefix are hashed once per engine, not once per downstream task.
 """
@@ -23,6 +29,8 @@ from typing import Any
 
 from xxp_tui.engine.hashing import Progress, file_sha256
 from xxp_tui.spec.model import TaskSignature
+
+ABSENT = "absent"  # the digest of an input that is not there (declared by its producer, never written)
 
 
 def _digest(*parts: str) -> str:
@@ -44,7 +52,7 @@ class FileHashes:
         try:
             st = path.stat()
         except OSError:
-            return "missing"
+            return ABSENT
         if path.is_dir():  # as tree_sha256, with each file's digest memoised (a shared input folder
             # is hashed once per engine, not once per task that reads it)
             h = hashlib.sha256()
@@ -59,12 +67,17 @@ class FileHashes:
 
 
 def dependency_files(sig: TaskSignature) -> list[Path]:
-    """Files named by `dependency "glob";` lines, relative to the task folder (sorted)."""
+    """Files named by `dependency "glob";` lines, in the project's dependencies folder (eexp_config.py)
+    when the glob matches there, else relative to the task folder (sorted)."""
     if sig.folder is None:
         return []
     found: set[Path] = set()
     for pattern in sig.dependencies:
-        for match in glob.glob(str(sig.folder / pattern), recursive=True):
+        matches: list[str] = []
+        for base in (sig.dependency_root, sig.folder):
+            if base is not None and not matches:
+                matches = glob.glob(str(base / pattern), recursive=True)
+        for match in matches:
             p = Path(match)
             if p.is_file():
                 found.add(p.resolve())
@@ -102,20 +115,25 @@ def environment_signature(packages_hash: str) -> str:
     return _digest(sys.version, sys.executable, packages_hash)
 
 
-def cache_key(code: str, params: dict[str, Any], seed: int, inputs: str, env: str, outputs: list[str]) -> str:
+def cache_key(code: str, params: dict[str, Any], seed: int, inputs: str, env: str, outputs: list[str],
+              extra: str = "") -> str:
     """`outputs`: the output ports the execution must produce (a workflow can link more than the
-    task declares); a result with fewer ports cannot stand in for it."""
-    return _digest("xxp-cache-2", code, json.dumps(params, sort_keys=True, default=str), str(seed), inputs, env,
-                   ",".join(sorted(outputs)))
+    task declares); a result with fewer ports cannot stand in for it. `extra`: see shim_extra."""
+    parts = ["xxp-cache-2", code, json.dumps(params, sort_keys=True, default=str), str(seed), inputs, env,
+             ",".join(sorted(outputs))]
+    return _digest(*parts, extra) if extra else _digest(*parts)
+
+
+def shim_extra(received: dict[str, Any], results_text: str | None) -> str:
+    """What a shim task reads besides its inputs: the variables earlier tasks put, the results file."""
+    return _digest("xxp-shim-1", json.dumps(received, sort_keys=True, default=str), results_text or "{}")
 
 
 def outputs_intact(outputs: dict[str, str], recorded: dict[str, str], hashes: FileHashes) -> bool:
-    """Every output still exists and, where its sha256 was recorded, still has it."""
+    """Every output the execution wrote (its sha256 was recorded) is still there with that digest.
+    A port it declared but did not write has no digest: a reuse hands it on unwritten, as it was."""
     for port, path in outputs.items():
-        p = Path(path)
-        if not p.exists():
-            return False
         digest = recorded.get(port)
-        if digest is not None and hashes.of(p) != digest:
+        if digest is not None and hashes.of(Path(path)) != digest:
             return False
     return True

@@ -45,6 +45,7 @@ from xxp_tui.engine.taskenv import EnvBuilt, EnvPlan, TaskEnvError, TaskEnvs
 from xxp_tui.engine.taskspec import PrepareError, TaskSpec, data_path, prepare, private_state_dir, run_folder
 from xxp_tui.engine.variant_exec import BLOCKED, DONE, FAILED, RUNNING, SKIPPED, WAITING, VariantExec
 from xxp_tui.engine.variant_exec import PENDING as TASK_PENDING
+from xxp_tui.extremexp import results as xresults
 from xxp_tui.kb import KB, open_kb
 from xxp_tui.kb import cache as kbcache
 from xxp_tui.kb import commands as kbc
@@ -143,6 +144,7 @@ class Engine(Steering):
         self.status: str | None = None
         self.started = time.time()
         self.hashes = cache.FileHashes(progress=self._beat_if_due)
+        self.snapshots: dict[tuple[str, int], str] = {}  # (node, round) -> results its tasks may read
         self.env_signature = cache.environment_signature(
             environment.packages_hash(environment.installed_packages()))
 
@@ -556,28 +558,37 @@ class Engine(Steering):
                 out[v.status] = out.get(v.status, 0) + 1
         return out
 
-    def _results(self) -> dict:
-        """ExtremeXP-shaped results of every node's latest round, for conditions."""
+    def _results(self, only: set[str] | None = None) -> dict:
+        """ExtremeXP-shaped results of every node's latest round (of the nodes in `only`), for
+        conditions and ExtremeXP scripts: see xxp_tui/extremexp/results.py."""
         out: dict[str, dict[int, dict]] = {}
         stored = kbr.nodes(self.kb, self.run_id)
         for name, state in self.flow.nodes.items():
-            if state.iteration == 0:
+            if state.iteration == 0 or (only is not None and name not in only):
                 continue
             done = [v for v in kbv.for_run(self.kb, self.run_id, space=name, status="completed")
                     if v.iteration == state.iteration]
             finals = kbv.final_metrics(self.kb, [v.id for v in done])
-            node_results: dict[int, dict] = {}
+            node_results = xresults.Rounds()
             for i, v in enumerate(done, start=1):
-                result: dict = {}
-                for (task, metric), value in finals[v.id].items():
-                    result[metric] = value
-                    if task:
-                        result[f"{task}.{metric}"] = value
-                node_results[i] = {"configuration": dict(v.config), "result": result}
+                node_results[i] = {"configuration": dict(v.config), "result": xresults.variant_result(finals[v.id])}
             if name in stored and stored[name].result and self.exp.node_kind(name) == "interaction":
-                node_results = {1: {"configuration": {}, "result": stored[name].result}}
+                node_results = xresults.Rounds({1: {"configuration": {}, "result": stored[name].result}})
             out[name] = node_results
         return out
+
+    def _results_before(self, node: str) -> str:
+        """The results a task of `node` may read (`get_experiment_results`): those of the nodes that
+        finished before this round of `node` started, never its own. Fixed for the round, so computed
+        once (and again after a resume, from the nodes' recorded times)."""
+        key = (node, self.flow.nodes[node].iteration if node in self.flow.nodes else 0)
+        if key not in self.snapshots:
+            stored = kbr.nodes(self.kb, self.run_id)
+            started = stored[node].started if node in stored and stored[node].started else time.time()
+            finished = {name for name, n in stored.items() if name != node and n.status in ("done", "failed")
+                        and n.ended is not None and n.ended <= started}
+            self.snapshots[key] = xresults.dumps(self._results(finished)) if finished else "{}"
+        return self.snapshots[key]
 
     # ------------------------------------------------------------------ queue and scheduling
 
@@ -604,7 +615,7 @@ class Engine(Steering):
         for port, props in task.input_data.items():
             raw = props.get("path")
             if isinstance(raw, str):
-                inputs[port] = str(data_path(self.spec_dir, raw))
+                inputs[port] = str(data_path(self.spec_dir, raw, self.project.dataset_dir))
         wf = Workflow(name=node, pos=task.pos, tasks=frozen_map({t.name: t}))
         return wf, {t.name: inputs}
 
@@ -709,10 +720,12 @@ class Engine(Steering):
         for tr in kbv.task_runs(self.kb, v.id):
             if tr.task in vexec.state:
                 vexec.attempts[tr.task] = max(vexec.attempts[tr.task], tr.attempt)
-                outputs_ok = all(Path(p).exists() for p in tr.outputs.values())
+                written = kbcache.output_digests(self.kb, tr)  # a port never written is not missing
+                outputs_ok = all(Path(p).exists() for port, p in tr.outputs.items() if port in written)
                 if tr.status in ("completed", "cached") and outputs_ok:
                     vexec.state[tr.task] = DONE
                     vexec.outputs[tr.task] = tr.outputs
+                    vexec.puts[tr.task] = kbcache.variables_put(self.kb, tr)
                 elif tr.status == "lost":
                     vexec.forgiven[tr.task] = 1
         self.active[v.id] = vexec
@@ -731,6 +744,7 @@ class Engine(Steering):
                        reason=f"task {name} waits for your answer (xxp-tui answer r{self.run_id} v{vexec.id})")
             self.emit("input", f"v{vexec.id} {name} waits for your answer", vexec.id, "waiting_input")
             return 0
+        results_text = self._results_before(vexec.variant.space)
         try:
             env = self._task_env(vexec, name, task)
             if env is not None and not env.ready():
@@ -740,6 +754,8 @@ class Engine(Steering):
                 variant_params=vexec.variant.params, seed=vexec.variant.seed or 0, workflow=vexec.workflow,
                 task=task, attempt=attempt, upstream=vexec.outputs, extra_inputs=vexec.extra_inputs.get(name),
                 python=env.python if env else None,
+                dataset_dir=self.project.dataset_dir, dependencies_dir=self.project.dependencies_dir,
+                received=vexec.received(name), results_text=results_text, experiment=self.exp.name,
             )
         except (PrepareError, TaskEnvError, OSError) as exc:
             kbv.insert_task_run(self.kb, variant_id=vexec.id, task=name, attempt=attempt, status="failed",
@@ -754,7 +770,8 @@ class Engine(Steering):
         key = None
         if code is not None and inputs is not None and task.cache and not self.no_cache:
             env_sig = self.env_signature if env is None else f"{env.hash}:{self.env_signature}"
-            key = cache.cache_key(code, spec.params, spec.seed, inputs, env_sig, list(spec.outputs))
+            extra = cache.shim_extra(spec.received, results_text) if spec.shim else ""
+            key = cache.cache_key(code, spec.params, spec.seed, inputs, env_sig, list(spec.outputs), extra)
             if any(r.cache_key == key for r in self.running.values()):
                 # The same computation runs for another variant: wait for it (holding the slot, so
                 # scheduling stays bounded) and reuse its result when it ends (see _unblock).
@@ -795,11 +812,13 @@ class Engine(Steering):
         for source in kbcache.candidates(self.kb, key):
             if not cache.outputs_intact(source.outputs, kbcache.output_digests(self.kb, source), self.hashes):
                 continue
-            kbcache.record_hit(self.kb, variant_id=vexec.id, task=name, attempt=attempt, source=source,
+            hit_id = kbcache.record_hit(self.kb, variant_id=vexec.id, task=name, attempt=attempt, source=source,
                                cache_key=key, code_hash=code, inputs_hash=inputs, cwd=str(spec.cwd),
                                params=spec.params, env_hash=env_hash)
             vexec.state[name] = DONE
             vexec.outputs[name] = dict(source.outputs)
+            if spec.shim:  # a reused ExtremeXP task still hands on what it put
+                self._record_puts(vexec, name, kbcache.variables_put(self.kb, source), task_run=hit_id, cached=True)
             for m in kbv.metrics(self.kb, vexec.id):  # a pruner learns the reused curve too
                 if m.task == name and m.step is not None and m.value is not None:
                     self._watch_series(vexec, name, m.name, m.value, m.step)
@@ -939,6 +958,9 @@ class Engine(Steering):
         if status == "completed":
             vexec.state[name] = DONE
             vexec.outputs[name] = dict(r.spec.outputs)
+            self._warn_unwritten(vexec, name, r.spec, {port for port, _path, _info in artifacts})
+            if r.spec.shim:
+                self._record_puts(vexec, name, _read_puts(r.spec.cwd), task_run=r.task_run_id)
         elif status == "cancelled":
             vexec.state[name] = SKIPPED
         else:
@@ -985,6 +1007,24 @@ class Engine(Steering):
                 self.executor.cancel(r.handle, f"another task of v{vexec.id} failed")
         if vexec.settled:
             self._finalize(vexec)
+
+    def _warn_unwritten(self, vexec: VariantExec, name: str, spec: TaskSpec, written: set[str]) -> None:
+        """A declared output the task did not write: ExtremeXP carries on (the port may be only
+        informational), so do we; the tasks linked to it get its path and fail only if they read it."""
+        for port in spec.outputs:
+            if port not in written and not Path(spec.outputs[port]).exists():
+                self.emit("warning", f"v{vexec.id}: {name} did not write output {port}", vexec.id,
+                          detail={"task": name, "port": port, "path": spec.outputs[port]})
+
+    def _record_puts(self, vexec: VariantExec, name: str, puts: dict, task_run: int, cached: bool = False) -> None:
+        """What an ExtremeXP script `variables.put`: handed to the later tasks of the variant, and kept
+        (an event naming the task run) so a resumed variant or a cache hit hands it on too."""
+        vexec.puts[name] = puts
+        if not puts:
+            return
+        shown = ", ".join(f"{k}={v!r}"[:80] for k, v in puts.items())
+        self.emit("put", f"v{vexec.id} {name}{' (reused)' if cached else ''} put {shown}", vexec.id,
+                  detail={"task": name, "task_run": task_run, "variables": puts})
 
     def _read_result_map(self, r: Running) -> None:
         """Text results an ExtremeXP-style script put in its resultMap (numbers arrived as metrics)."""
@@ -1205,6 +1245,15 @@ class Engine(Steering):
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _read_puts(cwd: Path) -> dict:
+    """The `variables.put` values a shim task left (see xxp_tui/shim.py); {} if none or unreadable."""
+    try:
+        data = json.loads((cwd / "variables_put.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _proc_start() -> float | None:

@@ -25,7 +25,54 @@ from typing import Any
 
 from xxp_tui.spec.model import Task, TaskSignature, Workflow
 
-EXTREMEXP_STYLE = re.compile(r"\bresultMap\b|\bvariables\s*\.\s*get\s*\(")
+# A script written for ExtremeXP: it uses the injected globals or imports ExtremeXP's helpers.
+EXTREMEXP_STYLE = re.compile(
+    r"\bresultMap\b|\bvariables\s*(?:\.\s*(?:get|put)\s*\(|\[)|\bdependent_modules_folders\b"
+    r"|^\s*(?:import|from)\s+(?:proactive_helper|local_helper|eexp_engine_utils|eexp_engine\.executionware)\b",
+    re.MULTILINE,
+)
+# `-c`, not `-m xxp_tui.shim`: `-m` imports runpy's machinery, a third of a small task's start-up.
+# The boot line puts the package's folder first so `import xxp_tui` needs no search of site-packages
+# (a worker where that folder is elsewhere finds the package the usual way); the shim then gives
+# sys.path[0] to the script's folder, as `python script.py` would.
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+SHIM_MARK = "import xxp_tui.shim as s; raise SystemExit(s.main())"
+SHIM_BOOT = f"import sys; sys.path[0] = {_PACKAGE_PARENT!r}; {SHIM_MARK}"
+
+
+def shim_boot(python: str) -> str:
+    """The shim's `-c` code: the package's own folder first on the path for the engine's interpreter;
+    for a task's own environment, a private folder holding only the package (taskenv.sdk_path), so
+    nothing else the engine has installed leaks into that environment."""
+    if python == sys.executable:
+        return SHIM_BOOT
+    from xxp_tui.engine.taskenv import sdk_path
+
+    return f"import sys; sys.path[0] = {sdk_path()!r}; {SHIM_MARK}"
+_shim_compiled = False
+
+
+def compile_shim() -> None:
+    """Write the bytecode of the shim and of our ExtremeXP helpers once, when missing or stale (an
+    environment with PYTHONDONTWRITEBYTECODE would otherwise make every task compile them again);
+    a read-only install has it already."""
+    global _shim_compiled
+    if _shim_compiled:
+        return
+    _shim_compiled = True
+    import importlib.util
+    import py_compile
+
+    parent = Path(_PACKAGE_PARENT)
+    helpers = sorted((parent / "xxp_tui" / "extremexp").rglob("*.py"))  # imported when a script asks for them
+    for source in (parent / "xxp_tui" / "__init__.py", parent / "xxp_tui" / "shim.py", *helpers):
+        try:
+            compiled = Path(importlib.util.cache_from_source(str(source)))
+            if not compiled.exists() or compiled.stat().st_mtime < source.stat().st_mtime:
+                py_compile.compile(str(source), doraise=True)
+        except (OSError, py_compile.PyCompileError):
+            pass
+RESULTS_FILE = "experiment_results.json"
 
 
 class PrepareError(Exception):
@@ -52,6 +99,9 @@ class TaskSpec:
     params: dict[str, Any] = field(default_factory=dict)
     resources: dict[str, float] = field(default_factory=dict)
     seed: int = 0
+    shim: bool = False  # run through xxp_tui.shim (an ExtremeXP-style script)
+    received: dict[str, Any] = field(default_factory=dict)  # what earlier tasks of the variant `put`
+    absent_inputs: list[str] = field(default_factory=list)  # linked outputs their task did not write
 
 
 def private_state_dir(project_dir: Path) -> Path:
@@ -133,7 +183,8 @@ def command(sig: TaskSignature | None, task: Task, python: str | None = None) ->
         except OSError as exc:
             raise PrepareError(f"task {task.name}: cannot read {script}: {exc.strerror}") from exc
         if EXTREMEXP_STYLE.search(text):
-            return [python, "-m", "xxp_tui.shim", str(script)]
+            compile_shim()
+            return [python, "-c", shim_boot(python), str(script)]
         return [python, str(script)]
     if script.suffix == ".sh":
         return ["/bin/sh", str(script)]
@@ -142,25 +193,56 @@ def command(sig: TaskSignature | None, task: Task, python: str | None = None) ->
     raise PrepareError(f"task {task.name}: {script.name} is neither a .py or .sh script nor executable")
 
 
-def data_path(spec_dir: Path, raw: str) -> Path:
-    """A `configure data` path, relative to the spec's folder; a trailing `/**` names a folder."""
+def data_path(spec_dir: Path, raw: str, dataset_dir: Path | None = None) -> Path:
+    """A `configure data` path: relative to the dataset library of eexp_config.py when it is there,
+    else to the spec's folder; a trailing `/**` names a folder."""
     cleaned = raw[:-3] if raw.endswith("/**") else raw
     path = Path(cleaned).expanduser()
-    return path if path.is_absolute() else spec_dir / path
+    if path.is_absolute():
+        return path
+    if dataset_dir is not None and (dataset_dir / path).exists():
+        return dataset_dir / path
+    return spec_dir / path
+
+
+def dependency_folders(sig: TaskSignature | None) -> list[Path]:
+    """Folders named by `dependency "d/**"`: in the project's dependencies folder (eexp_config.py)
+    first, else in the task folder."""
+    if sig is None:
+        return []
+    out = []
+    for dep in sig.dependencies:
+        rel = dep.removesuffix("/**").removesuffix("**").rstrip("/")
+        for base in (sig.dependency_root, sig.folder):
+            if base is not None and (base / rel).is_dir():
+                out.append((base / rel).resolve())
+                break
+    return list(dict.fromkeys(out))
+
+
+def is_shim(argv: list[str]) -> bool:
+    return len(argv) >= 3 and argv[1] == "-c" and argv[2].endswith(SHIM_MARK)
 
 
 def prepare(
     *, run_dir: Path, spec_dir: Path, run_id: int, variant_id: int, variant_params: dict, seed: int,
     workflow: Workflow, task: Task, attempt: int, upstream: dict[str, dict[str, str]],
-    extra_inputs: dict[str, str] | None = None, python: str | None = None,
+    extra_inputs: dict[str, str] | None = None, python: str | None = None, dataset_dir: Path | None = None,
+    dependencies_dir: Path | None = None, received: dict[str, Any] | None = None,
+    results_text: str | None = None, experiment: str = "",
 ) -> TaskSpec:
-    """Build the TaskSpec and write params.json; raises PrepareError with the reason to record."""
+    """Build the TaskSpec and write params.json; raises PrepareError with the reason to record.
+
+    An output its task declared but did not write is still handed to the tasks linked to it (as
+    ExtremeXP does: many ports are informational); such a task fails only if it reads it. The
+    ExtremeXP-only parts (`received` puts, the results of earlier nodes) matter to shim tasks."""
     sig = task.signature
     argv = command(sig, task, python)
     cwd = workdir(run_dir, variant_id, task.name, attempt)
     out_dir = cwd / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
     inputs: dict[str, str] = dict(extra_inputs or {})
+    absent: list[str] = []
     for link in workflow.inputs_of(task.name):
         if link.src.task is None:
             spec = workflow.data.get(link.src.port)
@@ -168,17 +250,17 @@ def prepare(
             if raw is None:
                 raise PrepareError(f"input {link.dst.port} of {task.name}: data {link.src.port} has no path "
                                    f"(add configure data {link.src.port} {{ path \"…\"; }})")
-            path = data_path(spec_dir, raw)
+            path = data_path(spec_dir, raw, dataset_dir)
             if not path.exists():
                 raise PrepareError(f"input {link.dst.port} of {task.name}: {path} does not exist")
             inputs[link.dst.port] = str(path)
         else:
             produced = upstream.get(link.src.task, {}).get(link.src.port)
-            if produced is None or not Path(produced).exists():
-                raise PrepareError(
-                    f"input {link.dst.port} of {task.name}: {link.src.task} did not produce output "
-                    f"{link.src.port}" + (f" (expected {produced})" if produced else "")
-                )
+            if produced is None:
+                raise PrepareError(f"input {link.dst.port} of {task.name}: {link.src.task} has no output "
+                                   f"{link.src.port}")
+            if not Path(produced).exists():
+                absent.append(link.dst.port)
             inputs[link.dst.port] = produced
     ports = list(sig.outputs) if sig else []
     ports += [link.src.port for link in workflow.links if link.src.task == task.name and link.src.port not in ports]
@@ -188,6 +270,22 @@ def prepare(
         "params": params, "inputs": inputs, "outputs": outputs, "seed": seed,
         "task": task.name, "variant": f"v{variant_id}", "run": f"r{run_id}",
     }
+    shim = is_shim(argv)
+    deps = dependency_folders(sig)
+    if shim:
+        folders = [*deps, *([dependencies_dir] if dependencies_dir is not None else [])]
+        if not folders and sig is not None and sig.folder is not None:
+            folders = [sig.folder]
+        context["variables"] = dict(received or {})
+        context["dependent_modules_folders"] = ",".join(dict.fromkeys(str(f) for f in folders))
+        order = list(workflow.tasks)
+        context["job"] = {"job_id": str(variant_id), "job_name": f"{experiment}--v{variant_id}" if experiment
+                          else f"v{variant_id}", "task_id": str(order.index(task.name) if task.name in order else 0)}
+        if results_text and results_text != "{}":
+            results_file = cwd / f"experiment_results_v{variant_id}.json"
+            results_file.write_text(results_text, encoding="utf-8")
+            (cwd / RESULTS_FILE).write_text(results_text, encoding="utf-8")
+            context["results_file"] = str(results_file)
     params_file = cwd / "params.json"
     params_file.write_text(json.dumps(context, indent=1, default=str), encoding="utf-8")
     metrics_file = cwd / "metrics.jsonl"
@@ -196,10 +294,7 @@ def prepare(
     path_parts = []
     if sig is not None and sig.folder is not None:
         path_parts.append(str(sig.folder))
-        for dep in sig.dependencies:
-            dep_dir = sig.folder / dep.removesuffix("/**").removesuffix("**")
-            if dep_dir.is_dir():
-                path_parts.append(str(dep_dir))
+    path_parts.extend(str(d) for d in deps)
     if sig is not None and sig.script is not None:
         path_parts.append(str(sig.script.parent))
     if python is not None and python != sys.executable:
@@ -224,5 +319,5 @@ def prepare(
         attempt=attempt, argv=argv, cwd=cwd, env=env, timeout=task.timeout,
         stdout_path=cwd / "stdout.log", stderr_path=cwd / "stderr.log", metrics_path=metrics_file,
         output_dir=out_dir, inputs=inputs, outputs=outputs, params=params, resources=dict(task.resources),
-        seed=seed,
+        seed=seed, shim=shim, received=dict(received or {}) if shim else {}, absent_inputs=absent,
     )

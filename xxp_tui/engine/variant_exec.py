@@ -27,6 +27,7 @@ class VariantExec:
     stop_status: str | None = None
     notes: list[str] = field(default_factory=list)  # warnings worth adding to a failure reason
     forgiven: dict[str, int] = field(default_factory=dict)  # task -> lost attempts not counted as retries
+    puts: dict[str, dict] = field(default_factory=dict)  # task -> what its ExtremeXP script `variables.put`
 
     def __post_init__(self) -> None:
         for name in self.workflow.tasks:
@@ -47,6 +48,31 @@ class VariantExec:
             if all(self.state.get(p) == DONE for p in self.workflow.predecessors(name)):
                 out.append(name)
         return out
+
+    def received(self, name: str) -> dict:
+        """What a task's `variables` get from earlier tasks: the puts of its ancestors in the workflow,
+        nearer ones (later in the flow) winning a clash, as ProActive propagates variables to successors."""
+        ancestors: list[str] = []
+        frontier = list(self.workflow.predecessors(name))
+        while frontier:
+            cur = frontier.pop()
+            if cur not in ancestors:
+                ancestors.append(cur)
+                frontier.extend(self.workflow.predecessors(cur))
+        merged: dict = {}
+        for task in sorted(ancestors, key=lambda t: self._depth(t)):
+            merged.update(self.puts.get(task, {}))
+        return merged
+
+    def _depth(self, name: str) -> tuple[int, str]:
+        depth, frontier, seen = 0, [name], set()
+        while True:
+            nxt = [p for t in frontier for p in self.workflow.predecessors(t) if p not in seen]
+            if not nxt:
+                return depth, name
+            seen.update(nxt)
+            depth += 1
+            frontier = nxt
 
     def running(self) -> list[str]:
         return [n for n, s in self.state.items() if s == RUNNING]

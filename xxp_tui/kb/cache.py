@@ -91,3 +91,16 @@ def run_stats(kb: KB, run_id: int) -> tuple[int, int]:
         "SELECT COALESCE(SUM(t.cache_hit), 0) AS hits, COUNT(*) AS total FROM task_runs t"
         " JOIN variants v ON v.id = t.variant_id WHERE v.run_id = ?", (run_id,))
     return row["hits"], row["total"]
+
+
+def variables_put(kb: KB, task_run: kbv.TaskRun) -> dict:
+    """What an ExtremeXP script `variables.put` in this task run (recorded by the engine as a `put`
+    event naming the task run, in the task run's own run): {} if it put nothing."""
+    row = kb.one(
+        "SELECT e.detail FROM events e JOIN variants v ON v.run_id = e.run_id"
+        " WHERE v.id = ? AND e.kind = 'put' AND json_extract(e.detail, '$.task_run') = ?"
+        " ORDER BY e.id DESC LIMIT 1", (task_run.variant_id, task_run.id))
+    if row is None:
+        return {}
+    found = json.loads(row["detail"] or "{}").get("variables")
+    return found if isinstance(found, dict) else {}

@@ -541,6 +541,13 @@ class _Checker:
                 wf = self.project.workflows.get(exp.spaces[node].workflow)
                 declared = wf.declared_metrics() if wf else {}
                 bare = key.split(".")[-1]
+                if wf is not None and key in wf.tasks:  # nested per task: ['result']['Fit']['score']
+                    task_sig = wf.tasks[key].signature
+                    metric = chain[4] if len(chain) > 4 and isinstance(chain[4], str) else None
+                    if metric and task_sig is not None and task_sig.metrics and metric not in task_sig.metrics:
+                        self.diags.warning(text.pos, f"task {key} declares no metric {metric}"
+                                           f"{did_you_mean(metric, task_sig.metrics)}")
+                    continue
                 if declared and bare not in declared:
                     self.diags.warning(
                         text.pos, f"no task of {wf.name} declares metric {key}{did_you_mean(bare, declared)}",

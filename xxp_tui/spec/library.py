@@ -5,10 +5,20 @@ ExtremeXP-compatible by default: with no configuration, the folders `library-tas
 the spec's folder and each parent folder up to the project root, so an ExtremeXP checkout resolves
 as it is. `xxp.toml` (top-level keys) or `[tool.xxp]` in pyproject.toml, found the same way,
 overrides the defaults; its paths are relative to the file that sets them.
+
+An ExtremeXP project's `eexp_config.py` (the nearest at or above the spec; it also marks the
+project root) is honoured too, read safely: its literal assignments are parsed, the file is never
+executed (it holds credentials and could hold anything). It gives the task, experiment and workflow
+libraries, the dataset library (`configure data` paths resolve there first), the Python
+dependencies folder (`dependency "d/**"` names its `d`) and the conditions and configurations
+modules (`PYTHON_CONDITIONS = "pkg.experiment_conditions"`). `xxp.toml` wins where both say
+something. Settings we have no use for (DAL, ProActive, Kubeflow, DDM…) are listed by name only
+(`unused_settings`), never with their values.
 """
 
 from __future__ import annotations
 
+import ast
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +27,13 @@ DEFAULT_TASK_DIRS = ("library-tasks", "tasks")
 DEFAULT_WORKFLOW_DIRS = ("library-experiments", "workflows")
 DEFAULT_CONDITIONS = ("experiment_conditions.py", "conditions.py")
 DEFAULT_CONFIGURATIONS = ("experiment_configurations.py", "configurations.py")
-ROOT_MARKERS = ("xxp.toml", "pyproject.toml", ".git")
+EEXP_CONFIG = "eexp_config.py"
+ROOT_MARKERS = ("xxp.toml", EEXP_CONFIG, "pyproject.toml", ".git")
+# eexp_config.py keys we honour; any other upper-case setting is reported as unused.
+EEXP_USED = frozenset({
+    "TASK_LIBRARY_PATH", "EXPERIMENT_LIBRARY_PATH", "WORKFLOW_LIBRARY_PATH", "DATASET_LIBRARY_RELATIVE_PATH",
+    "PYTHON_DEPENDENCIES_RELATIVE_PATH", "PYTHON_CONDITIONS", "PYTHON_CONFIGURATIONS",
+})
 
 SIGNATURE_FILE = "task.xxp"
 
@@ -42,6 +58,10 @@ class Libraries:
     conditions: tuple[Path, ...] = ()
     configurations: tuple[Path, ...] = ()
     settings: dict = field(default_factory=dict)
+    eexp_config: Path | None = None
+    dataset_dir: Path | None = None  # DATASET_LIBRARY_RELATIVE_PATH: where `configure data` paths are looked for
+    dependencies_dir: Path | None = None  # PYTHON_DEPENDENCIES_RELATIVE_PATH: where `dependency "d/**"` looks
+    unused_settings: tuple[str, ...] = ()  # eexp_config.py settings xxp-tui does not use (names only)
 
     # -- lookups
 
@@ -104,7 +124,7 @@ class Libraries:
 
 
 def find_project_root(start: Path) -> Path:
-    """The nearest folder at or above `start` holding xxp.toml, pyproject.toml or .git.
+    """The nearest folder at or above `start` holding xxp.toml, eexp_config.py, pyproject.toml or .git.
 
     With none (a bare folder of specs), the filesystem root: library folders are then searched in
     every ancestor, which is what a copied ExtremeXP tree needs.
@@ -146,6 +166,60 @@ def _paths(value: object, base: Path, key: str, config: Path) -> tuple[Path, ...
     return tuple((base / v).resolve() for v in value)
 
 
+def read_eexp_config(path: Path) -> dict:
+    """The literal top-level assignments of an eexp_config.py (`NAME = "…"`, numbers, lists, dicts,
+    None); anything else (a call, an expression) is skipped. Never executed."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError) as exc:
+        raise ConfigError(path, f"cannot read {path.name}: {exc}") from exc
+    found: dict = {}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AnnAssign) and node.value is not None else []
+        for target in targets:
+            if isinstance(target, ast.Name):
+                try:
+                    found[target.id] = ast.literal_eval(node.value)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    found[target.id] = ...  # set, but not to a literal: named as unused if we do not use it
+    return found
+
+
+def _find_eexp_config(root: Path, start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        if (folder / EEXP_CONFIG).is_file():
+            return folder / EEXP_CONFIG
+        if folder == root:
+            break
+    return None
+
+
+def _eexp_path(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _eexp_module(value: object, base: Path) -> tuple[Path, ...]:
+    """`PYTHON_CONDITIONS`: a dotted module (`playground.tasks.experiment_conditions`) or a path."""
+    text = _eexp_path(value)
+    if text is None:
+        return ()
+    if text.endswith(".py") or "/" in text:
+        return ((base / text).resolve(),)
+    return ((base / (text.replace(".", "/") + ".py")).resolve(),)
+
+
+def _unique(folders: tuple[Path, ...]) -> tuple[Path, ...]:
+    """The same folder named twice (eexp_config.py and the default search) is searched once."""
+    seen: set[Path] = set()
+    out = []
+    for folder in folders:
+        if folder.resolve() not in seen:
+            seen.add(folder.resolve())
+            out.append(folder)
+    return tuple(out)
+
+
 def _ancestors(spec_dir: Path, root: Path) -> list[Path]:
     out = []
     for folder in (spec_dir, *spec_dir.parents):
@@ -173,6 +247,20 @@ def libraries_for(spec_path: Path) -> Libraries:
     base = config_file.parent if config_file else spec_dir
     task_dirs = defaults(DEFAULT_TASK_DIRS)
     workflow_dirs = defaults(DEFAULT_WORKFLOW_DIRS)
+    eexp_file = _find_eexp_config(root, spec_dir)
+    eexp = read_eexp_config(eexp_file) if eexp_file else {}
+    eexp_base = eexp_file.parent if eexp_file else spec_dir
+
+    def eexp_dir(*keys: str) -> tuple[Path, ...]:
+        out = []
+        for key in keys:
+            rel = _eexp_path(eexp.get(key))
+            if rel is not None:
+                out.append((eexp_base / rel).resolve())
+        return tuple(dict.fromkeys(out))
+
+    task_dirs = eexp_dir("TASK_LIBRARY_PATH") + task_dirs
+    workflow_dirs = eexp_dir("WORKFLOW_LIBRARY_PATH", "EXPERIMENT_LIBRARY_PATH") + workflow_dirs
     if "task_libraries" in settings:
         task_dirs = _paths(settings["task_libraries"], base, "task_libraries", config_file) + task_dirs
     if "workflow_libraries" in settings:
@@ -180,11 +268,16 @@ def libraries_for(spec_path: Path) -> Libraries:
             _paths(settings["workflow_libraries"], base, "workflow_libraries", config_file) + workflow_dirs
         )
 
-    def modules(key: str, names: tuple[str, ...]) -> tuple[Path, ...]:
+    task_dirs, workflow_dirs = _unique(task_dirs), _unique(workflow_dirs)
+
+    def modules(key: str, names: tuple[str, ...], eexp_key: str) -> tuple[Path, ...]:
         if key in settings:
             return _paths(settings[key], base, key, config_file)
         places = [spec_dir, *task_dirs]
-        return tuple(p / n for p in places for n in names)
+        return _eexp_module(eexp.get(eexp_key), eexp_base) + tuple(p / n for p in places for n in names)
+
+    dataset = eexp_dir("DATASET_LIBRARY_RELATIVE_PATH")
+    dependencies = eexp_dir("PYTHON_DEPENDENCIES_RELATIVE_PATH")
 
     return Libraries(
         spec_dir=spec_dir,
@@ -192,9 +285,13 @@ def libraries_for(spec_path: Path) -> Libraries:
         config_file=config_file,
         task_dirs=task_dirs,
         workflow_dirs=workflow_dirs,
-        conditions=modules("conditions", DEFAULT_CONDITIONS),
-        configurations=modules("configurations", DEFAULT_CONFIGURATIONS),
+        conditions=modules("conditions", DEFAULT_CONDITIONS, "PYTHON_CONDITIONS"),
+        configurations=modules("configurations", DEFAULT_CONFIGURATIONS, "PYTHON_CONFIGURATIONS"),
         settings=settings,
+        eexp_config=eexp_file,
+        dataset_dir=dataset[0] if dataset else None,
+        dependencies_dir=dependencies[0] if dependencies else None,
+        unused_settings=tuple(k for k in eexp if k.isupper() and k not in EEXP_USED),
     )
 
 

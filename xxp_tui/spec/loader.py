@@ -233,6 +233,10 @@ class _Loader:
             conditions_module=self.libs.conditions_module(),
             configurations_module=self.libs.configurations_module(),
             package=main.package,
+            dataset_dir=self.libs.dataset_dir,
+            dependencies_dir=self.libs.dependencies_dir,
+            eexp_config=self.libs.eexp_config,
+            unused_settings=self.libs.unused_settings,
         )
 
     def _parsed_paths(self) -> list[Path]:
@@ -686,6 +690,7 @@ class _Loader:
             script=script,
             script_ref=block.implementation.value if block.implementation else None,
             dependencies=tuple(d.value for d in block.dependencies),
+            dependency_root=self.libs.dependencies_dir,
             venv=block.venv.value if block.venv else None,
             venv_file=venv_file,
             python_version=block.python_version.value if block.python_version else None,

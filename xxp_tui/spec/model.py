@@ -71,6 +71,7 @@ class TaskSignature:
     script: Path | None = None  # resolved implementation file, when found
     script_ref: str | None = None  # as written
     dependencies: tuple[str, ...] = ()
+    dependency_root: Path | None = None  # eexp_config.py's Python dependencies folder, where `dependency` looks first
     venv: str | None = None  # as written: the requirements file of the task's own environment
     venv_file: Path | None = None  # resolved, when found
     python_version: str | None = None
@@ -342,3 +343,7 @@ class Project:
     conditions_module: Path | None = None
     configurations_module: Path | None = None
     package: str | None = None
+    dataset_dir: Path | None = None  # eexp_config.py's dataset library: `configure data` paths resolve there first
+    dependencies_dir: Path | None = None  # eexp_config.py's Python dependencies folder
+    eexp_config: Path | None = None
+    unused_settings: tuple[str, ...] = ()  # eexp_config.py settings xxp-tui does not use (names only)

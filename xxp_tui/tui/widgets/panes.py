@@ -132,7 +132,10 @@ class DetailsPane(Static):
         parts: list = [*lines]
         if detail.tasks:
             parts.append(table)
-        for e in detail.events[-5:]:
+        for e in detail.events:  # warnings stay in sight (an output a task did not write…), however old
+            if e.kind == "warning":
+                parts.append(Text(f"warning: {e.detail.get('text') or ''}", style="yellow"))
+        for e in [e for e in detail.events if e.kind != "warning"][-5:]:
             when = time.strftime("%H:%M:%S", time.localtime(e.time))
             text = e.detail.get("outcome") or e.detail.get("text") or e.kind
             parts.append(Text(f"{when} {e.actor}: {text}", style="dim"))

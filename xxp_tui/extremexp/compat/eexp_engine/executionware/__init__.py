@@ -1,0 +1,1 @@
+"""See eexp_engine/__init__.py."""
