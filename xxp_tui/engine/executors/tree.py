@@ -82,6 +82,12 @@ def descendants(roots: set[int], table: dict[int, tuple[int, int, int]]) -> set[
     return found - roots
 
 
+def below(under: int | None = None) -> dict[int, int]:
+    """Every live process below `under` (default: this process); pid -> start time."""
+    table = process_table()
+    return {pid: table[pid][2] for pid in descendants({under if under is not None else os.getpid()}, table)}
+
+
 def carries(pid: int, entry: bytes) -> bool:
     """True when process `pid`'s environment holds `entry` (e.g. b"XXP_PARAMS=/…/params.json")."""
     return entry in _environ(pid)
