@@ -143,3 +143,19 @@ def test_a_task_outlives_its_engine_keeps_its_logs_and_is_adopted(tmp_path: Path
     finally:
         adopter.shutdown("test over")
         gate.touch()
+
+
+def test_a_log_that_cannot_be_written_stops_its_task_with_the_reason(tmp_path: Path):
+    """/dev/full answers every write with ENOSPC, as a full disk or an exhausted quota would."""
+    events: queue.Queue = queue.Queue()
+    executor = LocalExecutor(events)
+    try:
+        spec = spec_for(tmp_path, "Talker", "import time\nwhile True:\n    print('x' * 100, flush=True)\n"
+                                            "    time.sleep(0.01)\n")
+        spec.stdout_path = Path("/dev/full")
+        executor.submit(spec)
+        ended = next_event(events, Finished)
+        assert ended.reason == "could not write stdout.log (no space left on device); stopped", ended
+        assert ended.signal is not None  # it was stopped, not left to run unlogged
+    finally:
+        executor.shutdown("test over")

@@ -7,9 +7,10 @@ and beats the heartbeat. It never blocks on a task or a command.
 Crash safety comes from ordering: every fact is written to the KB before the engine acts on it
 (a variant is recorded as queued before it runs; a task run is recorded before its process starts;
 a variant's completion is one transaction), and everything in memory is rebuilt from the KB when
-an engine starts, so a resumed run continues exactly where a killed one stopped: interrupted
-variants are re-queued (keeping their finished tasks), budgets are totals counted in the KB, and
-Optuna studies are rebuilt from finished variants.
+an engine starts, so a resumed run continues exactly where a killed one stopped: tasks that ran
+on under their supervisor are adopted or collected (adoption.py), interrupted variants are
+re-queued (keeping their finished tasks), budgets are totals counted in the KB, and Optuna studies
+are rebuilt from finished variants.
 """
 
 from __future__ import annotations

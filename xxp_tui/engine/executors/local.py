@@ -108,8 +108,12 @@ class SupervisorLink:
             buffer += data
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
-                if line.strip():
-                    self.on_message(json.loads(line))
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(message, dict):
+                    self.on_message(message)
 
     @property
     def pid(self) -> int | None:

@@ -1,7 +1,9 @@
-"""Copying a task's stdout and stderr pipes to its log files, shared by the local executor and the
-Dask runner on a worker (standard library only). Each log is capped: past the limit nothing more is
-written (a task printing 100 MB fills neither memory nor disk) and the caller is told once, to stop
-the task. The last bytes of stderr are kept for the failure's reason."""
+"""Copying a task's stdout and stderr pipes to its log files, shared by the local supervisor (many
+tasks, one selector: `CappedLogs`) and the Dask runner on a worker (one task: `LogPump`); standard
+library only. Each log is capped: past the limit nothing more is written (a task printing 100 MB
+fills neither memory nor disk) and the caller is told once, to stop the task; a log that cannot be
+written (a full disk, a quota) stops the task too, with that reason. The last bytes of stderr are
+kept for the failure's reason."""
 
 from __future__ import annotations
 

@@ -138,8 +138,15 @@ class Supervisor:
         self.inbox += data
         *lines, self.inbox = self.inbox.split(b"\n")
         for line in lines:
-            if line.strip():
-                self._command(json.loads(line))
+            if not line.strip():
+                continue
+            msg = None
+            try:
+                msg = json.loads(line)
+                self._command(msg)
+            except Exception as exc:  # one bad request must not take the other tasks' supervisor down
+                key = msg.get("key") if isinstance(msg, dict) else None
+                self._send({"ev": "error", "key": key, "reason": f"the supervisor refused it: {exc}"})
 
     def _engine_gone(self) -> None:
         """The engine died or closed: its tasks run on; their records wait for the next engine."""

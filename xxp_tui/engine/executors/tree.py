@@ -16,7 +16,6 @@ Everything is read from /proc; elsewhere the functions fall back to the process 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
@@ -149,9 +148,11 @@ def signal_processes(processes: dict[int, int], sig: int) -> int:
         stat = _stat(pid)
         if stat is None or stat[2] != start:
             continue
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        try:
             os.kill(pid, sig)
             sent += 1
+        except (ProcessLookupError, PermissionError):
+            continue
     return sent
 
 
@@ -159,15 +160,12 @@ def signal_task(pgid: int | None, tag: bytes | None, sig: int, known: dict[int, 
                 under: int | None = None) -> dict[int, int]:
     """Signal a task's whole tree (and the processes seen in it before, `known`); what was signalled.
     Without /proc, the process group only."""
-    if not os.path.isdir(PROC):
-        if pgid is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, sig)
-        return {}
-    processes = {**(known or {}), **task_processes(pgid, tag, under)}
+    processes = {**(known or {}), **task_processes(pgid, tag, under)} if os.path.isdir(PROC) else {}
     if pgid is not None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        try:  # noqa: SIM105 - no contextlib: it would add milliseconds to the guard's start, per task
             os.killpg(pgid, sig)  # first: a group member forked since the scan is caught too
+        except (ProcessLookupError, PermissionError):
+            pass
     signal_processes(processes, sig)
     return processes
 
