@@ -6,7 +6,8 @@ The control graph: a sequence (Grid -> the parallel group), a parallel group (Le
 by Check, a conditional (Check ?-> Loop) with an `else` (Check ?-> Never, never taken), a loop
 (Loop ?-> Loop, two iterations, then its `else` to Ask), an interaction (Ask, answered with
 `xxp-tui answer` while the kills go on) and a conditional on its answer (Ask ?-> Final). Each
-variant runs Prep -> Work; Work reports a `progress` series (3 points) and a `score`.
+variant runs Prep -> Work; Work reports a `progress` series (3 points) and a `score`. Grid's and
+Loop's Work take longer (`long` seconds), long enough to outlive an engine's restart: adopted.
 
 Each round starts an engine (a detached one, as `xxp-tui run` does), waits a random time (seeded)
 after its first beat, SIGKILLs it (its tasks run on under their supervisor), and checks the KB: its
@@ -61,7 +62,7 @@ experiment E {
         Final -> END;
     }
     space Grid of W { strategy gridsearch; param_values x = range(0, 4);
-        task Prep { param x = x; } task Work { param x = x; param secs = SECS; } objective maximize score; }
+        task Prep { param x = x; } task Work { param x = x; param secs = LONG; } objective maximize score; }
     space Left of W { strategy gridsearch; param_values x = range(10, 12);
         task Prep { param x = x; } task Work { param x = x; param secs = SECS; } objective maximize score; }
     space Right of W { strategy gridsearch; param_values x = range(20, 22);
@@ -71,7 +72,7 @@ experiment E {
     space Never of W { strategy singlerun;
         task Prep { param x = 2; } task Work { param x = 2; param secs = SECS; } objective maximize score; }
     space Loop of W { strategy gridsearch; param_values x = range(30, 32);
-        task Prep { param x = x; } task Work { param x = x; param secs = SECS; } objective maximize score; }
+        task Prep { param x = x; } task Work { param x = x; param secs = LONG; } objective maximize score; }
     interaction Ask {
         prompt "Go on to Final?";
         define param go { type Boolean; default false; }
@@ -112,7 +113,7 @@ class Report:
 
 
 def torture(root: Path, rounds: int, seed: int = 12, delay: tuple[float, float] = (0.1, 1.2),
-            secs: float = 1.5, budget: float | None = None) -> Report:
+            secs: float = 1.0, long: float = 4.0, budget: float | None = None) -> Report:
     """Run the experiment through `rounds` SIGKILLs of its engine (fewer if `budget` seconds pass),
     then to its end; the figures. A run that ends before the kills are done (it should not: the
     graph has more work than the rounds last) is followed by a fresh one, so that every round counts."""
@@ -121,7 +122,7 @@ def torture(root: Path, rounds: int, seed: int = 12, delay: tuple[float, float] 
     report = Report()
     while report.rounds < rounds and (budget is None or time.monotonic() - began <= budget):
         report.runs += 1
-        run = LiveRun(root / f"run{report.runs}", SPEC.replace("SECS", str(secs)), workers=2)
+        run = LiveRun(root / f"run{report.runs}", SPEC.replace("SECS", str(secs)).replace("LONG", str(long)), workers=2)
         try:
             _kill_rounds(run, rng, rounds, delay, began, budget, report)
             _finish(run)
