@@ -159,3 +159,27 @@ def test_a_log_that_cannot_be_written_stops_its_task_with_the_reason(tmp_path: P
         assert ended.signal is not None  # it was stopped, not left to run unlogged
     finally:
         executor.shutdown("test over")
+
+
+def test_a_supervisor_killed_under_a_live_engine_loses_its_tasks_and_a_new_one_serves(tmp_path: Path):
+    """Its tasks lost their logs and their parent: they are killed and reported lost (the engine
+    retries a lost attempt once for free); the next task gets a new supervisor."""
+    events: queue.Queue = queue.Queue()
+    executor = LocalExecutor(events)
+    try:
+        spec = spec_for(tmp_path, "Steps", STEPS, str(tmp_path / "never"))
+        executor.submit(spec)
+        started = next_event(events, Started)
+        first = executor.link.pid
+        os.kill(first, 9)
+        ended = next_event(events, Finished)
+        assert ended.lost and ended.reason == "its supervisor process died", ended
+        wait_until(lambda: gone(started.pid), 10, "the task of the dead supervisor to be killed")
+        again = spec_for(tmp_path, "Daemon", DAEMON, "0")
+        executor.submit(again)
+        assert next_event(events, Finished).exit_code == 0
+        assert executor.link.pid != first
+        assert oct(os.stat(again.cwd / "exit.json").st_mode & 0o777) == "0o600"
+        assert oct(os.stat(again.cwd / "proc.json").st_mode & 0o777) == "0o600"
+    finally:
+        executor.shutdown("test over")

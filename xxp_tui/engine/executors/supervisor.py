@@ -269,8 +269,10 @@ class Supervisor:
             self._close_pipe(task, pipe)
         task.logs.close()
         code = os.waitstatus_to_exitcode(task.status)
-        left = tree.signal_task(task.pid, task.tag, signal.SIGTERM, task.known)  # what it left running
-        left.pop(task.pid, None)
+        left = {}
+        if self._may_have_left(task):  # what it left running: SIGTERM now, SIGKILL after END_GRACE
+            left = tree.signal_task(task.pid, task.tag, signal.SIGTERM, task.known)
+            left.pop(task.pid, None)
         if left:
             self.ending.append((time.monotonic() + END_GRACE, left))
         ru = task.rusage
@@ -286,6 +288,23 @@ class Supervisor:
         del self.tasks[task.key]
         self.by_pid.pop(task.pid, None)
         self._send({"ev": "ended", **record})
+
+    def _may_have_left(self, task: Task) -> bool:
+        """Whether an ended task may have left a process: its group is not empty, or this
+        supervisor has a child that is no running task (as subreaper, it inherits every orphan).
+        Answered without a scan of /proc in the common case: a task that left nothing."""
+        try:
+            os.killpg(task.pid, 0)
+            return True
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            return True
+        children = tree.children()
+        if children is None:
+            return True
+        leaders = {t.pid for t in self.tasks.values() if t.status is None}
+        return bool(children - leaders - {task.pid})
 
     def _end_leftovers(self, now: float) -> None:
         keep = []

@@ -87,6 +87,18 @@ def below(under: int | None = None) -> dict[int, int]:
     return {pid: table[pid][2] for pid in descendants({under if under is not None else os.getpid()}, table)}
 
 
+def children() -> set[int] | None:
+    """The live children of this process (zombies included), or None where Linux does not say."""
+    found: set[int] = set()
+    try:
+        for thread in os.listdir(f"{PROC}/self/task"):
+            with open(f"{PROC}/self/task/{thread}/children", "rb") as fh:
+                found.update(int(pid) for pid in fh.read().split())
+    except (OSError, ValueError):
+        return None
+    return found
+
+
 def carries(pid: int, entry: bytes) -> bool:
     """True when process `pid`'s environment holds `entry` (e.g. b"XXP_PARAMS=/…/params.json")."""
     return entry in _environ(pid)
