@@ -183,3 +183,28 @@ def test_a_supervisor_killed_under_a_live_engine_loses_its_tasks_and_a_new_one_s
         assert oct(os.stat(again.cwd / "proc.json").st_mode & 0o777) == "0o600"
     finally:
         executor.shutdown("test over")
+
+
+BACKGROUND = """
+import subprocess, sys, time
+from pathlib import Path
+gate = Path(sys.argv[1])
+child = subprocess.Popen(["sleep", "300"])  # in the task's own group, left running when it exits
+print(child.pid, flush=True)
+while not gate.exists():
+    time.sleep(0.02)
+"""
+
+
+def test_a_background_child_is_stopped_when_its_task_ends_after_the_engine_died(tmp_path: Path):
+    gate = tmp_path / "gate"
+    events: queue.Queue = queue.Queue()
+    executor = LocalExecutor(events)
+    spec = spec_for(tmp_path, "Leaver", BACKGROUND, str(gate))
+    executor.submit(spec)
+    next_event(events, Started)
+    child = int(wait_until(lambda: spec.stdout_path.read_text().strip(), 15, "the child's pid"))
+    executor.link.sock.close()  # the engine dies
+    gate.touch()  # then the task ends, its child still running in its group
+    wait_until(lambda: exit_record(spec.cwd), 15, "the task's exit record")
+    wait_until(lambda: gone(child), 10, f"the task's background child {child} to be stopped")

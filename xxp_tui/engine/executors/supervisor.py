@@ -97,7 +97,8 @@ class Supervisor:
 
     def run(self) -> None:
         while True:
-            if self.terminate:  # asked to go: nothing may outlive it unwatched
+            if self.terminate:  # asked to go (SIGTERM): its tasks go first, nothing outlives it unwatched
+                self.terminate = False
                 for task in self.tasks.values():
                     self._kill(task)
                 self._engine_gone()
