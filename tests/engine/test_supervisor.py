@@ -155,7 +155,7 @@ def test_a_log_that_cannot_be_written_stops_its_task_with_the_reason(tmp_path: P
         spec.stdout_path = Path("/dev/full")
         executor.submit(spec)
         ended = next_event(events, Finished)
-        assert ended.reason == "could not write stdout.log (no space left on device); stopped", ended
+        assert ended.reason == "was stopped: no space left on device writing stdout.log", ended
         assert ended.signal is not None  # it was stopped, not left to run unlogged
     finally:
         executor.shutdown("test over")

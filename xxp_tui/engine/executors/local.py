@@ -171,7 +171,21 @@ class LocalExecutor:
         return handle
 
     def _on_message(self, msg: dict) -> None:
-        """From the supervisor, on the reader thread: only the event queue and handle fields are touched."""
+        """From the supervisor, on the reader thread. Whatever goes wrong here, the task it is
+        about ends with the reason: a reader thread that died silently would leave it running."""
+        try:
+            self._handle_message(msg)
+        except Exception as exc:
+            handle = self.handles.get(str(msg.get("key")))
+            if handle is not None and not handle.finished:
+                handle.finished = True
+                self._send_quietly({"op": "kill", "key": handle.key})
+                why = " ".join(str(exc).split()) or type(exc).__name__
+                self.events.put(Finished(key=handle.key, exit_code=None, signal=None, stderr_tail="",
+                                         reason=f"was stopped: the executor failed watching it ({why})"))
+
+    def _handle_message(self, msg: dict) -> None:
+        """Only the event queue and handle fields are touched."""
         kind = msg.get("ev")
         if kind == "gone":
             self._supervisor_gone()

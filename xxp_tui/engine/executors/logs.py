@@ -38,7 +38,7 @@ class CappedLogs:
                 sink.write(data[:room])
             except OSError as exc:  # a full disk, a quota: the task cannot be logged, so it is stopped
                 self.broken.add(name)
-                return f"could not write {name}.log ({(exc.strerror or str(exc)).lower()}); stopped"
+                return f"was stopped: {(exc.strerror or str(exc)).lower()} writing {name}.log"
         self.written[name] += len(data)
         if name == "stderr":
             self.tail.extend(data)
