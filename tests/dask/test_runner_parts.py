@@ -125,3 +125,51 @@ def test_scratch_folders_of_dead_engines_are_swept(tmp_path: Path, monkeypatch) 
         (folder / "w0").mkdir(parents=True)
     _sweep_scratch()
     assert not gone.exists() and alive.exists() and other.exists()
+
+
+DAEMON_TASK = """
+import os, sys, time
+if os.fork() == 0:  # fork, setsid, fork again: the daemon leaves the task's group and its parent
+    os.setsid()
+    if os.fork() == 0:
+        print(os.getpid(), flush=True)
+        time.sleep(600)
+        os._exit(0)
+    os._exit(0)
+time.sleep(float(sys.argv[1]))
+"""
+
+
+def test_guard_stops_a_double_forked_daemon_when_its_task_ends() -> None:
+    """The guard is the task's child subreaper: the daemon comes back to it, and goes with the task."""
+    proc = subprocess.Popen([sys.executable, "-I", "-S", GUARD, "--", sys.executable, "-c", DAEMON_TASK, "0.5"],
+                            start_new_session=True, stdout=subprocess.PIPE, text=True)
+    daemon = int(proc.stdout.readline())
+    try:
+        assert os.getpgid(daemon) != proc.pid  # it did leave the group: killpg alone would miss it
+        assert proc.wait(timeout=30) == 0
+        wait_until(lambda: not pid_alive(daemon), 5.0, f"the daemon {daemon} to be stopped with its task")
+    finally:
+        if pid_alive(daemon):
+            os.kill(daemon, signal.SIGKILL)
+
+
+def test_guard_kills_a_double_forked_daemon_when_its_worker_dies() -> None:
+    task = DAEMON_TASK.replace("float(sys.argv[1])", "600")
+    worker = subprocess.Popen([sys.executable, "-c", FAKE_WORKER, GUARD, task], stdout=subprocess.PIPE, text=True)
+    pids: dict[str, int] = {}
+    try:
+        pids = json.loads(worker.stdout.readline())
+        daemon = pids["grandchild"]  # the first line the task prints: here, the daemon's pid
+        assert os.getpgid(daemon) != pids["guard"]
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+        wait_until(lambda: not pid_alive(daemon) and not group_alive(pids["guard"]), 5.0,
+                   "the task and its daemon to die with the worker")
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=10)
+        for pid in pids.values():
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -4,10 +4,10 @@ process is left behind.
 
 A real detached engine process runs a grid space then a bayesian space (workflow Prep -> Work, 2
 workers) on a real KB. Each round waits a random time (seeded), SIGKILLs the engine (its task
-processes live on: they run in their own sessions), and checks the KB; the next round restarts the
-engine (alternately `python -m xxp_tui.engine` detached, as `xxp-tui run` does, and `xxp-tui resume
---headless`), which must reconcile. The last `xxp-tui resume --headless` runs the experiment to the
-end and must exit 0.
+processes live on under their supervisor), and checks the KB; the next round restarts the engine
+(alternately `python -m xxp_tui.engine` detached, as `xxp-tui run` does, and `xxp-tui resume
+--headless`), which must reconcile: tasks the dead engine left are adopted or collected, never run
+twice. The last `xxp-tui resume --headless` runs the experiment to the end and must exit 0.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ KILL_SEED = 3_2024
 KILL_DELAY = (0.05, 1.5)  # seconds after the engine's first beat
 GRID_SIZE = 6
 BUDGET = 10
-LINGER = 60.0  # an orphaned Work task lingers this long unless the next engine kills it
+LINGER = 60.0  # a Work task whose parent died lingers this long (under its supervisor, none does)
 
 SPEC = """
 workflow W {
@@ -132,9 +132,9 @@ def test_sigkill_at_random_points_then_resume_loses_and_repeats_nothing(crash_ru
                 run.start()
             else:
                 restart_with_cli(run, cli_log)
-            # The new engine reconciles first: what the dead one left running is killed, not waited for.
-            wait_until(lambda left=left_behind: not (left & task_processes(run)), 15,
-                       f"the tasks the killed engine left behind ({sorted(left_behind)}) to be killed")
+            # The new engine adopts what the dead one left running: those tasks run to their end.
+            wait_until(lambda left=left_behind: not (left & task_processes(run)), 30,
+                       f"the tasks the killed engine left behind ({sorted(left_behind)}) to end")
         time.sleep(rng.uniform(*KILL_DELAY))
         assert run.proc.poll() is None, f"the engine exited before kill {round_no + 1}:\n{run.engine_log()}"
         run.kill()
@@ -210,10 +210,10 @@ experiment E {
 """
 
 
-def test_resume_kills_a_task_whose_pid_was_never_recorded(tmp_path: Path):
+def test_resume_adopts_a_task_whose_pid_was_never_recorded(tmp_path: Path):
     """An engine killed after starting a task but before recording its pid leaves a running task
-    run without pid: the next engine must still find that task (by its unique working folder and
-    XXP_PARAMS) and kill its process group instead of leaving it running beside the new attempt."""
+    run without pid: the next engine finds the task through the record its supervisor wrote
+    (proc.json), adopts it instead of starting it again beside itself, and records its pid."""
     run = LiveRun(tmp_path, GATED_ONE, workers=1)
     try:
         run.start()
@@ -224,15 +224,16 @@ def test_resume_kills_a_task_whose_pid_was_never_recorded(tmp_path: Path):
         # The on-disk state of a crash in that window: the task run is recorded, its pid is not.
         with open_kb(run.db, create=False) as kb:
             kbv.update_task_run(kb, tr.id, pid=None, pgid=None, proc_start=None)
-        assert group_alive(tr.pgid)
         run.start()
-        wait_until(lambda: not group_alive(tr.pgid), 10, f"the unrecorded task's group {tr.pgid} to be killed")
-        assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
-        assert run.task_runs(1)[0].status == "interrupted"
-        resumed = [e.detail["text"] for e in kbc.events(run.kb, run.run_id) if "resumed" in e.detail.get("text", "")]
-        assert resumed == ["run r1 resumed: 1 interrupted variant(s) re-queued, 1 leftover process group(s) killed"]
+        resumed = wait_until(lambda: [e.detail["text"] for e in kbc.events(run.kb, run.run_id)
+                                      if "resumed" in e.detail.get("text", "")], 15, "the resume")
+        assert resumed == ["run r1 resumed: 0 interrupted variant(s) re-queued, 1 running task(s) adopted"]
+        assert group_alive(tr.pgid) and psutil.pid_exists(child)  # adopted, not killed
+        assert run.task_runs(1)[0].pid == tr.pid  # found again
         run.release_all()
         assert run.wait_finished().status == "completed"
+        (after,) = run.task_runs(1)
+        assert (after.id, after.status, after.exit_code) == (tr.id, "completed", 0)
     finally:
         run.stop()
         if group_alive(tr.pgid):

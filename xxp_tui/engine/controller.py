@@ -7,9 +7,10 @@ and beats the heartbeat. It never blocks on a task or a command.
 Crash safety comes from ordering: every fact is written to the KB before the engine acts on it
 (a variant is recorded as queued before it runs; a task run is recorded before its process starts;
 a variant's completion is one transaction), and everything in memory is rebuilt from the KB when
-an engine starts, so a resumed run continues exactly where a killed one stopped: interrupted
-variants are re-queued (keeping their finished tasks), budgets are totals counted in the KB, and
-Optuna studies are rebuilt from finished variants.
+an engine starts, so a resumed run continues exactly where a killed one stopped: tasks that ran
+on under their supervisor are adopted or collected (adoption.py), interrupted variants are
+re-queued (keeping their finished tasks), budgets are totals counted in the KB, and Optuna studies
+are rebuilt from finished variants.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from xxp_tui.engine import cache, environment, warmstart
+from xxp_tui.engine import adoption, cache, environment, warmstart
 from xxp_tui.engine import conditions as conds
 from xxp_tui.engine.control import ACTIVE, PENDING, ControlFlow, NodeRun
 from xxp_tui.engine.events import EngineEvent, short
@@ -286,30 +287,75 @@ class Engine(Steering):
         self.emit("node", f"rerun of v{source_id} ({source.space}) as v{vid}")
 
     def _reconcile(self) -> None:
-        """Continue a run whose engine stopped or died: nothing finished is redone."""
-        killed = 0
+        """Continue a run whose engine stopped or died: nothing finished is redone, and tasks that
+        ran on without an engine are adopted or collected (adoption.py), not run again."""
+        survivors, killed = self._survey_tasks()
+        requeued = 0
+        for v in kbv.for_run(self.kb, self.run_id, status="running"):
+            kbv.update(self.kb, v.id, status="queued", reason="interrupted; re-queued on resume")
+            requeued += v.id not in survivors
+        self._set_status("running")
+        ended = sum(s.ended for found in survivors.values() for s in found)
+        running = sum(not s.ended for found in survivors.values() for s in found)
+        self.emit("run", f"run r{self.run_id} resumed: {requeued} interrupted variant(s) re-queued"
+                  + (f", {running} running task(s) adopted" if running else "")
+                  + (f", {ended} task(s) that ended meanwhile collected" if ended else "")
+                  + (f", {killed} leftover process group(s) killed" if killed else ""))
+        if self.rerun_of is not None:
+            for v in kbv.for_run(self.kb, self.run_id, status="queued"):
+                self._enqueue(v)
+        else:
+            for name in self.flow.active:
+                node = kbr.nodes(self.kb, self.run_id).get(name)
+                self._restore_node(name, node.iteration if node else 1)
+        self._adopt_survivors(survivors)
+
+    def _survey_tasks(self) -> tuple[dict[int, list[adoption.Survivor]], int]:
+        """The task runs a dead engine left `running`: survivors by variant; the others (lost) are
+        killed if anything of them is left and recorded as interrupted. Also: how many were killed."""
         here = socket.gethostname()
-        for tr in kbv.task_runs_in_state(self.kb, self.run_id, "running"):
+        status = {v.id: v.status for v in kbv.for_run(self.kb, self.run_id)}
+        survivors, lost = adoption.survey(kbv.task_runs_in_state(self.kb, self.run_id, "running"), status, here,
+                                          can_adopt=hasattr(self.executor, "adopt"))
+        killed = 0
+        for tr in lost:
             # Only processes of this machine can be found here; a Dask worker elsewhere killed its
             # task itself when the dead engine's client went away.
             if tr.host in (here, None, ""):
                 killed += kill_leftover(tr.pid, tr.pgid, tr.proc_start, tr.cwd)
             kbv.update_task_run(self.kb, tr.id, status="interrupted", ended=time.time(),
                                 reason="the engine stopped while it ran")
-        requeued = 0
-        for v in kbv.for_run(self.kb, self.run_id, status="running"):
-            kbv.update(self.kb, v.id, status="queued", reason="interrupted; re-queued on resume")
-            requeued += 1
-        self._set_status("running")
-        self.emit("run", f"run r{self.run_id} resumed: {requeued} interrupted variant(s) re-queued"
-                  + (f", {killed} leftover process group(s) killed" if killed else ""))
-        if self.rerun_of is not None:
-            for v in kbv.for_run(self.kb, self.run_id, status="queued"):
-                self._enqueue(v)
-            return
-        for name in self.flow.active:
-            node = kbr.nodes(self.kb, self.run_id).get(name)
-            self._restore_node(name, node.iteration if node else 1)
+        return survivors, killed
+
+    def _adopt_survivors(self, survivors: dict[int, list[adoption.Survivor]]) -> None:
+        """Start the survivors' variants again at once (their tasks hold slots already) and watch
+        their tasks instead of starting them."""
+        for vid, found in survivors.items():
+            v = self._dequeue(vid)
+            vexec = self._start_variant(v) if v is not None else None
+            for s in found:
+                task = vexec.workflow.tasks.get(s.task_run.task) if vexec is not None else None
+                if task is None:  # its variant or task is not part of the run's position any more
+                    kill_leftover(s.pid, s.pid, s.proc_start, s.task_run.cwd)
+                    kbv.update_task_run(self.kb, s.task_run.id, status="interrupted", ended=time.time(),
+                                        reason="the engine stopped while it ran")
+                    continue
+                self._adopt_task(vexec, s, task)
+
+    def _adopt_task(self, vexec: VariantExec, s: adoption.Survivor, task) -> None:
+        tr = s.task_run
+        spec = adoption.rebuild_spec(tr, self.run_id, task)
+        kbv.delete_task_metrics(self.kb, vexec.id, tr.task, tr.started or 0.0)  # the file is read again
+        handle = self.executor.adopt(spec, pid=s.pid, proc_start=s.proc_start, started=tr.started or time.time(),
+                                     supervisor=s.supervisor)
+        if tr.pid is None and s.pid is not None:
+            kbv.update_task_run(self.kb, tr.id, pid=s.pid, pgid=s.pid, proc_start=s.proc_start)
+        vexec.attempts[tr.task] = max(vexec.attempts[tr.task], tr.attempt)
+        vexec.state[tr.task] = RUNNING
+        vexec.handles[tr.task] = spec.key
+        self.running[spec.key] = Running(vexec, tr.task, tr.id, handle, spec, tr.cache_key)
+        self.emit("task", f"v{vexec.id} {tr.task} " + ("ended while no engine ran: collected" if s.ended
+                                                        else "still running: adopted"), vexec.id, log=False)
 
     def _restore_node(self, name: str, iteration: int) -> None:
         kind = self.exp.node_kind(name)

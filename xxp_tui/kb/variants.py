@@ -306,3 +306,11 @@ def artifact_by_path(kb: KB, path: str) -> dict | None:
     """The first recorded artifact at `path` (who produced a file another task read)."""
     row = kb.one("SELECT * FROM artifacts WHERE path = ? ORDER BY id LIMIT 1", (path,))
     return dict(row) if row else None
+
+
+def delete_task_metrics(kb: KB, variant_id: int, task: str, since: float) -> None:
+    """Forget what an adopted task reported so far (its metrics file is read again from the start):
+    the rows of that task of the variant written at or after its start."""
+    with kb.write():
+        kb.conn.execute("DELETE FROM metrics WHERE variant_id = ? AND task = ? AND time >= ?",
+                        (variant_id, task, since))

@@ -5,6 +5,10 @@
 distributed executor, `Started` once it knows where a task runs), and a `Finished` event arrives on
 the shared queue when a task ends, whatever the cause. The controller never blocks on a task.
 `local` runs processes on this machine; `dask` on the workers of a Dask cluster.
+
+An executor whose tasks outlive the engine (`local`: they run under a supervisor) also has
+`adopt(spec, pid=, proc_start=, started=, supervisor=)`: a resumed engine watches through it a task
+an earlier engine started, as if it had started it itself (see engine/adoption.py).
 """
 
 from __future__ import annotations

@@ -3,9 +3,12 @@
 The engine, Optuna and the knowledge base stay here; workers are stateless and see the task's
 files through a shared filesystem. Dask is imported only when a run uses this executor.
 
-- **Connect**: to `--scheduler tcp://HOST:PORT`, or with none to a `LocalCluster` of `workers`
-  single-threaded worker processes on 127.0.0.1 (its scheduler, in this process, has
-  `allowed-failures: 0`).
+- **Connect**: to `--scheduler tcp://HOST:PORT` (with the security of the user's Dask configuration),
+  or with none to a `LocalCluster` of `workers` single-threaded worker processes on 127.0.0.1 (its
+  scheduler, in this process, has `allowed-failures: 0`). A cluster's workers run any code a client
+  sends them, as the user who started them: the local cluster speaks only mutual TLS with a
+  certificate made for this run and kept in memory (`Security.temporary()`), so another local user
+  who finds its port cannot connect, and its HTTP servers (dashboard, health, metrics) serve nothing.
 - **Submit**: one Dask task per attempt, with a key unique to the attempt, `pure=False`, and the
   task's `resources` as Dask worker resources (ignored by a LocalCluster, whose workers have none,
   like the local executor ignores them). Only the XXP_* variables, PYTHONPATH and PYTHONUNBUFFERED
@@ -81,6 +84,18 @@ class DaskHandle:
         return self.start_time if self.start_time is not None else time.time()
 
 
+def _run_security():
+    """TLS for this run's local cluster: a fresh self-signed key and certificate that every member
+    (scheduler, workers, our client) presents and requires; they never touch the disk."""
+    from distributed.security import Security
+
+    try:
+        return Security.temporary()
+    except ImportError:
+        raise ExecutorError("the local Dask cluster is secured with TLS, which needs the cryptography "
+                            "package: pip install 'xxp-tui[dask]'") from None
+
+
 def shipped_env(env: dict[str, str]) -> dict[str, str]:
     """What a worker adds to its own environment for a task: the XXP_* variables and the Python
     path settings, never the orchestrator's other variables (secrets, paths of this machine)."""
@@ -137,13 +152,17 @@ class DaskExecutor:
 
                 # The workers' scratch space is ours and private, and goes when the cluster does;
                 # one a killed engine left behind is swept here (its pid is in the name).
+                security = _run_security()
                 _sweep_scratch()
                 self._scratch = tempfile.mkdtemp(prefix=f"xxp-dask-{os.getpid()}-")
-                with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                # Dask starts an HTTP server in every scheduler, nanny and worker even without a
+                # dashboard (health, metrics, cluster info), readable by any local user: no routes.
+                quiet = {f"distributed.{role}.http.routes": [] for role in ("scheduler", "nanny", "worker")}
+                with dask.config.set({"distributed.scheduler.allowed-failures": 0, **quiet}):
                     self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                                host="127.0.0.1", dashboard_address=None,
-                                                local_directory=self._scratch)
-                self.client = Client(self.cluster, set_as_default=False)
+                                                host="127.0.0.1", protocol="tls://", security=security,
+                                                dashboard_address=None, local_directory=self._scratch)
+                self.client = Client(self.cluster, security=security, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             self.close()
             where = f"the Dask scheduler at {self.scheduler}" if self.scheduler else "a local Dask cluster"

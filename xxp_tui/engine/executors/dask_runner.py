@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 
+from xxp_tui.engine.executors import tree
 from xxp_tui.engine.executors.groups import end_group, kill_group
 from xxp_tui.engine.executors.logs import LogPump
 
@@ -150,7 +151,7 @@ def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
                                  "proc_start": out["proc_start"]})
         metrics = _MetricStream(worker, topic, key, dkey, payload["metrics_path"])
     except BaseException:
-        kill_group(proc.pid, signal.SIGKILL)
+        _kill_tree(proc.pid, env)
         stdout.close()
         stderr.close()
         raise
@@ -193,10 +194,10 @@ def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
                 if kill_at is None and ((asked and _is_set(cancel)) or _released(worker, dkey)):
                     stop(None, cancelled=True)
             if kill_at is not None and now >= kill_at:
-                kill_group(proc.pid, signal.SIGKILL)
+                _kill_tree(proc.pid, env)
                 kill_at = now + 5.0
     except BaseException:  # the runner itself failed: the task must not outlive it
-        kill_group(proc.pid, signal.SIGKILL)
+        _kill_tree(proc.pid, env)
         raise
     finally:
         logs.close()
@@ -207,6 +208,13 @@ def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
     out["exit_code"], out["signal"] = (None, -rc) if rc < 0 else (rc, None)
     out["stderr_tail"] = logs.stderr_tail()
     return out
+
+
+def _kill_tree(guard: int, env: dict) -> None:
+    """SIGKILL the task's whole tree: the guard's group and every process below the guard (a daemon
+    that left the group came back to the guard, its subreaper), found before any of them dies."""
+    params = env.get("XXP_PARAMS")
+    tree.kill_task(guard, f"XXP_PARAMS={params}".encode() if params else None, under=guard)
 
 
 class _MetricStream:

@@ -1,37 +1,44 @@
-"""Local executor: task processes on this machine, each in its own process group.
+"""Local executor: task processes on this machine, started by the engine's supervisor.
 
-Per running task one watcher thread reads the process's stdout and stderr into their log files
-(up to a size limit; past it the task is stopped, so a runaway printer can fill neither memory nor
-disk), keeps the last lines of stderr for the failure reason, then reaps the process and posts
-`Finished`. Cancelling sends SIGTERM to the group and, after a grace period, SIGKILL; the
-controller's `tick()` does the escalation, so nothing ever sleeps on the engine's thread.
+The engine does not start tasks itself: one supervisor process per engine (supervisor.py) does,
+copies their output to the capped log files, waits for them and writes each one's exit record
+beside its files. The engine talks to it over a private socket pair: `submit` and `cancel` are one
+message each (never a blocking spawn on the engine's loop), and a reader thread turns its replies
+into `Started` and `Finished` events. Because the supervisor outlives the engine, a task survives
+its engine's death: the next engine `adopt`s it (it watches the exit record, tails its metrics,
+enforces its timeout, kills it on prune) or collects its record if it ended meanwhile.
+
+Cancelling a task the supervisor runs is a message (it sends SIGTERM to the task's whole tree and
+SIGKILL after the grace period, even if the engine dies meanwhile); an adopted task, whose
+supervisor belongs to a dead engine, is signalled directly and escalated by `tick()`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import psutil
 
-from xxp_tui.engine.executors import Finished, MetricEvent, Started, stop_all
-from xxp_tui.engine.executors.groups import end_group
-from xxp_tui.engine.executors.logs import LogPump
+from xxp_tui.engine.executors import Finished, MetricEvent, Started, stop_all, tree
 from xxp_tui.engine.executors.metrics import parse_chunk, parse_rest
+from xxp_tui.engine.executors.records import exit_record
 from xxp_tui.engine.taskspec import TaskSpec
 
 DEFAULT_MAX_LOG_BYTES = 50 * 2**20
 KILL_GRACE = 0.5
 METRICS_READ_LIMIT = 2**20  # per task and tick: a flood of metric lines cannot stall the engine
+ORPHAN_GRACE = 3.0  # an adopted task gone without an exit record for this long: its supervisor died too
 
 
 @dataclass
@@ -40,7 +47,6 @@ class LocalHandle:
     spec: TaskSpec
     host: str
     started: float
-    proc: subprocess.Popen | None = None  # set by the task's thread once the process exists
     pid: int | None = None
     pgid: int | None = None
     proc_start: float | None = None
@@ -50,34 +56,80 @@ class LocalHandle:
     metrics_partial: bytes = b""
     malformed: int = 0
     finished: bool = False
+    adopted: bool = False  # started by an earlier engine's supervisor
+    supervisor: int | None = None  # adopted: that supervisor's pid (while it lives, the exit record will come)
+    gone_since: float | None = None  # adopted: when its process was first seen gone with no exit record
 
 
-class TaskThreads:
-    """One thread per running task (it starts the process, then copies its output), reused from
-    task to task: creating a thread costs the engine's loop about a millisecond each time. Daemon
-    threads, unlike a ThreadPoolExecutor's, never hold up the exit of an engine that must go."""
+class SupervisorLink:
+    """The engine's end of the socket pair to its supervisor, which is started on first use."""
 
-    def __init__(self) -> None:
-        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self.idle = 0
+    def __init__(self, on_message) -> None:
+        self.on_message = on_message
+        self.sock: socket.socket | None = None
+        self.proc: subprocess.Popen | None = None
         self.lock = threading.Lock()
 
-    def submit(self, fn, *args) -> None:
+    def send(self, message: dict) -> None:
         with self.lock:
-            spare = self.idle > 0
-            if spare:
-                self.idle -= 1
-        if not spare:
-            threading.Thread(target=self._work, daemon=True, name="xxp-task").start()
-        self.jobs.put((fn, args))
+            if self.sock is None:
+                self._start()
+            try:
+                self.sock.sendall(json.dumps(message).encode() + b"\n")
+            except OSError as exc:
+                raise OSError(f"the task supervisor is not there any more ({exc})") from None
 
-    def _work(self) -> None:
+    def _start(self) -> None:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "xxp_tui.engine.executors.supervisor", "--fd", str(theirs.fileno())],
+                stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), start_new_session=True, close_fds=True,
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+            )
+        except OSError:
+            mine.close()
+            raise
+        finally:
+            theirs.close()
+        self.sock = mine
+        threading.Thread(target=self._read, args=(mine,), daemon=True, name="xxp-supervisor").start()
+
+    def _read(self, sock: socket.socket) -> None:
+        buffer = b""
         while True:
-            fn, args = self.jobs.get()
-            with contextlib.suppress(Exception):  # each job handles and reports its own errors
-                fn(*args)
-            with self.lock:
-                self.idle += 1
+            try:
+                data = sock.recv(1 << 16)
+            except OSError:
+                data = b""
+            if not data:
+                self.on_message({"ev": "gone"})
+                return
+            buffer += data
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(message, dict):
+                    self.on_message(message)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def close(self, wait: float = 2.0) -> None:
+        """The engine is going: the supervisor exits once its last task has ended."""
+        with self.lock:
+            sock, self.sock = self.sock, None  # first: the reader must see a close, not a death
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+        if self.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=wait)
 
 
 class LocalExecutor:
@@ -90,71 +142,142 @@ class LocalExecutor:
         self.kill_grace = kill_grace
         self.handles: dict[str, LocalHandle] = {}
         self.host = socket.gethostname()
-        self.threads = TaskThreads()
+        self.link = SupervisorLink(self._on_message)
 
     # -- interface
 
     def submit(self, spec: TaskSpec) -> LocalHandle:
-        """Start the task on a thread of its own (spawning a process blocks for milliseconds; the
-        engine's loop must not pay that once per task); `Started` tells its pids, `Finished` its end."""
+        """Ask the supervisor to start the task; `Started` tells its pid, `Finished` its end."""
         handle = LocalHandle(spec.key, spec, self.host, time.time())
         self.handles[spec.key] = handle
-        self.threads.submit(self._run, handle)
+        try:
+            self.link.send({
+                "op": "start", "key": spec.key, "argv": list(spec.argv), "cwd": str(spec.cwd), "env": spec.env,
+                "stdout": str(spec.stdout_path), "stderr": str(spec.stderr_path), "limit": self.max_log_bytes,
+                "grace": self.kill_grace, "tag": spec.env.get("XXP_PARAMS", ""),
+            })
+        except OSError:
+            self.handles.pop(spec.key, None)
+            raise
         return handle
 
-    def _run(self, handle: LocalHandle) -> None:
-        spec = handle.spec
+    def adopt(self, spec: TaskSpec, *, pid: int | None, proc_start: float | None, started: float,
+              supervisor: int | None = None) -> LocalHandle:
+        """Watch a task an earlier engine's supervisor runs (or ran: its exit record is collected
+        at the next tick). Metrics are read again from the start of the task's file."""
+        handle = LocalHandle(spec.key, spec, self.host, started, pid=pid, pgid=pid, proc_start=proc_start,
+                             adopted=True, supervisor=supervisor)
+        self.handles[spec.key] = handle
+        return handle
+
+    def _on_message(self, msg: dict) -> None:
+        """From the supervisor, on the reader thread. Whatever goes wrong here, the task it is
+        about ends with the reason: a reader thread that died silently would leave it running."""
         try:
-            # Unbuffered: each chunk read from the pipe reaches the log file at once (logs are tailed live).
-            stdout = open(spec.stdout_path, "wb", buffering=0)  # noqa: SIM115 - closed by _watch
+            self._handle_message(msg)
+        except Exception as exc:
+            handle = self.handles.get(str(msg.get("key")))
+            if handle is not None and not handle.finished:
+                handle.finished = True
+                self._send_quietly({"op": "kill", "key": handle.key})
+                why = " ".join(str(exc).split()) or type(exc).__name__
+                self.events.put(Finished(key=handle.key, exit_code=None, signal=None, stderr_tail="",
+                                         reason=f"was stopped: the executor failed watching it ({why})"))
+
+    def _handle_message(self, msg: dict) -> None:
+        """Only the event queue and handle fields are touched."""
+        kind = msg.get("ev")
+        if kind == "gone":
+            self._supervisor_gone()
+            return
+        handle = self.handles.get(msg.get("key", ""))
+        if handle is None or handle.adopted:
+            return
+        if kind == "started":
+            pid = int(msg["pid"])
             try:
-                stderr = open(spec.stderr_path, "wb", buffering=0)  # noqa: SIM115
-            except OSError:
-                stdout.close()
-                raise
-            try:
-                proc = subprocess.Popen(
-                    spec.argv, cwd=spec.cwd, env=spec.env, stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
-                )
-            except OSError:
-                stdout.close()
-                stderr.close()
-                raise
-        except OSError as exc:
+                proc_start = psutil.Process(pid).create_time()
+            except psutil.Error:
+                proc_start = None
+            handle.pid, handle.pgid, handle.proc_start = pid, pid, proc_start
+            self.events.put(Started(handle.key, self.host, pid, pid, proc_start))
+            if handle.cancel_reason is not None:  # cancelled while it was being started
+                self._send_quietly({"op": "cancel", "key": handle.key, "reason": handle.cancel_reason})
+        elif kind == "error":
             handle.finished = True
             self.events.put(Finished(key=handle.key, exit_code=None, signal=None, stderr_tail="",
-                                     reason=f"could not start {spec.argv[0]}: {exc.strerror or exc}"))
-            return
-        try:
-            proc_start = psutil.Process(proc.pid).create_time()
-        except psutil.Error:
-            proc_start = None
-        handle.proc, handle.pid, handle.pgid, handle.proc_start = proc, proc.pid, proc.pid, proc_start
-        self.events.put(Started(handle.key, self.host, proc.pid, proc.pid, proc_start))
-        if handle.cancel_reason is not None:  # cancelled while it was being started
-            _signal_group(proc.pid, signal.SIGTERM)
-        self._watch(handle, stdout, stderr)
+                                     reason=msg.get("reason")))
+        elif kind == "ended":
+            handle.finished = True
+            self.events.put(self._finished(handle, msg))
+
+    def _finished(self, handle: LocalHandle, record: dict) -> Finished:
+        return Finished(key=handle.key, exit_code=record.get("exit_code"), signal=record.get("signal"),
+                        reason=handle.cancel_reason or record.get("reason"),
+                        stderr_tail=record.get("stderr_tail") or "")
+
+    def _supervisor_gone(self) -> None:
+        """The supervisor died under a live engine (killed by hand, out of memory): its tasks have
+        lost their logs and their parent. They are stopped and reported lost (retried once free)."""
+        if self.link.sock is None:
+            return  # the engine closed it on purpose
+        with self.link.lock:
+            self.link.sock = None
+        for handle in list(self.handles.values()):
+            if handle.finished or handle.adopted:
+                continue
+            if handle.pgid is not None:
+                params = handle.spec.env.get("XXP_PARAMS")
+                tree.signal_task(handle.pgid, f"XXP_PARAMS={params}".encode() if params else None,
+                                 signal.SIGKILL, under=1)
+            handle.finished = True
+            self.events.put(Finished(key=handle.key, exit_code=None, signal=None, stderr_tail="", lost=True,
+                                     reason="its supervisor process died"))
+
+    def _send_quietly(self, message: dict) -> None:
+        with contextlib.suppress(OSError):
+            self.link.send(message)
 
     def cancel(self, handle: LocalHandle, reason: str) -> None:
         if handle.finished:
             return
-        if handle.cancel_reason is None:
+        first = handle.cancel_reason is None
+        if first:
             handle.cancel_reason = reason
-        if handle.pgid is not None:  # else its thread signals it as soon as it exists
-            _signal_group(handle.pgid, signal.SIGTERM)
-        if handle.kill_at is None:
-            handle.kill_at = time.monotonic() + self.kill_grace
+        if handle.adopted:
+            if handle.pgid is not None and first:
+                _signal_group(handle.pgid, signal.SIGTERM)
+            if handle.kill_at is None:
+                handle.kill_at = time.monotonic() + self.kill_grace
+        elif first and handle.pid is not None:  # else it is cancelled as soon as it has started
+            self._send_quietly({"op": "cancel", "key": handle.key, "reason": reason})
 
     def tick(self) -> list[MetricEvent]:
         now = time.monotonic()
         out: list[MetricEvent] = []
         for handle in list(self.handles.values()):
-            if handle.kill_at is not None and now >= handle.kill_at and handle.pgid is not None:
-                _signal_group(handle.pgid, signal.SIGKILL)
-                handle.kill_at = now + 5.0  # repeat rarely while the group lingers
+            if handle.adopted and not handle.finished:
+                self._watch_adopted(handle, now)
             out.extend(self.read_metrics(handle))
         return out
+
+    def _watch_adopted(self, handle: LocalHandle, now: float) -> None:
+        record = exit_record(handle.spec.cwd)
+        if record is not None:
+            handle.finished = True
+            self.events.put(self._finished(handle, record))
+            return
+        if handle.kill_at is not None and now >= handle.kill_at and handle.pgid is not None:
+            _signal_group(handle.pgid, signal.SIGKILL)
+            handle.kill_at = now + 5.0  # repeat rarely while the group lingers
+        if _alive(handle.pid, handle.proc_start) or _alive(handle.supervisor, None):
+            handle.gone_since = None
+            return
+        handle.gone_since = handle.gone_since or now
+        if now - handle.gone_since > ORPHAN_GRACE:  # ended, and no supervisor wrote its end
+            handle.finished = True
+            self.events.put(Finished(key=handle.key, exit_code=None, signal=None, stderr_tail="", lost=True,
+                                     reason="it ended while no engine watched it, and its end was not recorded"))
 
     def read_metrics(self, handle: LocalHandle, limit: int = METRICS_READ_LIMIT) -> list[MetricEvent]:
         try:
@@ -198,38 +321,27 @@ class LocalExecutor:
 
     def shutdown(self, reason: str, wait: float = 5.0) -> None:
         stop_all(self, reason, wait, self._kill)
+        self.link.close()
 
-    @staticmethod
-    def _kill(handle: LocalHandle) -> None:
-        if handle.pgid is not None:
-            _signal_group(handle.pgid, signal.SIGKILL)
+    def _kill(self, handle: LocalHandle) -> None:
+        if handle.adopted:
+            if handle.pgid is not None:
+                _signal_group(handle.pgid, signal.SIGKILL)
+        else:
+            self._send_quietly({"op": "kill", "key": handle.key})
 
-    # -- the watcher thread
 
-    def _watch(self, handle: LocalHandle, stdout: IO[bytes], stderr: IO[bytes]) -> None:
-        proc = handle.proc
-        logs = LogPump(proc, stdout, stderr, self.max_log_bytes)
-        exited_at: float | None = None
-        try:
-            while logs.open:
-                stop = logs.pump(timeout=0.2)
-                if stop and handle.cancel_reason is None:
-                    self.cancel(handle, stop)
-                if proc.poll() is not None:
-                    # Grandchildren may keep the pipes open: give them a moment, then stop reading.
-                    exited_at = exited_at or time.monotonic()
-                    if time.monotonic() - exited_at > 1.0:
-                        break
-        finally:
-            logs.close()
-        rc = proc.wait()
-        end_group(handle.pgid)  # a background child the task left in its group goes too
-        handle.finished = True
-        exit_code, sig = (None, -rc) if rc < 0 else (rc, None)
-        self.events.put(Finished(
-            key=handle.key, exit_code=exit_code, signal=sig, reason=handle.cancel_reason,
-            stderr_tail=logs.stderr_tail(),
-        ))
+def _alive(pid: int | None, proc_start: float | None) -> bool:
+    """The process `pid` still runs and is the one that started at `proc_start` (not a reused pid)."""
+    if pid is None:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return proc_start is None or abs(proc.create_time() - proc_start) <= 1.0
+    except psutil.Error:
+        return False
 
 
 def _signal_group(pgid: int, sig: int) -> None:
