@@ -160,7 +160,8 @@ class DesignScreen(Screen[object]):
                 yield Static(id="canvas")
         yield Static(id="design-diags")
         yield Static(id="design-hint")
-        yield Input(placeholder=": command (a add, l link, s space, = values, ? all in the footer)", id="design-cmd")
+        yield Input(placeholder=": command (a add, l link, s space, = values, ? all in the footer)", id="design-cmd",
+                    select_on_focus=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -280,11 +281,17 @@ class DesignScreen(Screen[object]):
         for sp in exp.spaces.values():
             summary = space_summary(sp)
             style = "reverse bold" if sp.name == self.space else "bold"
-            size = summary["size"] if summary["size"] is not None else f"budget {sp.runs or '?'}"
+            size = f"{summary['size']} configuration(s)" if summary["size"] is not None else \
+                f"budget {sp.runs or '?'}"
             out.append(Text.assemble(("\n" + f"space {sp.name}", style), f" of {sp.workflow}: {sp.strategy}, {size}"))
             for b in sp.bindings:
-                values = sp.values(b.vp) if b.vp else [b.value]
-                out.append(f"\n  {b.key} = {b.vp or ''} {values if values is not None else 'continuous'}")
+                if b.vp is None:
+                    out.append(f"\n  {b.key} = {b.value!r} (fixed)")
+                    continue
+                values = sp.values(b.vp)
+                shown = ", ".join(map(repr, values)) if values is not None else "; ".join(
+                    d.describe() for d in sp.param_values.get(b.vp, ()))
+                out.append(f"\n  {b.key} = {b.vp}: {shown}")
             if sp.objectives:
                 out.append("\n  objective " + ", ".join(f"{o.direction} {o.label}" for o in sp.objectives))
             if sp.pruner:
@@ -306,7 +313,10 @@ class DesignScreen(Screen[object]):
         box.update(out)
 
     def _fill_library(self, query: str) -> None:
-        self.shown_items = [i for i in self.items if i.matches(query)]
+        q = query.strip().lower()
+        found = [i for i in self.items if i.matches(query)]
+        # names that match first (exact, then containing), then items whose docs mention it
+        self.shown_items = sorted(found, key=lambda i: (i.name.lower() != q, q not in i.name.lower()))
         lib = self.query_one("#library", OptionList)
         lib.clear_options()
         lib.add_options([Option(i.label) for i in self.shown_items])
