@@ -51,3 +51,22 @@ def test_the_classify_sample_fits_80_columns_and_lists_its_data():
 def test_long_labels_are_shortened():
     d = draw(["A" * 40], [])
     assert d.lines[1] == "│ " + "A" * 21 + "… │"
+
+
+def test_a_sub_workflow_collapses_to_one_node_and_opens():
+    project = load_project(ROOT / "tests" / "conformance" / "extremexp" / "exp_engine" / "library-experiments"
+                           / "IDEKO_main.xxp").project
+    wf = project.workflows["IDEKO_multi_main"]
+    closed = workflow_lines(wf, expanded=set())
+    assert any("│ PrepareData/… │" in line for line in closed)
+    assert not any("│ PrepareData/AddPadding │" in line for line in closed)
+    assert row_of(closed, "ReadData") < row_of(closed, "PrepareData/…") < row_of(closed, "TrainModel")
+    opened = workflow_lines(wf, expanded={"PrepareData"})
+    assert row_of(opened, "PrepareData/AddPadding") < row_of(opened, "PrepareData/SplitData")
+
+
+def test_a_chain_is_one_straight_line():
+    lines = draw(["Alpha", "B", "Gamma"], [Edge("Alpha", "B"), Edge("B", "Gamma")]).lines
+    arrows = [line.index("▼") for line in lines if "▼" in line]
+    assert len(arrows) == 2 and len(set(arrows)) == 1
+    assert len(lines) == 3 * 3 + 2  # three boxes and one arrow row between each: no sideways jog

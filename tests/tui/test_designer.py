@@ -157,3 +157,19 @@ def test_designer_snapshot_160x48_experiment(snap_compare, monkeypatch):
         await pilot.pause()
 
     assert snap_compare(quickstart_designer(monkeypatch), terminal_size=(160, 48), run_before=run_before)
+
+
+async def test_a_sub_workflow_is_one_box_until_opened():
+    spec = ROOT / "tests/conformance/extremexp/exp_engine/library-experiments/IDEKO_main.xxp"
+    app = DesignApp(spec)
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = app.screen_ref
+        await wait_for(pilot, lambda: screen.result is not None, what="first validation")
+        canvas = screen.query_one("#canvas")
+        assert "│ PrepareData/… │" in str(canvas.render())
+        await pilot.press("down")
+        assert screen.selected_task() == "PrepareData/AddPadding"
+        await pilot.press("z")
+        assert screen.message == "sub-workflow PrepareData opened"
+        assert "│ PrepareData/AddPadding │" in str(canvas.render())
+        await pilot.press("q")

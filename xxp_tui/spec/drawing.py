@@ -127,14 +127,8 @@ def draw(nodes: list[str], edges: list[Edge], labels: dict[str, str] | None = No
         return t if len(t) <= MAX_LABEL else t[: MAX_LABEL - 1] + "…"
 
     width = {n: 1 if n in dummies else len(text(n)) + 4 for row in rows for n in row}
-    row_width = [sum(width[n] for n in row) + GAP * (len(row) - 1) for row in rows]
-    total = max(row_width)
-    x: dict[str, int] = {}
-    for row, w in zip(rows, row_width, strict=True):
-        col = (total - w) // 2
-        for n in row:
-            x[n] = col
-            col += width[n] + GAP
+    x = _place(rows, chain_edges, width)
+    total = max(x[n] + width[n] for n in x)
     port = {n: x[n] + width[n] // 2 for n in x}
     out_edges: dict[str, list[Edge]] = {}
     for e in chain_edges:
@@ -163,6 +157,41 @@ def draw(nodes: list[str], edges: list[Edge], labels: dict[str, str] | None = No
         if i + 1 < len(rows):
             lines.extend(_channel([e for n in row for e in out_edges.get(n, [])], port, dummies, total))
     return Drawing(lines, aside)
+
+
+def _place(rows: list[list[str]], edges: list[Edge], width: dict[str, int]) -> dict[str, int]:
+    """Columns: each node as near as it fits under the mean of its predecessors' ports, so that a
+    chain is one straight line; then everything shifted so the leftmost box starts at column 0."""
+    preds: dict[str, list[str]] = {}
+    for e in edges:
+        preds.setdefault(e.dst, []).append(e.src)
+    x: dict[str, int] = {}
+    for row in rows:
+        end = None
+        for n in row:
+            ports = [x[p] + width[p] // 2 for p in preds.get(n, []) if p in x]
+            want = round(sum(ports) / len(ports)) - width[n] // 2 if ports else (end if end is not None else 0)
+            x[n] = want if end is None else max(want, end)
+            end = x[n] + width[n] + GAP
+    low = min(x.values())
+    return {n: v - low for n, v in x.items()}
+
+
+def collapse(nodes: list[str], edges: list[Edge], expanded: set[str]) -> tuple[list[str], list[Edge]]:
+    """Tasks of a sub-workflow (`Prep/Split`, as the loader flattens them) drawn as one node `Prep/…`
+    unless `Prep` is in `expanded`; edges inside a collapsed group disappear."""
+
+    def group(n: str) -> str:
+        head, sep, _ = n.partition("/")
+        return f"{head}/…" if sep and head not in expanded else n
+
+    out_nodes = list(dict.fromkeys(group(n) for n in nodes))
+    merged: dict[tuple[str, str], bool] = {}
+    for e in edges:
+        a, b = group(e.src), group(e.dst)
+        if a != b:
+            merged[(a, b)] = merged.get((a, b), True) and e.dashed
+    return out_nodes, [Edge(a, b, dashed) for (a, b), dashed in merged.items()]
 
 
 def _order_by_barycentre(rows: list[list[str]], edges: list[Edge]) -> None:
@@ -249,9 +278,12 @@ def workflow_graph(workflow) -> tuple[list[str], list[Edge]]:
     return list(workflow.tasks), edges
 
 
-def workflow_lines(workflow) -> list[str]:
-    """A workflow's DAG drawn, with its data links listed underneath."""
+def workflow_lines(workflow, expanded: set[str] | None = None) -> list[str]:
+    """A workflow's DAG drawn, with its data links listed underneath; with `expanded`, the
+    sub-workflows not named in it are drawn collapsed."""
     nodes, edges = workflow_graph(workflow)
+    if expanded is not None:
+        nodes, edges = collapse(nodes, edges, expanded)
     drawing = draw(nodes, edges)
     lines = list(drawing.lines) or ["(no tasks)"]
     for e in drawing.set_aside:

@@ -130,6 +130,7 @@ class DesignScreen(Screen[object]):
         Binding("t", "prefill('newtask')", "New task", show=False, id="design.newtask"),
         Binding("K,shift+up", "move(-1)", "Up", show=False, id="design.up"),
         Binding("J,shift+down", "move(1)", "Down", show=False, id="design.down"),
+        Binding("z", "toggle_group", "Open/close sub-workflow", show=False, id="design.group"),
         Binding("escape", "back", "Back", show=False, id="design.back"),
     ]
 
@@ -141,6 +142,7 @@ class DesignScreen(Screen[object]):
         self.focus_item: Focus | None = None
         self.space: str | None = None
         self.cursor = 0
+        self.expanded: set[str] = set()  # sub-workflows drawn open (the others are one box)
         self.result = None
         self.items: list[LibraryItem] = []
         self.shown_items: list[LibraryItem] = []
@@ -248,10 +250,13 @@ class DesignScreen(Screen[object]):
             out.append(f"workflow {name} cannot be drawn yet: see the diagnostics below.\n", style="red")
             return out
         selected = self.selected_task()
-        for line in workflow_lines(wf):
+        shown = selected
+        if selected and "/" in selected and selected.split("/")[0] not in self.expanded:
+            shown = selected.split("/")[0] + "/…"  # its sub-workflow is collapsed (z opens it)
+        for line in workflow_lines(wf, self.expanded):
             text = Text(line)
-            if selected:
-                mark = f"│ {selected} │"
+            if shown:
+                mark = f"│ {shown} │"
                 at = line.find(mark)
                 if at >= 0:
                     text.stylize("reverse bold", at + 1, at + len(mark) - 1)
@@ -431,6 +436,16 @@ class DesignScreen(Screen[object]):
         if self.focus_item.kind == "experiment":
             spaces = SpecEditor(self.text).spaces(self.focus_item.name)
             self.space = spaces[0] if spaces else None
+        self.refresh_all()
+
+    def action_toggle_group(self) -> None:
+        task = self.selected_task()
+        if not task or "/" not in task:
+            self.message = "the selected task is not part of a sub-workflow"
+        else:
+            group = task.split("/")[0]
+            self.expanded ^= {group}
+            self.message = f"sub-workflow {group} " + ("opened" if group in self.expanded else "closed")
         self.refresh_all()
 
     def action_move(self, delta: int) -> None:
