@@ -152,3 +152,12 @@ def test_new_project_validates_and_its_experiment_runs(tmp_path):
     assert "2 completed" in run.stdout
     again = xxp("new", "project", folder)
     assert again.returncode == 1 and "is not an empty folder" in again.stderr
+
+
+def test_design_refuses_what_it_cannot_open(tmp_path):
+    binary = tmp_path / "b.xxp"
+    binary.write_bytes(b"\xff\xfe workflow")
+    r = xxp("design", binary)
+    assert r.returncode == 1 and r.stderr == f"xxp-tui: cannot read {binary}: not UTF-8 text.\n"
+    r = xxp("design", tmp_path)
+    assert r.returncode == 2 and "is not a file" in r.stderr

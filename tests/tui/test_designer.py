@@ -74,7 +74,8 @@ async def test_build_a_workflow_and_an_experiment_from_an_empty_file_with_the_ke
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert screen.message == f"saved {spec}"
-        await pilot.press("q")
+        await pilot.press("r")  # saved and valid: the designer hands the spec to the run viewer
+    assert app.return_value == ("run", spec, "Try")
     text = spec.read_text()
     assert "START -> Make -> Check -> END;" in text and "param_values Make_size = enum(3, 30);" in text
     assert spec.stat().st_mode & 0o777 == 0o600
@@ -173,3 +174,37 @@ async def test_a_sub_workflow_is_one_box_until_opened():
         assert screen.message == "sub-workflow PrepareData opened"
         assert "│ PrepareData/AddPadding │" in str(canvas.render())
         await pilot.press("q")
+
+
+async def test_a_file_with_a_syntax_error_shows_it_and_refuses_edits(tmp_path):
+    spec = tmp_path / "bad.xxp"
+    spec.write_text("workflow W {\n    task A\n}\n")
+    app = DesignApp(spec)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen_ref
+        await wait_for(pilot, lambda: screen.result is not None, what="first validation")
+        assert "2:11 error: missing ';' at the end of this statement" in str(screen.query_one("#design-diags").render())
+        assert "syntax error" in str(screen.query_one("#canvas").render())
+        assert await command(pilot, "workflow X") == \
+            "the file has a syntax error; fix it (see the diagnostics) before editing."
+        await pilot.press("escape", "q")
+    assert spec.read_text() == "workflow W {\n    task A\n}\n"
+
+
+async def test_new_project_and_new_task_from_the_designer(tmp_path):
+    app = DesignApp(tmp_path / "scratch.xxp")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen_ref
+        await wait_for(pilot, lambda: screen.result is not None, what="first validation")
+        assert await command(pilot, "newproject proj") == f"created the project {tmp_path / 'proj'}; " \
+            "designing experiment.xxp"
+        assert screen.path == tmp_path / "proj" / "experiment.xxp"
+        assert [i.name for i in screen.items] == ["Check", "Make"]
+        assert str(screen.query_one("#design-diags").render()) == "✓ valid"
+        await pilot.press("t", *"Clean", "enter")
+        assert screen.message == f"created {tmp_path / 'proj' / 'tasks' / 'Clean' / 'task.xxp'}; a adds it"
+        assert "Clean" in [i.name for i in screen.items]
+        await pilot.press("slash", *"Clean", "enter", "a", "enter")
+        assert screen.message == "task Clean added to Main"
+        assert str(screen.query_one("#design-diags").render()) == "✓ valid"
+        await pilot.press("q", "q")

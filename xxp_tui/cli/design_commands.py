@@ -167,6 +167,11 @@ def design(file: Path | None = typer.Argument(None, help="The spec to design (cr
     """Open the workflow designer: the task library, the DAG, editing, experiments, validation."""
     from xxp_tui.tui.design_launch import open_designer
 
-    if file is not None and file.exists() and not file.is_file():
-        fail_usage(f"{file} is not a file.")
+    if file is not None and file.exists():
+        if not file.is_file():
+            fail_usage(f"{file} is not a file.")
+        try:
+            file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"cannot read {file}: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}.")
     raise typer.Exit(open_designer(file))

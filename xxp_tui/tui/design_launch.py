@@ -14,5 +14,9 @@ def open_designer(file: Path | None) -> int:
     path = file or Path("design.xxp")
     outcome = DesignApp(path).run()
     if isinstance(outcome, tuple) and outcome[0] == "run":
-        return subprocess.call([sys.executable, "-m", "xxp_tui", "run", str(outcome[1])])
+        _, spec, experiment = outcome
+        argv = [sys.executable, "-m", "xxp_tui", "run", str(spec)]
+        if experiment:
+            argv += ["--experiment", experiment]
+        return subprocess.call(argv)
     return 0

@@ -51,6 +51,7 @@ USAGE = {
     "control": 'control A -> B [if "condition" | else]: an edge between spaces (START, END too)',
     "interaction": "interaction NAME PROMPT…: a question to a person in the current experiment",
     "newtask": "newtask NAME: create a library task (task.xxp and a script) in the first task library",
+    "newproject": "newproject DIR: create a project (xxp.toml, tasks/, workflows/, an experiment) and open it",
     "save": "save: write the file", "run": "run: save and run it in the run viewer",
 }
 
@@ -237,7 +238,11 @@ class DesignScreen(Screen[object]):
         canvas = self.query_one("#canvas", Static)
         f = self.focus_item
         if f is None:
-            canvas.update(Text("Nothing yet. Press w to start a workflow (or : and type a command).", style="dim"))
+            broken = bool(self.text.strip()) and not self._documents() and self.result is not None \
+                and any(d.is_error for d in self.result.diagnostics)
+            canvas.update(Text("This file has a syntax error: fix it in an editor (see below), then design it."
+                               if broken else "Nothing yet. Press w to start a workflow (or : and type a command).",
+                               style="dim"))
             return
         canvas.update(self._workflow_text(f.name) if f.kind == "workflow" else self._experiment_text(f.name))
 
@@ -478,7 +483,8 @@ class DesignScreen(Screen[object]):
         elif not (self.result and self.result.project and self.result.project.experiments):
             self.message = "nothing to run: add an experiment (e) with a space (s)"
         elif self.save():
-            self.dismiss(("run", self.path))
+            f = self.focus_item
+            self.dismiss(("run", self.path, f.name if f and f.kind == "experiment" else None))
             return
         self.refresh_all()
 
@@ -628,6 +634,8 @@ class DesignScreen(Screen[object]):
             return f"interaction {args[0]} added"
         if verb == "newtask":
             return self._new_task(args[0])
+        if verb == "newproject":
+            return self._new_project(args[0])
         if verb == "save":
             self.save()
             return None
@@ -691,6 +699,28 @@ class DesignScreen(Screen[object]):
             raise ValueError
         self._edit(ed.add_control(exp, src, dst, condition, otherwise))
         return f"control {src} -> {dst}" + (f" if {condition}" if condition else " else" if otherwise else "")
+
+    def _new_project(self, folder: str) -> str:
+        """Create a project and continue designing its experiment (this file must be saved first)."""
+        from xxp_tui.scaffold import ScaffoldError, new_project
+
+        if self.modified and self.text.strip():
+            raise EditError("save this file first (ctrl+s): newproject opens the new project's experiment.")
+        target = Path(folder).expanduser()
+        if not target.is_absolute():
+            target = self.path.resolve().parent / target
+        try:
+            spec = new_project(target)
+        except (ScaffoldError, OSError) as exc:
+            raise EditError(str(exc)) from None
+        self.path = spec
+        self.text = self.saved_text = spec.read_text(encoding="utf-8")
+        self.items = library_items(spec)
+        self._fill_library("")
+        self.revalidate()
+        docs = self._documents()
+        self.focus_item, self.cursor, self.space = (docs[0] if docs else None), 0, None
+        return f"created the project {target}; designing {spec.name}"
 
     def _new_task(self, name: str) -> str:
         from xxp_tui.scaffold import ScaffoldError, new_task
