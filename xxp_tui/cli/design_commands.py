@@ -33,7 +33,7 @@ def fmt(
     changed, failed = [], False
     for path in files:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is dropped, as the loader does
         except (OSError, UnicodeDecodeError) as exc:
             print(f"xxp-tui: cannot read {path}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
             failed = True

@@ -163,7 +163,7 @@ class DesignScreen(Screen[object]):
                 yield Static(id="canvas")
         yield Static(id="design-diags")
         yield Static(id="design-hint")
-        yield Input(placeholder=": command (a add, l link, s space, = values, ? all in the footer)", id="design-cmd",
+        yield Input(placeholder=": command (a add, l link, s space, = values; : alone lists them all)", id="design-cmd",
                     select_on_focus=False)
         yield Footer()
 
