@@ -87,6 +87,18 @@ def test_formatting_keeps_model_comments_and_is_stable(root, rel, formatted_copy
     a, b = Diagnostics(), Diagnostics()
     assert shape(parse_text(out, rel, b)) == shape(parse_text(original, rel, a))
     assert [c.text for c in find_comments(out)] == [c.text for c in find_comments(original)]
+    assert bare(out) == bare(original), "only layout may change: the same characters in the same order"
+
+
+def bare(text: str) -> str:
+    """The text without comments, whitespace and semicolons (optional after a conditional edge's
+    properties, so the formatter may place them)."""
+    out, at = [], 0
+    for c in find_comments(text):
+        out.append(text[at : c.start])
+        at = c.end
+    out.append(text[at:])
+    return "".join("".join(out).split()).replace(";", "")
 
 
 MESSY = """\
