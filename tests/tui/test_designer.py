@@ -60,6 +60,10 @@ async def test_build_a_workflow_and_an_experiment_from_an_empty_file_with_the_ke
         await pilot.press("e", *"Try", "enter")
         await pilot.press("s", *"Grid", "enter")
         assert screen.message == "space Grid of Flow added"
+        # a strategy that does not exist is written, and validation says so in place, under the space
+        await pilot.press("g", *"nosuchstrategy", "enter")
+        assert "\n  ✗ unknown strategy nosuchstrategy (strategies: gridsearch" in \
+            str(screen.query_one("#canvas").render())
         await pilot.press("equals_sign", *"Make.size enum(3, 3000)")
         assert "3000 is outside size's declared range" in str(screen.query_one("#design-hint").render())
         for _ in range(5):
@@ -131,6 +135,8 @@ async def test_run_refuses_a_spec_with_errors(tmp_path):
         await wait_for(pilot, lambda: screen.result is not None, what="first validation")
         await command(pilot, "workflow W")
         await command(pilot, "add A no.such.task")
+        # the error is shown in place, under the task it is about, as well as in the list
+        assert '✗ cannot find task "no.such.task"' in str(screen.query_one("#canvas").render())
         await pilot.press("r")
         assert screen.message.startswith("cannot run: 1 error(s); the first: cannot find task \"no.such.task\"")
         assert not spec.exists()

@@ -268,13 +268,39 @@ class DesignScreen(Screen[object]):
             out.append_text(text)
             out.append("\n")
         out.append("\n")
+        near = self._diagnostics_near([(t.name, t.pos) for t in wf.tasks.values()], wf.pos)
         for t in wf.tasks.values():
             style = "reverse" if t.name == selected else ""
             impl = t.implementation or "(abstract: bind it)"
             params = "  " + ", ".join(f"{k}={v!r}" for k, v in t.params.items()) if t.params else ""
             out.append(Text.assemble((t.name, style or "bold"), (f"  {impl}{params}", "dim")))
+            self._append_diagnostics(out, near.get(t.name, []))
             out.append("\n")
         return out
+
+    def _diagnostics_near(self, items: list[tuple[str, object]], block) -> dict[str, list]:
+        """The diagnostics of each item's lines (from its line to the next item's), so that they are
+        shown in place, under the task or space they are about."""
+        diags = self.result.diagnostics if self.result else []
+        starts = sorted(((pos.line, name) for name, pos in items if pos.file == block.file), key=lambda x: x[0])
+        project = self.result.project if self.result else None
+        blocks = [] if project is None else [*(w.pos for w in project.workflows.values()),
+                                             *(e.pos for e in project.experiments.values())]
+        end = min((p.line for p in blocks if p.file == block.file and p.line > block.line), default=10**9)
+        out: dict[str, list] = {}
+        for d in diags:
+            if d.pos.file != block.file or not (block.line <= d.pos.line < end):
+                continue
+            owner = [name for line, name in starts if line <= d.pos.line]
+            if owner:
+                out.setdefault(owner[-1], []).append(d)
+        return out
+
+    @staticmethod
+    def _append_diagnostics(out: Text, diags: list) -> None:
+        for d in diags:
+            icon, style = ("✗", "red") if d.is_error else ("!", "yellow")
+            out.append(f"\n  {icon} {d.message}", style=style)
 
     def _experiment_text(self, name: str) -> Text:
         from xxp_tui.spec.drawing import experiment_lines
@@ -288,6 +314,7 @@ class DesignScreen(Screen[object]):
             return out
         for line in experiment_lines(exp):
             out.append(line + "\n")
+        near = self._diagnostics_near([(sp.name, sp.pos) for sp in exp.spaces.values()], exp.pos)
         for sp in exp.spaces.values():
             summary = space_summary(sp)
             style = "reverse bold" if sp.name == self.space else "bold"
@@ -306,6 +333,7 @@ class DesignScreen(Screen[object]):
                 out.append("\n  objective " + ", ".join(f"{o.direction} {o.label}" for o in sp.objectives))
             if sp.pruner:
                 out.append(f"\n  pruner {sp.pruner}")
+            self._append_diagnostics(out, near.get(sp.name, []))
         for t in exp.tasks.values():
             out.append(f"\n{t.kind} {t.name}" + (f": {t.prompt}" if t.prompt else ""))
         return out
