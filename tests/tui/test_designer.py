@@ -50,7 +50,14 @@ async def test_build_a_workflow_and_an_experiment_from_an_empty_file_with_the_ke
         # the canvas cursor is on Check (just added); up selects Make; `l` starts a link from it
         await pilot.press("up")
         assert screen.selected_task() == "Make"
-        await pilot.press("l", *"result Check.result_in", "enter")
+        # only declared ports are offered: Tab completes Make's output, then Check's input
+        await pilot.press("l")
+        await wait_for(pilot, lambda: screen.query_one("#design-cmd")._suggestion == "link Make.result",
+                       what="the output port offered")
+        await pilot.press("tab", "space", "C")
+        await wait_for(pilot, lambda: screen.query_one("#design-cmd")._suggestion == "link Make.result Check.result_in",
+                       what="the input port offered")
+        await pilot.press("tab", "enter")
         assert screen.message == "Make.result --> Check.result_in"
         # a port Make does not declare is refused, naming the ones it has
         assert await command(pilot, "link Make.nope Check.result_in") == \

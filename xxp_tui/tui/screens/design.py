@@ -23,6 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
+from textual.suggester import Suggester
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -75,6 +76,31 @@ def atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class DesignSuggester(Suggester):
+    """Completes the command line: verbs, then what each verb takes (declared ports for `link`, the
+    workflow's tasks, declared params, strategies, pruners, workflows and experiments)."""
+
+    def __init__(self, screen: DesignScreen) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.design = screen
+
+    async def get_suggestion(self, value: str) -> str | None:
+        words = value.split(" ")
+        options = self.design.completions(words[:-1], words[-1])
+        hit = next((o for o in options if o.startswith(words[-1]) and o != words[-1]), None)
+        return " ".join([*words[:-1], hit]) if hit else None
+
+
+class CommandInput(Input):
+    """The `:` line; Tab (or →) accepts the suggested completion."""
+
+    BINDINGS = [Binding("tab", "complete", "Complete", show=False, id="design.complete")]
+
+    def action_complete(self) -> None:
+        self.cursor_position = len(self.value)
+        self.action_cursor_right()
 
 
 class Canvas(VerticalScroll, can_focus=True):
@@ -163,8 +189,8 @@ class DesignScreen(Screen[object]):
                 yield Static(id="canvas")
         yield Static(id="design-diags")
         yield Static(id="design-hint")
-        yield Input(placeholder=": command (a add, l link, s space, = values; : alone lists them all)", id="design-cmd",
-                    select_on_focus=False)
+        yield CommandInput(placeholder=": command (a add, l link, s space, = values; : alone lists them all)",
+                           id="design-cmd", select_on_focus=False, suggester=DesignSuggester(self))
         yield Footer()
 
     def on_mount(self) -> None:
@@ -525,6 +551,44 @@ class DesignScreen(Screen[object]):
         self.dismiss(None)
 
     # ------------------------------------------------------------------ commands
+
+    def completions(self, before: list[str], word: str) -> list[str]:
+        """What may come next on the command line, given the words before the one being typed."""
+        from xxp_tui.spec.model import PRUNERS, STRATEGIES
+
+        if not before:
+            return list(USAGE)
+        verb, n = before[0], len(before)
+        wf_name = self.focus_item.name if self.focus_item and self.focus_item.kind == "workflow" else None
+        if self.focus_item and self.focus_item.kind == "experiment" and self.space and self.result.project:
+            exp = self.result.project.experiments.get(self.focus_item.name)
+            wf_name = exp.spaces[self.space].workflow if exp and self.space in exp.spaces else None
+        wf = self.workflow_model(wf_name) if wf_name else None
+        tasks = list(wf.tasks) if wf else []
+        if verb == "link" and wf is not None and n in (1, 2):
+            direction = "outputs" if n == 1 else "inputs"
+            return [f"{t.name}.{p}" for t in wf.tasks.values() if t.signature
+                    for p in getattr(t.signature, direction)]
+        if verb in ("remove", "rename", "bind", "up", "down") and n == 1:
+            return tasks
+        if verb in ("set", "values") and n == 1 and wf is not None:
+            return list(wf.declared_params())
+        if verb == "bind" and n == 2:
+            return [i.ref for i in self.items if i.kind == "task"]
+        if verb == "strategy" and n == 1:
+            return list(STRATEGIES)
+        if verb == "pruner" and n == 1:
+            return list(PRUNERS)
+        if verb == "objective":
+            return ["maximize", "minimize"] if n == 1 else [
+                f"{t}.{m}" for m, ts in (wf.declared_metrics() if wf else {}).items() for t in ts]
+        if verb in ("space", "workflow") and n == 2:
+            return ["of"] if verb == "space" else ["from"]
+        if verb in ("space", "workflow") and n == 3:
+            return [d.name for d in self._documents() if d.kind == "workflow"]
+        if verb == "select" and n == 1:
+            return [d.name for d in self._documents()]
+        return []
 
     def hint_for(self, line: str) -> Text:
         words = line.split()
