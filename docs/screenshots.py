@@ -9,6 +9,9 @@ runs it saves, with the app's own save_screenshot:
 - screenshot-main.svg     the main screen: header, experiment tree, live table, details pane
 - screenshot-details.svg  a finished Tune variant: params, metrics, task executions, events
 - screenshot-charts.svg   the objective per variant with the best so far
+- screenshot-designer.svg `xxp-tui design` on the quickstart: library, task details, the DAG
+
+`python docs/screenshots.py --designer` makes the designer's alone (no engine needed).
 
 The engine is stopped at the end; the temporary folder is removed.
 """
@@ -67,6 +70,20 @@ async def shoot(db: Path, run_id: int) -> None:
         app.save_screenshot("screenshot-charts.svg", str(DOCS))
 
 
+async def shoot_designer(spec: Path) -> None:
+    """The designer on the quickstart: a library task found by search, LinePipeline's DAG with Train
+    selected, and a fixed param checked against its declared range as it is typed."""
+    from xxp_tui.tui.design_app import DesignApp
+
+    app = DesignApp(spec)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.screen_ref is not None and app.screen_ref.result is not None, 20, "the designer")
+        await pilot.press("slash", *"train", "enter", "down", "escape", "right_square_bracket", "down")
+        await pilot.press("p", *"lr 0.1")
+        await pilot.pause(0.3)
+        app.save_screenshot("screenshot-designer.svg", str(DOCS))
+
+
 def main() -> int:
     from xxp_tui.engine.launch import create_run, start_detached, wait_for_engine
     from xxp_tui.spec import load_project
@@ -76,6 +93,10 @@ def main() -> int:
         shutil.copytree(ROOT / "sample_workflows" / "quickstart", project,
                         ignore=shutil.ignore_patterns(".xxp", "__pycache__"))
         spec = project / "quickstart.xxp"
+        asyncio.run(shoot_designer(spec))
+        if "--designer" in sys.argv:
+            print(DOCS / "screenshot-designer.svg")
+            return 0
         db = project / ".xxp" / "kb.sqlite"
         result = load_project(spec)
         run_id = create_run(result, "Quickstart", db, workers=2, seed=0).run_id
@@ -89,7 +110,7 @@ def main() -> int:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=20)
-    for name in ("screenshot-main.svg", "screenshot-details.svg", "screenshot-charts.svg"):
+    for name in ("screenshot-main.svg", "screenshot-details.svg", "screenshot-charts.svg", "screenshot-designer.svg"):
         print(DOCS / name)
     return 0
 

@@ -79,11 +79,12 @@ def display_path(path: Path) -> str:
     return rel if len(rel) <= len(str(path)) else str(path)
 
 
-def load_project(path: str | Path) -> LoadResult:
-    """Load, resolve and check the spec at `path` (and everything it refers to)."""
+def load_project(path: str | Path, text: str | None = None) -> LoadResult:
+    """Load, resolve and check the spec at `path` (and everything it refers to). With `text`, that
+    is the entry spec's content (the designer's unsaved edits), read as if it were at `path`."""
     from xxp_tui.spec.check import check_project
 
-    loader = _Loader(Path(path))
+    loader = _Loader(Path(path), text)
     project = loader.load()
     if project is not None:
         check_project(project, loader.diags, loader.libs, loader.raw_asts)
@@ -139,8 +140,9 @@ def _has_signature_statements(block: ast.TaskBlock) -> bool:
 
 
 class _Loader:
-    def __init__(self, entry: Path) -> None:
+    def __init__(self, entry: Path, text: str | None = None) -> None:
         self.entry = entry
+        self.entry_text = text
         self.diags = Diagnostics()
         self.sources: dict[str, str] = {}
         self.raw_asts: list[ast.SpecFile] = []
@@ -163,6 +165,8 @@ class _Loader:
             return self._parsed[path]
         self._parsed[path] = None
         shown = display_path(path)
+        if self.entry_text is not None and path == self.entry.resolve():
+            return self._parse_source(path, shown, self.entry_text)
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 self.diags.error(pos or Pos(shown), f"{shown} is larger than {MAX_FILE_BYTES // 2**20} MB")
@@ -180,6 +184,9 @@ class _Loader:
             text = data.decode("utf-8", errors="replace")
         if text.startswith("\ufeff"):
             text = text[1:]
+        return self._parse_source(path, shown, text)
+
+    def _parse_source(self, path: Path, shown: str, text: str) -> ast.SpecFile:
         self.sources[shown] = text
         # The hash names files relative to the entry spec, so it does not depend on the cwd.
         self.hash_parts.append((os.path.relpath(path, self.entry.resolve().parent), text))
@@ -190,7 +197,7 @@ class _Loader:
 
     def load(self) -> Project | None:
         shown = display_path(self.entry)
-        if not self.entry.is_file():
+        if self.entry_text is None and not self.entry.is_file():
             self.diags.error(Pos(shown), f"no such file: {shown}")
             return None
         try:

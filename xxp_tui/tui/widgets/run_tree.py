@@ -1,4 +1,5 @@
-"""The experiment tree: control nodes with their state, spaces with progress, workflow task DAGs.
+"""The experiment tree: control nodes with their state, spaces with progress, workflow task DAGs
+(drawn as boxes and arrows, the drawing of `xxp-tui graph` and the designer).
 
 Built once from the spec's model; afterwards only labels change (`set_label` repaints one line),
 as research/textual.md §2.7 advises.
@@ -11,6 +12,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from xxp_tui.kb.runs import NodeState
+from xxp_tui.spec.drawing import draw, workflow_graph
 from xxp_tui.spec.model import END, START, Experiment, Project
 
 NODE_ICONS = {
@@ -76,11 +78,13 @@ class RunTree(Tree[str]):
             wf = project.workflows.get(space.workflow)
             if wf is not None:
                 flow = item.add(Text.assemble(("workflow ", "dim"), wf.name), data=None, expand=False)
+                # The task DAG drawn as `xxp-tui graph` and the designer draw it, then what each task runs.
+                nodes, edges = workflow_graph(wf)
+                for line in draw(nodes, edges).lines:
+                    flow.add_leaf(Text(line, no_wrap=True))
                 for task in wf.order:
-                    preds = wf.predecessors(task)
-                    after = f"  ← {', '.join(preds)}" if preds else ""
                     impl = wf.tasks[task].implementation or "(abstract)"
-                    flow.add_leaf(Text.assemble(task, (f"  {impl}{after}", "dim")))
+                    flow.add_leaf(Text.assemble(task, (f"  {impl}", "dim")))
         elif name in exp.tasks:
             t = exp.tasks[name]
             item.add_leaf(Text(t.kind + (f": {t.prompt}" if t.prompt else ""), style="dim"))
