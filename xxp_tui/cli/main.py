@@ -5,7 +5,14 @@ from __future__ import annotations
 import typer
 
 from xxp_tui import __version__
-from xxp_tui.cli import inspect_commands, knowledge_commands, run_commands, spec_commands, steer_commands
+from xxp_tui.cli import (
+    inspect_commands,
+    knowledge_commands,
+    lessons_commands,
+    run_commands,
+    spec_commands,
+    steer_commands,
+)
 
 app = typer.Typer(
     name="xxp-tui",
@@ -53,6 +60,7 @@ run_commands.register(app)
 inspect_commands.register(app)
 steer_commands.register(app)
 knowledge_commands.register(app)
+lessons_commands.register(app)
 
 
 def main() -> None:

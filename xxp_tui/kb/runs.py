@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+import uuid
 from dataclasses import dataclass
 
 from xxp_tui.kb.connection import KB, KBError
@@ -61,10 +62,10 @@ def create_run(
     with kb.write():
         cur = kb.conn.execute(
             "INSERT INTO runs (experiment, status, spec_path, project_dir, spec_hash, spec_text, spec_files, model,"
-            " settings, workers, paused, created, seed, executor, scheduler)"
-            " VALUES (?, 'starting', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+            " settings, workers, paused, created, seed, executor, scheduler, uid)"
+            " VALUES (?, 'starting', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
             (experiment, spec_path, project_dir, spec_hash, spec_text, json.dumps(spec_files), json.dumps(model),
-             json.dumps(settings), workers, time.time(), seed, executor, scheduler),
+             json.dumps(settings), workers, time.time(), seed, executor, scheduler, uuid.uuid4().hex),
         )
         return cur.lastrowid
 
@@ -74,6 +75,14 @@ def get_run(kb: KB, run_id: int) -> Run:
     if row is None:
         raise KBError(f"no run r{run_id}")
     return _run(row)
+
+
+def provenance(kb: KB, run_id: int) -> dict | None:
+    """Where a run merged from another knowledge base came from (`kb merge`), else None."""
+    row = kb.one("SELECT merged_from, merged_run, merged_at FROM runs WHERE id = ?", (run_id,))
+    if row is None or not row["merged_from"]:
+        return None
+    return {"kb": row["merged_from"], "run": f"r{row['merged_run']}", "merged_at": row["merged_at"]}
 
 
 def parse_run_ref(ref: str) -> int | None:
