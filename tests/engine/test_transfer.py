@@ -113,6 +113,7 @@ def test_box_fit_and_snippet_units():
     box, was = bounding_box(dists, [{"a": 0.2, "n": 6, "c": "x", "lr": 1e-3}, {"a": 0.5, "n": 10, "c": "y",
                                                                                "lr": 1e-2}])
     assert box == {"a": [0.2, 0.5], "n": [6, 10], "c": ["x", "y"], "lr": [1e-3, 1e-2]}
+    assert was == {"a": "0..1", "n": "2..20", "c": "3 choices", "lr": "0.0001..0.1"}
     assert snippet(dists, box) == ["param_values a = uniform(0.2, 0.5);", "param_values n = range(6, 12, 2);",
                                    'param_values c = enum("x", "y");', "param_values lr = uniform(0.001, 0.01, log);"]
     point, _ = bounding_box(dists, [{"a": 0.5, "n": 6, "c": "x", "lr": 1e-3}])

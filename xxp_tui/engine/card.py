@@ -182,6 +182,8 @@ def _adds(kb: KB, run_id: int, exp: dict, best: dict, ran_here: list[kbv.Variant
             verdict = (f"new best {labels[0]} for {space.get('workflow')}: {value:.6g} (was {prior:.6g}, r{prior_run})"
                        if sign * value > sign * prior else
                        f"no new best: {value:.6g} against {prior:.6g} of r{prior_run}")
+            if kbknow.spec_hash_of(kb, prior_run) != kbknow.spec_hash_of(kb, run_id):
+                verdict += " (another spec: the data or settings may differ)"
         records.append({"space": name, "verdict": verdict})
     return {"trials_run": len(ran_here), "completed": completed, "spaces": records}
 

@@ -117,3 +117,7 @@ def run_models(kb: KB) -> list[tuple[int, str, dict, str]]:
     """(run id, experiment, recorded model, status) of every run, oldest first."""
     return [(r["id"], r["experiment"], json.loads(r["model"] or "{}"), r["status"])
             for r in kb.query("SELECT id, experiment, model, status FROM runs ORDER BY id")]
+
+
+def spec_hash_of(kb: KB, run_id: int) -> str | None:
+    return kb.scalar("SELECT spec_hash FROM runs WHERE id = ?", (run_id,))
