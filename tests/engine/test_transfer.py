@@ -49,9 +49,9 @@ def test_zero_shot_starts_and_a_proposed_space_from_a_related_dataset(kp):
     log = events(kp)
     assert any("1 related space(s): r1:S (searches the same params (Q.x))" in t for t in log)
     proposal = next(t for t in log if "proposed search space" in t)
-    assert "x_vp 0.2..0.4 (was 0..1)" in proposal
-    assert "param_values x_vp = uniform(0.2, 0.4);" in proposal and "amend` is not available yet" in proposal
-    assert "param_values x_vp = uniform(0.2, 0.4);" in out  # the headless run prints it
+    assert "x_vp 0.1..0.5 (was 0..1)" in proposal  # the best three, 0.2..0.4, and a margin
+    assert "param_values x_vp = uniform(0.1, 0.5);" in proposal and "amend` is not available yet" in proposal
+    assert "param_values x_vp = uniform(0.1, 0.5);" in out  # the headless run prints it
     assert any("3 zero-shot start(s)" in t for t in log)
 
 
@@ -63,8 +63,8 @@ def test_boundingbox_narrows_the_sampler_and_survives_nothing_else(kp):
     kp.run()
     variants = kp.variants()
     assert len(variants) == 8
-    assert all(0.2 <= v.params["Q.x"] <= 0.4 for v in variants), [v.params["Q.x"] for v in variants]
-    assert kp.latest_run().settings["transfer_box"] == {"S": {"x_vp": [0.2, 0.4]}}
+    assert all(0.1 <= v.params["Q.x"] <= 0.5 for v in variants), [v.params["Q.x"] for v in variants]
+    assert kp.latest_run().settings["transfer_box"] == {"S": {"x_vp": [pytest.approx(0.1), pytest.approx(0.5)]}}
     assert any("narrowed to the bounding box" in t for t in events(kp))
 
 
@@ -112,12 +112,15 @@ def test_box_fit_and_snippet_units():
     assert fit(dists["n"], 9) == (10, True) and fit(dists["a"], 1.7) == (1.0, True) and fit(dists["c"], "w") is None
     box, was = bounding_box(dists, [{"a": 0.2, "n": 6, "c": "x", "lr": 1e-3}, {"a": 0.5, "n": 10, "c": "y",
                                                                                "lr": 1e-2}])
-    assert box == {"a": [0.2, 0.5], "n": [6, 10], "c": ["x", "y"], "lr": [1e-3, 1e-2]}
+    # the box of the best configurations, with a margin of 10 % of the range (of its log for a log range)
+    assert box["a"] == pytest.approx([0.1, 0.6]) and box["n"] == [4, 12] and box["c"] == ["x", "y"]
+    assert box["lr"] == pytest.approx([1e-3 / 10 ** 0.3, 1e-2 * 10 ** 0.3])
     assert was == {"a": "0..1", "n": "2..20", "c": "3 choices", "lr": "0.0001..0.1"}
-    assert snippet(dists, box) == ["param_values a = uniform(0.2, 0.5);", "param_values n = range(6, 12, 2);",
-                                   'param_values c = enum("x", "y");', "param_values lr = uniform(0.001, 0.01, log);"]
-    point, _ = bounding_box(dists, [{"a": 0.5, "n": 6, "c": "x", "lr": 1e-3}])
-    assert point["a"] == [0.45, 0.55]  # a single best point is widened, not a zero-width space
+    assert snippet(dists, box) == ["param_values a = uniform(0.1, 0.6);", "param_values n = range(4, 14, 2);",
+                                   'param_values c = enum("x", "y");',
+                                   "param_values lr = uniform(0.000501187, 0.0199526, log);"]
+    point, _ = bounding_box(dists, [{"a": 0.95, "n": 6, "c": "x", "lr": 1e-3}])
+    assert point["a"] == pytest.approx([0.85, 1.0])  # a single best point is not a zero-width space; inside
 
 
 KP_OTHER_XXP = """
