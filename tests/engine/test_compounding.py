@@ -82,6 +82,7 @@ def test_merge_twice_adds_nothing_keeps_provenance_and_feeds_cache_and_warm_star
         assert kb.scalar("SELECT count(*) FROM task_runs t JOIN variants v ON v.id = t.variant_id"
                          " WHERE v.run_id = 2") == 4
         assert kb.scalar("SELECT count(*) FROM notes WHERE run_id = 2") == 1
+    assert json.loads(ok(xxp("show", "latest", "--json", "--db", mine)).stdout)["run"]["id"] == "r1"  # not merged
     shown = json.loads(ok(xxp("show", "r2", "--json", "--db", mine)).stdout)
     assert shown["merged_from"]["kb"] == str(theirs.resolve()) and shown["merged_from"]["run"] == "r1"
     assert any("x near 0.3 is best" in n for n in shown["notes"])

@@ -93,9 +93,10 @@ def parse_run_ref(ref: str) -> int | None:
 
 
 def resolve_run(kb: KB, ref: str) -> int:
-    """`latest`, `r3` or `3` -> run id (KBError with a sentence when there is none)."""
+    """`latest`, `r3` or `3` -> run id (KBError with a sentence when there is none). `latest` is the
+    newest run made here: runs merged from another KB (`kb merge`) get new, higher ids but are older."""
     if ref.strip().lower() == "latest":
-        run_id = kb.scalar("SELECT MAX(id) FROM runs")
+        run_id = kb.scalar("SELECT coalesce(MAX(CASE WHEN merged_from IS NULL THEN id END), MAX(id)) FROM runs")
         if run_id is None:
             raise KBError(f"no runs yet in {kb.path}")
         return run_id
