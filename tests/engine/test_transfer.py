@@ -53,6 +53,9 @@ def test_zero_shot_starts_and_a_proposed_space_from_a_related_dataset(kp):
     assert "param_values x_vp = uniform(0.1, 0.5);" in proposal and "amend` is not available yet" in proposal
     assert "param_values x_vp = uniform(0.1, 0.5);" in out  # the headless run prints it
     assert any("3 zero-shot start(s)" in t for t in log)
+    from xxp_tui.tui.screens.knowledge import knowledge_report  # the viewer's K screen shows the proposal
+
+    assert any("param_values x_vp = uniform(0.1, 0.5);" in t for t in knowledge_report(kp.db, 2).transfer)
 
 
 def test_boundingbox_narrows_the_sampler_and_survives_nothing_else(kp):
