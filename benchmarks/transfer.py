@@ -156,8 +156,8 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=5, help="seeds per arm (default 5)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="xxp-bench-transfer-") as tmp:
-        if args.quick:  # two datasets of the series and the outlier, a tiny budget: a smoke run
-            r = measure(Path(tmp), seeds=1, budget=4, series=(3, NEW))
+        if args.quick:  # the new dataset and the outlier, a tiny budget: a smoke run
+            r = measure(Path(tmp), seeds=1, budget=4, series=(NEW,))
         else:
             r = measure(Path(tmp), seeds=args.seeds, budget=30)
     if args.json:
