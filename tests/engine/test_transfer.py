@@ -149,3 +149,38 @@ experiment O {
     }
 }
 """
+
+
+def test_a_resumed_engine_searches_the_same_box_and_keeps_the_budget(kp):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from .conftest import wait_until, xxp_popen
+
+    kp.write(domain="enum(0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8)")
+    kp.run()
+    kp.script.write_text(kp.script.read_text() + "\nimport time\ntime.sleep(0.4)\n")  # slow enough to interrupt
+    kp.write(strategy="random", domain="uniform(0.0, 1.0)", runs=10, k=3, warm="warmstart auto; transfer boundingbox;")
+    log = kp.root / "run.out"
+    with open(log, "w") as out:  # its own session: Ctrl-C reaches the group as a terminal's would
+        proc = xxp_popen("run", kp.root / "e.xxp", "--headless", "--workers", "1", "--db", kp.db, cwd=kp.root,
+                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: kp.latest_run().id == 2 and sum(v.status == "completed" for v in kp.variants()) >= 5,
+                   timeout=120, what="five variants of the second run")
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 130, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert kp.latest_run().status == "interrupted"
+    started = time.time()
+    done = xxp("resume", "latest", "--headless", "--db", kp.db, cwd=kp.root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    variants = kp.variants()
+    assert len(variants) == 10 and sum(v.origin == "transfer" for v in variants) == 3  # transfer counted once
+    assert all(0.1 <= v.params["Q.x"] <= 0.5 for v in variants), [v.params["Q.x"] for v in variants]
+    assert any(v.created >= started for v in variants)  # the resumed engine sampled some, inside the box
