@@ -26,6 +26,12 @@ that never reaches it counts BUDGET + 1. Reported: medians per dataset, the rati
 D4 (after three related ones), cumulative trials over D1..D4, and D5 (the outlier). Target:
 transfer / cold <= 0.6 on the new dataset.
 
+Measured on 2 shared cores (trial counts do not depend on speed), seeds 0-4, medians:
+  D1 8/8/8, D2 11/1/1, D3 14/7/7, D4 (new) 8/3/3, D1..D4 summed 42/20/21, D5 (outlier) 12/7/31
+  (cold/zero-shot/box): transfer / cold on D4 = 0.375 for both arms. The box never reaches D5's
+  target (its optimum lies outside the box); zero-shot starts that miss cost their trials (D2,
+  seed 1: 22 against 11 cold).
+
     .venv/bin/python benchmarks/transfer.py [--quick] [--json] [--strict] [--seeds N]
 """
 
