@@ -106,8 +106,12 @@ def test_merge_twice_adds_nothing_keeps_provenance_and_feeds_cache_and_warm_star
 def test_merge_refuses_itself_a_missing_file_and_not_a_kb(kp):
     kp.write(domain="enum(0.1)")
     kp.run()
+    other = kp.root / "other.sqlite"
+    with sqlite3.connect(other) as conn:  # a SQLite file, but not a knowledge base
+        conn.execute("CREATE TABLE t (x)")
     for target, words in ((kp.db, "is this knowledge base"), (kp.root / "nope.sqlite", "no knowledge base"),
-                          (kp.root / "e.xxp", "not an xxp-tui knowledge base")):
+                          (kp.root / "e.xxp", "not an xxp-tui knowledge base"),
+                          (other, "not an xxp-tui knowledge base (it has no runs)")):
         done = xxp("kb", "merge", target, "--db", kp.db)
         assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr, done.stderr
 

@@ -27,8 +27,7 @@ from pathlib import Path
 from xxp_tui.kb.connection import KB, KBError, open_kb
 from xxp_tui.kb.runs import FINISHED_RUN_STATES
 
-# Tables whose rows belong to one run, in the order references need them.
-LABEL = re.compile(r"^([rv])(\d+)$")
+LABEL = re.compile(r"^([rv])(\d+)$")  # an event's target: a run or a variant, remapped on merge
 
 
 @dataclass
@@ -59,12 +58,15 @@ def snapshot(path: Path, folder: Path) -> Path:
             dst = sqlite3.connect(str(copy))
             try:
                 src.backup(dst)
+                is_kb = dst.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone()
             finally:
                 dst.close()
         finally:
             src.close()
     except sqlite3.DatabaseError as exc:
         raise KBError(f"{path} is not an xxp-tui knowledge base ({exc})") from None
+    if not is_kb:
+        raise KBError(f"{path} is not an xxp-tui knowledge base (it has no runs)")
     return copy
 
 
