@@ -72,7 +72,10 @@ def test_merge_twice_adds_nothing_keeps_provenance_and_feeds_cache_and_warm_star
     assert report["added"] == [{"there": "r1", "here": "r2"}] and report["rows"]["variants"] == 4
     assert report["rows"]["notes"] == 1
     again = json.loads(ok(xxp("kb", "merge", theirs, "--json", "--db", mine)).stdout)
-    assert again["added"] == [] and again["already_here"] == ["r1"]
+    assert again["added"] == [] and again["already_here"] == ["r1"] and again["rows"] == {}
+    ok(xxp("note", "v3", "learnt after the merge", "--db", theirs))  # the colleague keeps learning
+    later = json.loads(ok(xxp("kb", "merge", theirs, "--json", "--db", mine)).stdout)
+    assert later["added"] == [] and later["rows"] == {"notes": 1}
     with open_kb(mine, create=False) as kb:
         assert kb.scalar("SELECT count(*) FROM runs") == 2
         assert kb.scalar("SELECT count(*) FROM variants WHERE run_id = 2") == 4
@@ -81,7 +84,9 @@ def test_merge_twice_adds_nothing_keeps_provenance_and_feeds_cache_and_warm_star
                          " WHERE v.run_id = 2") == 4 * 4
         assert kb.scalar("SELECT count(*) FROM task_runs t JOIN variants v ON v.id = t.variant_id"
                          " WHERE v.run_id = 2") == 4
-        assert kb.scalar("SELECT count(*) FROM notes WHERE run_id = 2") == 1
+        assert kb.scalar("SELECT count(*) FROM notes WHERE run_id = 2") == 2
+        assert kb.scalar("SELECT variant_id FROM notes WHERE text = 'learnt after the merge'") == \
+            kb.scalar("SELECT min(id) FROM variants WHERE run_id = 2") + 2  # v3 there
     assert json.loads(ok(xxp("show", "latest", "--json", "--db", mine)).stdout)["run"]["id"] == "r1"  # not merged
     shown = json.loads(ok(xxp("show", "r2", "--json", "--db", mine)).stdout)
     assert shown["merged_from"]["kb"] == str(theirs.resolve()) and shown["merged_from"]["run"] == "r1"

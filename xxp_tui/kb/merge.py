@@ -10,7 +10,8 @@ reference between them remapped), so the task cache and warm start find them lik
   from, `merged_run`: its id there) and when it was merged.
 - Safe for the other file: it is read through a private snapshot (SQLite's backup API), so a live
   engine writing it is not disturbed and an older schema is migrated in the copy, not in place.
-- Only finished runs are merged: a run still going would be copied half-way.
+- Only finished runs are merged: a run still going would be copied half-way. Notes are not run
+  state: those written there after a run was merged come with the next merge.
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ def _merge(kb: KB, source: KB, origin: str) -> MergeReport:
                 report.already.append(run["id"])
                 run_map[run["id"]] = here["id"]
                 _pair_up(kb, source, run["id"], here["id"], variant_map, task_run_map)
+                _new_notes(copier, run["id"], here["id"], variant_map)
                 continue
             if run["status"] not in FINISHED_RUN_STATES:
                 report.unfinished.append((run["id"], run["status"]))
@@ -160,6 +162,18 @@ def _pair_up(kb: KB, source: KB, there: int, here: int, variant_map: dict[int, i
         old, new = ids(source, sql, there), ids(kb, sql, here)
         if len(old) == len(new):
             mapping.update(zip(old, new, strict=True))
+
+
+def _new_notes(c: _Copier, there: int, here: int, variant_map: dict[int, int]) -> None:
+    """Notes written there on a run merged before (a colleague keeps learning): the ones not here yet
+    (same author, time and text) are added, so merging again still adds nothing twice."""
+    have = {(r["author"], r["time"], r["text"])
+            for r in c.target.query("SELECT author, time, text FROM notes WHERE run_id = ?", (here,))}
+    fresh = [r for r in c.source.query("SELECT * FROM notes WHERE run_id = ? ORDER BY id", (there,))
+             if (r["author"], r["time"], r["text"]) not in have]
+    if fresh:
+        c.copy("notes", fresh, lambda r: {**r, "run_id": here, "variant_id": variant_map.get(r["variant_id"])
+                                          if r["variant_id"] is not None else None})
 
 
 def _copy_run(c: _Copier, run: sqlite3.Row, origin: str, now: float, variant_map: dict[int, int],
