@@ -133,6 +133,12 @@ def test_a_merged_kb_file_is_read_not_changed_and_running_runs_stay_out(kp):
     report = json.loads(ok(xxp("kb", "merge", theirs, "--json", "--db", kp.db)).stdout)
     assert report["added"] == [] and report["unfinished"] == [{"run": "r1", "status": "running"}]
     assert theirs.read_bytes() == before
+    fresh = kp.root / "newcomer"  # a new project starts from a colleague's KB: .xxp/kb.sqlite is created
+    fresh.mkdir()
+    with sqlite3.connect(theirs) as conn:
+        conn.execute("UPDATE runs SET status = 'completed' WHERE id = 1")
+    done = ok(xxp("kb", "merge", theirs, cwd=fresh))
+    assert "merged 1 run(s)" in done.stdout and (fresh / ".xxp" / "kb.sqlite").stat().st_mode & 0o077 == 0
 
 
 def test_notes_through_the_cli_show_variants_card_and_search(kp):

@@ -76,15 +76,16 @@ def kb_merge(
 ) -> None:
     """Bring another knowledge base's finished runs into this one (a colleague's, another project's):
     the cache and warm start then use them. Merging again adds nothing; each merged run keeps where
-    it came from (`show RUN`)."""
-    from xxp_tui.kb.connection import KBError
+    it came from (`show RUN`). With no knowledge base here yet, .xxp/kb.sqlite is created."""
+    from xxp_tui.kb.connection import KBError, default_db_path, open_kb
     from xxp_tui.kb.merge import merge
 
-    with kb_session(db) as kb:
-        try:
+    target = db or _existing_kb() or default_db_path()  # a new project can start from a colleague's KB
+    try:
+        with open_kb(target) as kb:
             report = merge(kb, other)
-        except KBError as exc:
-            fail_usage(f"{exc}.")
+    except KBError as exc:
+        fail_usage(f"{exc}.")
     if as_json:
         print(json.dumps(report.to_json(), indent=2))
         return
@@ -99,6 +100,16 @@ def kb_merge(
     rows = ", ".join(f"{n} {t}" for t, n in report.rows.items() if t in ("variants", "task_runs", "notes") and n)
     print(f"merged {len(report.added)} run(s) from {report.source}" + (f" ({rows})" if rows else "")
           + (f"; {'; '.join(extra)}" if extra else ""))
+
+
+def _existing_kb() -> Path | None:
+    """$XXP_DB or the nearest .xxp/kb.sqlite from here upwards, if there is one."""
+    import os
+
+    if os.environ.get("XXP_DB"):
+        return Path(os.environ["XXP_DB"]).expanduser()
+    here = Path.cwd()
+    return next((f / ".xxp" / "kb.sqlite" for f in (here, *here.parents) if (f / ".xxp" / "kb.sqlite").exists()), None)
 
 
 def kb_search(
