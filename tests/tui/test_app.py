@@ -350,3 +350,18 @@ async def test_a_note_through_the_form_on_a_run_no_engine_drives(tmp_path):
 def pane_text(widget) -> str:
     """What a widget shows, as plain text (its lines as Textual renders them)."""
     return "\n".join(strip.text for strip in widget.render_lines(widget.region.reset_offset))
+
+
+async def test_a_note_on_a_running_variant_while_the_engine_runs(live_run):
+    """Notes are not commands: written with the engine alive, they need nothing from it and leave
+    the run going."""
+    run = live_run(n=3, secs=3.0)
+    app = app_for(run)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: variant(run, 1).status == "running", timeout=60, what="v1 running")
+        await goto(pilot, app, 1)
+        await pilot.press("n", *"loss spikes at step 2", "ctrl+s")
+        with run.kb() as kb:
+            await wait_for(pilot, lambda: kb.query("SELECT 1 FROM notes WHERE variant_id = 1"), what="the note")
+            assert kbr.liveness(kb, run.run_id).alive
+            assert not kbc.for_run(kb, run.run_id)  # no command was sent
