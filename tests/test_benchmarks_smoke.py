@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
 
 
@@ -44,3 +46,16 @@ def test_shim_cost_quick_json_reports_a_ratio(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout)
     assert report["runs"] == 3 and report["shim/bare"] > 0 and report["cpu_ms_median"]["shim"] > 0
+
+
+@pytest.mark.slow
+def test_transfer_quick_json_reports_the_three_arms(tmp_path: Path) -> None:
+    script = SCRIPT.parent / "transfer.py"
+    out = subprocess.run([sys.executable, str(script), "--quick", "--json"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=480, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    assert set(report["median"]) == {"cold", "zero-shot", "box"}
+    assert set(report["ratio_new"]) == {"zero-shot", "box"} and all(r > 0 for r in report["ratio_new"].values())
+    assert all(1 <= n <= report["budget"] + 1 for arm in report["trials"].values() for ns in arm.values() for n in ns)
+    assert "offset_d + 0.8 * scale_d" in report["target_definition"]

@@ -123,7 +123,11 @@ def test_warm_start_tells_only_compatible_trials(kp):
     assert "1 (outside the space)" in kp.last_output and "1 (different code)" in kp.last_output
     assert "1 (other fixed params)" in kp.last_output
     strategy = [v for v in kp.variants() if v.origin == "strategy"]
-    assert len(strategy) == 3  # the budget is the new trials; warm ones do not count
+    # r2 (k = 2) and r3 (other code) are related spaces, not identical ones: their best point, 0.5 (r3's 0.6
+    # moved into the range), is a zero-shot start (transfer); r1's best are known already (warm start)
+    transfer = [v for v in kp.variants() if v.origin == "transfer"]
+    assert [v.params["Q.x"] for v in transfer] == [0.5]
+    assert len(strategy) + len(transfer) == 3  # the budget is the new trials; warm ones do not count
 
     # --warm-start r1 narrows the source, --warm-start none turns it off
     kp.run("--warm-start", "r1")

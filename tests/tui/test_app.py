@@ -318,3 +318,50 @@ async def test_layout_fits(live_run, size):
         table = app.query_one(VariantTable)
         assert table.size.height >= 8
         assert table.size.width >= 50
+
+
+async def test_a_note_through_the_form_on_a_run_no_engine_drives(tmp_path):
+    """`n` opens the note form; the note goes to the KB directly (no engine: the run is frozen), into
+    the audit log, and shows in the details pane."""
+    from xxp_tui.kb import open_kb
+
+    from .conftest import frozen_kb
+
+    db, run_id = frozen_kb(tmp_path)
+    app = XxpApp(db, run_id, keymap={}, poll_interval=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.table.cursor_variant is not None, what="the table")
+        await goto(pilot, app, 3)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "NoteForm", what="the note form")
+        await pilot.press("ctrl+s")  # empty: refused, the form stays
+        assert type(app.screen).__name__ == "NoteForm"
+        await pilot.press(*"lr above 0.3 diverges", "enter", *"lesson, lr", "enter")
+        with open_kb(db, create=False) as kb:
+            def stored():
+                return kb.query("SELECT variant_id, text, tags FROM notes")
+            await wait_for(pilot, lambda: stored(), what="the note in the KB")
+            assert [tuple(r) for r in stored()] == [(3, "lr above 0.3 diverges", '["lesson", "lr"]')]
+            assert kb.scalar("SELECT count(*) FROM events WHERE kind = 'note' AND target = 'v3'") == 1
+        await wait_for(pilot, lambda: "lr above 0.3 diverges" in pane_text(app.details_pane),
+                       what="the note in the details pane")
+
+
+def pane_text(widget) -> str:
+    """What a widget shows, as plain text (its lines as Textual renders them)."""
+    return "\n".join(strip.text for strip in widget.render_lines(widget.region.reset_offset))
+
+
+async def test_a_note_on_a_running_variant_while_the_engine_runs(live_run):
+    """Notes are not commands: written with the engine alive, they need nothing from it and leave
+    the run going."""
+    run = live_run(n=3, secs=3.0)
+    app = app_for(run)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: variant(run, 1).status == "running", timeout=60, what="v1 running")
+        await goto(pilot, app, 1)
+        await pilot.press("n", *"loss spikes at step 2", "ctrl+s")
+        with run.kb() as kb:
+            await wait_for(pilot, lambda: kb.query("SELECT 1 FROM notes WHERE variant_id = 1"), what="the note")
+            assert kbr.liveness(kb, run.run_id).alive
+            assert not kbc.for_run(kb, run.run_id)  # no command was sent

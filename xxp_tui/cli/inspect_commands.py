@@ -65,11 +65,15 @@ def variants(
 
     if status is not None and status not in VARIANT_STATES:
         fail_usage(f"--status must be one of {', '.join(VARIANT_STATES)}.")
+    from xxp_tui.kb import notes as kbn
+
     with kb_session(db, readonly=True) as kb:
         rows = variant_rows(kb, run_id_of(kb, run_ref), status=status)
+        notes = kbn.for_variants(kb, [int(r["id"][1:]) for r in rows]) if as_json else {}
     if as_json:
         keys = ("id", "run", "space", "status", "params", "metrics", "priority", "origin", "reason")
-        print(json.dumps([{k: r[k] for k in keys} for r in rows], indent=2))
+        print(json.dumps([{**{k: r[k] for k in keys}, "notes": [n.to_json() for n in notes[int(r["id"][1:])]]}
+                          for r in rows], indent=2))
         return
     if not rows:
         print("No variants.")
@@ -107,10 +111,12 @@ def show(
 
 def _run_record(kb, run_id: int) -> dict:
     from xxp_tui.kb import commands as kbc
+    from xxp_tui.kb import notes as kbn
     from xxp_tui.kb import runs as kbr
     from xxp_tui.kb.queries import run_summary
 
     s = run_summary(kb, run_id)
+    provenance = kbr.provenance(kb, run_id)
     env = kbr.get_environment(kb, run_id) or {}
     env.pop("packages", None)
     env.pop("run_id", None)
@@ -130,11 +136,19 @@ def _run_record(kb, run_id: int) -> dict:
                       "outcome": c.outcome, "at": _when(c.created)} for c in kbc.for_run(kb, run_id)],
         "events": [f"{_when(e.time)} {e.actor}: {e.kind} {e.detail.get('text') or e.detail.get('outcome') or ''}"
                    for e in kbc.events(kb, run_id)[-20:]],
+        "notes": [_note_line(n) for n in kbn.for_run(kb, run_id)],
+        **({"merged_from": provenance} if provenance else {}),
     }
+
+
+def _note_line(n) -> str:
+    tags = f" [{', '.join(n.tags)}]" if n.tags else ""
+    return f"{_when(n.time)} {n.author} on {n.target}{tags}: {n.text}"
 
 
 def _variant_record(kb, vid: int, lineage: bool) -> dict:
     from xxp_tui.kb import commands as kbc
+    from xxp_tui.kb import notes as kbn
     from xxp_tui.kb import runs as kbr
     from xxp_tui.kb import variants as kbv
     from xxp_tui.kb.queries import metric_dict
@@ -165,7 +179,8 @@ def _variant_record(kb, vid: int, lineage: bool) -> dict:
         "artifacts": [{"task": a["task"], "port": a["port"], "path": a["path"], "sha256": a["sha256"],
                        "size": a["size"]} for a in kbv.artifacts(kb, vid)],
         "events": [f"{_when(e.time)} {e.actor}: {e.kind} {e.detail.get('outcome') or e.detail.get('text') or ''}"
-                   for e in kbc.events(kb, v.run_id, target=v.label)],
+                   for e in kbc.events(kb, v.run_id, target=v.label) if e.kind != "note"],
+        "notes": [_note_line(n) for n in kbn.for_target(kb, v.run_id, vid)],
     }
     if lineage:
         run = kbr.get_run(kb, v.run_id)

@@ -15,7 +15,7 @@ from xxp_tui.cli.output import fail, fail_usage, print_table
 
 cache_app = typer.Typer(help="The task cache: list its entries, evict broken or all ones.", no_args_is_help=True)
 kb_app = typer.Typer(help="Query the knowledge base across runs: best configurations, comparisons, "
-                          "parameter importance.", no_args_is_help=True)
+                          "parameter importance, search; merge another knowledge base.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:

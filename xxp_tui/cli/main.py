@@ -9,6 +9,7 @@ from xxp_tui.cli import (
     design_commands,
     inspect_commands,
     knowledge_commands,
+    lessons_commands,
     run_commands,
     spec_commands,
     steer_commands,
@@ -61,6 +62,7 @@ inspect_commands.register(app)
 steer_commands.register(app)
 knowledge_commands.register(app)
 design_commands.register(app)
+lessons_commands.register(app)
 
 
 def main() -> None:

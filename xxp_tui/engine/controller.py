@@ -44,6 +44,7 @@ from xxp_tui.engine.strategies import (
 )
 from xxp_tui.engine.taskenv import EnvBuilt, EnvPlan, TaskEnvError, TaskEnvs
 from xxp_tui.engine.taskspec import PrepareError, TaskSpec, data_path, prepare, private_state_dir, run_folder
+from xxp_tui.engine.transferring import Transferring
 from xxp_tui.engine.variant_exec import BLOCKED, DONE, FAILED, RUNNING, SKIPPED, WAITING, VariantExec
 from xxp_tui.engine.variant_exec import PENDING as TASK_PENDING
 from xxp_tui.extremexp import results as xresults
@@ -105,7 +106,7 @@ class Running:
 SIGNAL_NAMES = {s.value: s.name for s in signal.Signals}
 
 
-class Engine(Steering):
+class Engine(Steering, Transferring):
     """The single writer of one run (steering commands: see steering.py)."""
 
     def __init__(
@@ -366,11 +367,12 @@ class Engine(Steering):
             if space.is_optuna:
                 search = OptunaSearch(space, derive_seed(space.seed if space.seed is not None else self.seed,
                                                          name, iteration))
+                self._restore_box(name, search)
                 for v in mine:
                     if v.finished:
                         self._tell(search, v, v.status, self._objective_values(space, v.id))
                 self.searches[name] = search
-                self.asked[name] = sum(1 for v in mine if v.origin == "strategy")
+                self.asked[name] = sum(1 for v in mine if v.origin in ("strategy", "transfer"))
         for v in mine:
             if v.finished:
                 continue
@@ -530,6 +532,7 @@ class Engine(Steering):
         if not mode or mode == "none":
             return
         only_run = kbr.parse_run_ref(mode) if mode != "auto" else None
+        plan = self._transfer_plan(name) if mode == "auto" else None  # may narrow search.dists first
         workflow = self.project.workflows[space.workflow]
         signature = {t.name: cache.code_hash(t.signature, self.hashes) for t in workflow.tasks.values()}
         selection = warmstart.Selection()
@@ -565,6 +568,8 @@ class Engine(Steering):
                     self.emit("warning", f"v{new_id}: {note}", new_id)
         source = f"r{only_run}" if only_run else "the knowledge base"
         self.emit("node", f"{name} warm start from {source}: {selection.describe()}")
+        if plan is not None:
+            self._transfer_starts(name, iteration, plan)
 
     def _series(self, space: Space, variant_id: int) -> dict[int, float]:
         """step -> value of the series the space's pruner watches, as recorded for a variant."""

@@ -55,3 +55,69 @@ def add_warm_start(kb: KB, run_id: int, space: str, iteration: int, source: kbv.
             " SELECT ?, task, name, value, text, step, time FROM metrics WHERE variant_id = ? ORDER BY id",
             (vid, source.id))
     return vid
+
+
+# Resource columns another part of xxp-tui may record per task run; the card sums those it finds.
+RESOURCE_COLUMNS = ("cpu_time", "cpu_seconds", "peak_rss", "gpu_seconds")
+
+
+def task_costs(kb: KB, run_id: int) -> list[dict]:
+    """Per space and task of a run: executions run here, cached ones, and their wall seconds (plus
+    any resource accounting the schema holds: CPU time, peak memory, GPU-seconds)."""
+    present = {r["name"] for r in kb.query("PRAGMA table_info(task_runs)")}
+    extra = [c for c in RESOURCE_COLUMNS if c in present]
+    sums = "".join(f", {'max' if c == 'peak_rss' else 'sum'}(t.{c}) AS {c}" for c in extra)
+    rows = kb.query(
+        "SELECT v.space, t.task, sum(t.status = 'completed') AS ran, sum(t.status = 'cached') AS cached,"
+        " sum(t.status NOT IN ('completed', 'cached')) AS other,"
+        " sum(CASE WHEN t.status != 'cached' AND t.ended IS NOT NULL THEN t.ended - t.started END) AS wall"
+        f"{sums} FROM task_runs t JOIN variants v ON v.id = t.variant_id WHERE v.run_id = ?"
+        " GROUP BY v.space, t.task ORDER BY v.space, min(t.id)", (run_id,))
+    return [dict(r) for r in rows]
+
+
+def cache_savings(kb: KB, run_id: int) -> tuple[int, float, list[int]]:
+    """Cache hits of a run, the wall seconds their sources took (what the hits saved), and the runs
+    the sources belong to."""
+    rows = kb.query(
+        "SELECT s.ended - s.started AS saved, sv.run_id AS source_run FROM task_runs t"
+        " JOIN variants v ON v.id = t.variant_id JOIN task_runs s ON s.id = t.cache_source"
+        " JOIN variants sv ON sv.id = s.variant_id WHERE v.run_id = ? AND t.status = 'cached'", (run_id,))
+    runs = sorted({r["source_run"] for r in rows if r["source_run"] != run_id})
+    return len(rows), sum(r["saved"] or 0.0 for r in rows), runs
+
+
+def source_runs(kb: KB, variant_ids: list[int]) -> list[int]:
+    """The runs the given variants' `source_variant`s belong to (where warm-start and transfer
+    trials came from)."""
+    out: set[int] = set()
+    for start in range(0, len(variant_ids), 500):
+        chunk = variant_ids[start : start + 500]
+        marks = ",".join("?" for _ in chunk)
+        out |= {r[0] for r in kb.query(
+            f"SELECT DISTINCT s.run_id FROM variants v JOIN variants s ON s.id = v.source_variant"
+            f" WHERE v.id IN ({marks})", tuple(chunk))}
+    return sorted(out)
+
+
+def earlier_objectives(kb: KB, run_id: int, workflow_spaces: list[tuple[int, str]]) -> list[tuple[int, float]]:
+    """(run, objective) of completed variants run (not copied) in the given (run, space) pairs
+    of runs before `run_id`."""
+    out = []
+    for rid, space in workflow_spaces:
+        if rid >= run_id:
+            continue
+        out += [(rid, r[0]) for r in kb.query(
+            "SELECT objective FROM variants WHERE run_id = ? AND space = ? AND status = 'completed'"
+            " AND objective IS NOT NULL AND origin != 'warm_start'", (rid, space))]
+    return out
+
+
+def run_models(kb: KB) -> list[tuple[int, str, dict, str]]:
+    """(run id, experiment, recorded model, status) of every run, oldest first."""
+    return [(r["id"], r["experiment"], json.loads(r["model"] or "{}"), r["status"])
+            for r in kb.query("SELECT id, experiment, model, status FROM runs ORDER BY id")]
+
+
+def spec_hash_of(kb: KB, run_id: int) -> str | None:
+    return kb.scalar("SELECT spec_hash FROM runs WHERE id = ?", (run_id,))

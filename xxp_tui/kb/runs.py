@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+import uuid
 from dataclasses import dataclass
 
 from xxp_tui.kb.connection import KB, KBError
@@ -61,10 +62,10 @@ def create_run(
     with kb.write():
         cur = kb.conn.execute(
             "INSERT INTO runs (experiment, status, spec_path, project_dir, spec_hash, spec_text, spec_files, model,"
-            " settings, workers, paused, created, seed, executor, scheduler)"
-            " VALUES (?, 'starting', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+            " settings, workers, paused, created, seed, executor, scheduler, uid)"
+            " VALUES (?, 'starting', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
             (experiment, spec_path, project_dir, spec_hash, spec_text, json.dumps(spec_files), json.dumps(model),
-             json.dumps(settings), workers, time.time(), seed, executor, scheduler),
+             json.dumps(settings), workers, time.time(), seed, executor, scheduler, uuid.uuid4().hex),
         )
         return cur.lastrowid
 
@@ -76,6 +77,14 @@ def get_run(kb: KB, run_id: int) -> Run:
     return _run(row)
 
 
+def provenance(kb: KB, run_id: int) -> dict | None:
+    """Where a run merged from another knowledge base came from (`kb merge`), else None."""
+    row = kb.one("SELECT merged_from, merged_run, merged_at FROM runs WHERE id = ?", (run_id,))
+    if row is None or not row["merged_from"]:
+        return None
+    return {"kb": row["merged_from"], "run": f"r{row['merged_run']}", "merged_at": row["merged_at"]}
+
+
 def parse_run_ref(ref: str) -> int | None:
     text = ref.strip().lower()
     if text.startswith("r"):
@@ -84,9 +93,10 @@ def parse_run_ref(ref: str) -> int | None:
 
 
 def resolve_run(kb: KB, ref: str) -> int:
-    """`latest`, `r3` or `3` -> run id (KBError with a sentence when there is none)."""
+    """`latest`, `r3` or `3` -> run id (KBError with a sentence when there is none). `latest` is the
+    newest run made here: runs merged from another KB (`kb merge`) get new, higher ids but are older."""
     if ref.strip().lower() == "latest":
-        run_id = kb.scalar("SELECT MAX(id) FROM runs")
+        run_id = kb.scalar("SELECT coalesce(MAX(CASE WHEN merged_from IS NULL THEN id END), MAX(id)) FROM runs")
         if run_id is None:
             raise KBError(f"no runs yet in {kb.path}")
         return run_id

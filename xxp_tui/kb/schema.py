@@ -14,6 +14,7 @@ artifacts              output files with sha256 and size
 commands               the steering channel: front ends insert, the engine applies once
 events                 audit of human actions and a log of engine events
 heartbeat              engine liveness per run (and the live Dask workers it saw)
+notes                  what humans learned, attached to a run or a variant (annotations, not run state)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from xxp_tui.kb.connection import KB
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def _v1(kb: KB) -> None:
@@ -158,7 +159,28 @@ def _v6(kb: KB) -> None:
     kb.db["task_runs"].add_column("env_hash", str)
 
 
-MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(kb: KB) -> None:
+    """Knowledge that compounds. Runs get a global id (`uid`) so that `kb merge` can tell a run it
+    already holds (merging twice adds nothing, also through a third KB) and provenance: the KB a
+    merged run came from and its id there. `notes` hold what humans learned about a run or a variant."""
+    runs = kb.db["runs"]
+    runs.add_column("uid", str)
+    runs.add_column("merged_from", str)
+    runs.add_column("merged_run", int)
+    runs.add_column("merged_at", float)
+    kb.conn.execute("UPDATE runs SET uid = lower(hex(randomblob(16))) WHERE uid IS NULL")
+    runs.create_index(["uid"], unique=True)
+    kb.db["notes"].create(
+        {"id": int, "run_id": int, "variant_id": int, "author": str, "time": float, "text": str, "tags": str},
+        pk="id",
+        not_null={"run_id", "author", "time", "text"},
+        defaults={"tags": "[]"},
+        foreign_keys=[("run_id", "runs", "id"), ("variant_id", "variants", "id")],
+    )
+    kb.db["notes"].create_index(["run_id", "variant_id"])
+
+
+MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

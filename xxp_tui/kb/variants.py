@@ -15,7 +15,7 @@ from xxp_tui.kb.connection import KB, KBError
 
 VARIANT_STATES = ("queued", "running", "completed", "failed", "pruned", "cancelled", "waiting_input")
 FINISHED_VARIANT_STATES = ("completed", "failed", "pruned", "cancelled")
-ORIGINS = ("strategy", "injected", "rerun", "warm_start", "node")
+ORIGINS = ("strategy", "injected", "rerun", "warm_start", "transfer", "node")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from xxp_tui.spec.model import (
     END,
     OPTUNA_STRATEGIES,
     START,
+    TRANSFER_MODES,
     Binding,
     ControlEdge,
     DataLink,
@@ -879,6 +880,7 @@ class _Loader:
             prune_on=self._prune_on(sp, objectives),
             seed=sp.seed[0] if sp.seed else None,
             warmstart=self._warmstart(sp),
+            transfer=self._transfer(sp),
         )
 
     def _warmstart(self, sp: ast.SpaceDecl) -> str | None:
@@ -895,6 +897,16 @@ class _Loader:
             self.diags.warning(sp.warmstart.pos, f"warmstart seeds the sampler of an Optuna strategy; a {strategy} "
                                                  "space reuses earlier results through the task cache instead")
         return value.lower()
+
+    def _transfer(self, sp: ast.SpaceDecl) -> str:
+        if sp.transfer is None:
+            return "propose"
+        value = sp.transfer.text.lower()
+        if value not in TRANSFER_MODES:
+            self.diags.error(sp.transfer.pos, f"transfer takes {', '.join(TRANSFER_MODES)}, not {sp.transfer.text!r}"
+                                              f"{did_you_mean(value, list(TRANSFER_MODES))}")
+            return "propose"
+        return value
 
     def _prune_on(self, sp: ast.SpaceDecl, objectives: tuple[Objective, ...]) -> Objective | None:
         if sp.pruner is None or sp.pruner.watch is None:

@@ -20,6 +20,7 @@ START, END = "START", "END"
 GRID, RANDOM, SINGLE = "gridsearch", "randomsearch", "singlerun"
 OPTUNA_STRATEGIES = {"bayesian": "tpe", "tpe": "tpe", "cmaes": "cmaes", "qmc": "qmc", "random": "random"}
 STRATEGIES = (GRID, RANDOM, SINGLE, *OPTUNA_STRATEGIES)
+TRANSFER_MODES = ("propose", "boundingbox", "none")  # what `warmstart auto` does with related spaces
 PRUNERS = ("none", "median", "percentile", "sha", "successive_halving", "hyperband")
 
 PARAM_TYPES = ("Integer", "Float", "String", "Boolean")
@@ -223,6 +224,7 @@ class Space:
     prune_on: Objective | None = None  # the series the pruner watches; None: the first objective
     seed: int | None = None
     warmstart: str | None = None  # "auto", a run ("r3") or None: which earlier trials seed the sampler
+    transfer: str = "propose"  # with warmstart auto: propose | boundingbox | none (see engine/transfer.py)
 
     @property
     def pruned_metric(self) -> Objective | None:

@@ -744,6 +744,9 @@ class _Builder(Transformer):
     def warmstart(self, meta, c):
         return self._simple("warmstart", meta, self._name(c[0]) if c[0].type == "NAME" else self._text(c[0]))
 
+    def transfer(self, meta, c):
+        return self._simple("transfer", meta, self._name(c[0]))
+
     def pruner(self, meta, c):
         name, first, second = c
         watch = None

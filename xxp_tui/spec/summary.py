@@ -22,6 +22,12 @@ def space_summary(space: Space) -> dict:
         out["runs"] = space.runs
     if space.objectives:
         out["objectives"] = [f"{o.direction} {o.label}" for o in space.objectives]
+    searched: dict[str, list[str]] = {}
+    for b in space.bindings:
+        if b.vp is not None:
+            searched.setdefault(b.vp, []).append(b.key)
+    if searched:
+        out["bindings"] = searched  # value list -> the Task.param(s) it sets: what transfer compares
     return out
 
 
@@ -32,6 +38,7 @@ def project_summary(project: Project) -> dict:
         },
         "experiments": {
             name: {
+                "intent": exp.intent,
                 "spaces": {sname: space_summary(sp) for sname, sp in exp.spaces.items()},
                 "control": [[e.src, e.dst, e.label] for e in exp.edges],
             }

@@ -215,6 +215,7 @@ class SpaceDecl:
     pruner: Pruner | None = None
     seed: tuple[int, Pos] | None = None
     warmstart: Name | Text | None = None  # `warmstart auto;`, `warmstart r3;` or `warmstart none;`
+    transfer: Name | None = None  # `transfer propose|boundingbox|none;`
 
 
 @dataclass

@@ -28,7 +28,7 @@ from textual.worker import get_current_worker
 from xxp_tui.kb.queries import RunSummary
 from xxp_tui.spec.model import Project
 from xxp_tui.tui import commandline
-from xxp_tui.tui.screens.modals import AnswerForm, ConfirmScreen, HelpScreen, InjectForm
+from xxp_tui.tui.screens.modals import AnswerForm, ConfirmScreen, HelpScreen, InjectForm, NoteForm
 from xxp_tui.tui.source import Delta, RunSource, VariantDetail, read_tail
 from xxp_tui.tui.widgets.charts import ChartPane
 from xxp_tui.tui.widgets.panes import DetailsPane, EventsPane, LogPane, StatusBar
@@ -51,6 +51,7 @@ PALETTE_TITLES = {
     "xxp.follow": "Follow the cursor's variant on/off", "xxp.freeze": "Freeze or unfreeze live updates",
     "xxp.table.tag": "Tag or untag the cursor's variant", "xxp.table.untag": "Untag all",
     "xxp.knowledge": "Knowledge: cache reuse, best configurations, parameter importance",
+    "xxp.note": "Note on the cursor's variant (or the run): what you learned",
 }
 # Moves and Back have no use in a palette.
 PALETTE_SKIP = {"xxp.escape", "xxp.focus.tree", "xxp.table.down", "xxp.table.up", "xxp.table.pagedown",
@@ -160,6 +161,7 @@ class XxpApp(App[str]):
         Binding("Z", "freeze", "Freeze", show=False, id="xxp.freeze"),
         Binding("t", "focus_tree", "Tree", show=False, id="xxp.focus.tree"),
         Binding("K", "knowledge", "Knowledge", show=False, id="xxp.knowledge"),
+        Binding("n", "note", "Note", show=False, id="xxp.note"),
         Binding("escape", "escape", "Back", show=False, id="xxp.escape"),
     ]
 
@@ -766,6 +768,30 @@ class XxpApp(App[str]):
                 self.send("answer", {"node": target, "values": result["values"]})
 
         self.push_screen(AnswerForm(label, prompt, fields), callback=done)
+
+    def action_note(self) -> None:
+        """Notes are annotations, not steering: written to the KB directly, live or finished run, with
+        or without an engine (not in a read-only viewer)."""
+        if self.read_only:
+            self.notify("read-only viewer: notes are disabled", severity="warning")
+            return
+        cursor = self.table.cursor_variant
+        target = f"v{cursor}" if cursor is not None else f"r{self.run_id}"
+
+        def done(result: dict | None) -> None:
+            if result:
+                self._save_note(cursor, result["text"], result["tags"])
+
+        self.push_screen(NoteForm(target), callback=done)
+
+    @work(thread=True, group="notes", exit_on_error=False)
+    def _save_note(self, variant_id: int | None, text: str, tags: list[str]) -> None:
+        from xxp_tui.kb import notes as kbn
+        from xxp_tui.kb import open_kb
+
+        with open_kb(self.db, create=False) as kb:
+            note = kbn.add(kb, self.run_id, text, variant_id=variant_id, tags=tags)
+        self.post_message(CommandDone("note", "done", f"noted on {note.target} by {note.author}"))
 
     def action_stop(self) -> None:
         def done(ok: bool | None) -> None:

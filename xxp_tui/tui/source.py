@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xxp_tui.kb import commands as kbc
+from xxp_tui.kb import notes as kbn
 from xxp_tui.kb import open_kb
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
@@ -37,6 +38,7 @@ class VariantDetail:
     tasks: list[kbv.TaskRun]
     events: list[kbc.Event]
     series: dict[str, list[tuple[int, float]]]  # metric -> [(step, value)]
+    notes: list[kbn.Note] = field(default_factory=list)
 
 
 class RunSource:
@@ -88,8 +90,9 @@ class RunSource:
         return VariantDetail(
             row=variant_row(v, metric_dict(finals)),
             tasks=kbv.task_runs(self.kb, variant_id),
-            events=kbc.events(self.kb, self.run_id, target=v.label)[-50:],
+            events=[e for e in kbc.events(self.kb, self.run_id, target=v.label)[-50:] if e.kind != "note"],
             series=series,
+            notes=kbn.for_target(self.kb, v.run_id, variant_id),
         )
 
 

@@ -1,7 +1,8 @@
 """The knowledge screen (`K`): what this run reused and what the knowledge base has learnt about
-its workflows — best configurations across every run, parameter importance per space, cache hits
-and warm starts. Computed in a worker thread on its own read-only connection (importance fits a
-small fANOVA model), so the viewer never stalls.
+its workflows — best configurations across every run, parameter importance per space, cache hits,
+warm starts, what was transferred from related spaces (and a proposed search space), notes.
+Computed in a worker thread on its own read-only connection (importance fits a small fANOVA
+model), so the viewer never stalls.
 """
 
 from __future__ import annotations
@@ -42,12 +43,16 @@ class KnowledgeReport:
     task_runs: int
     spaces: list[SpaceFacts] = field(default_factory=list)
     best: dict[str, list[tuple[str, str, float, str]]] = field(default_factory=dict)  # workflow -> rows
+    transfer: list[str] = field(default_factory=list)  # what the engine transferred from related spaces, and why
+    notes: list[str] = field(default_factory=list)
 
 
 def knowledge_report(db: Path, run_id: int, top: int = 5) -> KnowledgeReport:
     """Everything the screen shows, read from the KB (no writes)."""
     from xxp_tui.engine.studies import StudyError, best, importance, space_info
     from xxp_tui.kb import cache as kbcache
+    from xxp_tui.kb import commands as kbc
+    from xxp_tui.kb import notes as kbn
     from xxp_tui.kb import open_kb
     from xxp_tui.kb import runs as kbr
     from xxp_tui.kb import variants as kbv
@@ -76,6 +81,10 @@ def knowledge_report(db: Path, run_id: int, top: int = 5) -> KnowledgeReport:
                 (b.variant.label, b.run.label, b.value, " ".join(f"{k.split('.')[-1]}={_fmt(v)}"
                                                                   for k, v in b.variant.params.items()))
                 for b in best(kb, workflow, top=top)]
+        report.transfer = [e.detail.get("text", "") for e in kbc.events(kb, run_id, limit=100_000)
+                           if e.kind == "transfer"]
+        report.notes = [f"{n.target} {n.author}: {n.text}" + (f" [{', '.join(n.tags)}]" if n.tags else "")
+                        for n in kbn.for_run(kb, run_id)]
     return report
 
 
@@ -104,6 +113,14 @@ def render(report: KnowledgeReport) -> Group:
         for variant, run, value, params in rows:
             table.add_row(variant, run, _fmt(value), params)
         parts += [table if rows else Text("  nothing completed yet"), Text("")]
+    if report.transfer:  # a proposed search space is shown here for the human to accept
+        parts.append(Text("Transfer from related spaces", style="bold"))
+        parts += [Text(f"  {line}") for line in report.transfer]
+        parts.append(Text(""))
+    if report.notes:
+        parts.append(Text("Notes (n adds one)", style="bold"))
+        parts += [Text(f"  {line}", style="italic") for line in report.notes]
+        parts.append(Text(""))
     for s in report.spaces:
         parts.append(Text(f"Parameter importance in {s.name}", style="bold"))
         if s.importance:

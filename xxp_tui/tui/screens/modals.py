@@ -245,3 +245,41 @@ class HelpScreen(ModalScreen[None]):
 
 def _safe(key: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in key)
+
+
+class NoteForm(_Form):
+    """A note on a variant or the run: free text and optional comma-separated tags."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.target = target
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"Note on {self.target}", classes="title")
+            yield Static("What did you learn? Kept with your name and the time. Enter moves on; ctrl+s saves.",
+                         classes="hint")
+            yield Input(placeholder="e.g. lr above 0.3 diverges", id="note-text", name="text")
+            yield Input(placeholder="tags, comma separated (optional)", id="note-tags", name="tags")
+            yield Static("", id="errors", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Save", id="ok", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#note-text", Input).focus()
+        self._validate()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._validate()
+
+    def _validate(self) -> bool:
+        empty = not self.query_one("#note-text", Input).value.strip()
+        self.query_one("#errors", Static).update("a note needs some text" if empty else "")
+        self.query_one("#ok", Button).disabled = empty
+        return not empty
+
+    def action_submit(self) -> None:
+        if self._validate():
+            tags = [t.strip() for t in self.query_one("#note-tags", Input).value.split(",") if t.strip()]
+            self.dismiss({"text": self.query_one("#note-text", Input).value.strip(), "tags": tags})

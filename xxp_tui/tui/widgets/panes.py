@@ -132,6 +132,10 @@ class DetailsPane(Static):
         parts: list = [*lines]
         if detail.tasks:
             parts.append(table)
+        for n in detail.notes[-5:]:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(n.time))
+            tags = f" [{', '.join(n.tags)}]" if n.tags else ""
+            parts.append(Text(f"note {when} {n.author}{tags}: {n.text}", style="italic"))
         for e in detail.events:  # warnings stay in sight (an output a task did not write…), however old
             if e.kind == "warning":
                 parts.append(Text(f"warning: {e.detail.get('text') or ''}", style="yellow"))
