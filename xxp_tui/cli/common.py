@@ -14,25 +14,39 @@ DB_OPTION = typer.Option(None, "--db", help="Knowledge base file (default: $XXP_
                                            "or in a parent folder).")
 
 
-def find_db(db: Path | None) -> Path:
-    """The KB to read: --db, $XXP_DB, or the nearest .xxp/kb.sqlite from here upwards."""
+def locate_kb(db: Path | None) -> Path:
+    """The KB to read: `db`, $XXP_DB, or the nearest .xxp/kb.sqlite from here upwards; KBError
+    with a sentence when there is none. The one place that decides it: the commands, shell
+    completion and `xxp_tui.results` all call it."""
+    from xxp_tui.kb.connection import KBError
+
     if db is not None:
         if not db.exists():
-            fail_usage(f"No knowledge base at {db}.")
+            raise KBError(f"No knowledge base at {db}.")
         return db
     env = os.environ.get("XXP_DB")
     if env:
         path = Path(env).expanduser()
         if not path.exists():
-            fail_usage(f"No knowledge base at {path} (from XXP_DB).")
+            raise KBError(f"No knowledge base at {path} (from XXP_DB).")
         return path
     here = Path.cwd()
     for folder in (here, *here.parents):
         candidate = folder / ".xxp" / "kb.sqlite"
         if candidate.exists():
             return candidate
-    fail_usage("No knowledge base here (.xxp/kb.sqlite in this folder or a parent). "
-               "Run an experiment first, or pass --db PATH.")
+    raise KBError("No knowledge base here (.xxp/kb.sqlite in this folder or a parent). "
+                  "Run an experiment first, or pass --db PATH.")
+
+
+def find_db(db: Path | None) -> Path:
+    """`locate_kb` for a command: no KB is a usage error (exit 2)."""
+    from xxp_tui.kb.connection import KBError
+
+    try:
+        return locate_kb(db)
+    except KBError as exc:
+        fail_usage(str(exc))
 
 
 @contextmanager
