@@ -248,7 +248,11 @@ def variants(run: str | int = "latest", db: PathLike | None = None) -> pd.DataFr
     column per `Task.param`, then one per final metric (named `Task.metric` where two tasks report
     the same name). Values keep their type: Int64, Float64, boolean or string columns, nullable."""
     with _open(db) as kb:
-        rows, params, metrics = variant_records(kb, _run_id(kb, run))
+        return variants_frame(*variant_records(kb, _run_id(kb, run)))
+
+
+def variants_frame(rows: list[dict], params: list[str], metrics: list[str]) -> pd.DataFrame:
+    """The DataFrame of `variant_records`' output (also what `export --format parquet` writes)."""
     dtypes = dict(VARIANT_COLUMNS)
     for col in (*params, *metrics):
         dtype = _value_dtype([r.get(col) for r in rows])
