@@ -84,9 +84,10 @@ def _save_traceback() -> str:
     import tempfile
     import time
     import traceback
-    from pathlib import Path
 
-    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xxp-tui"
+    from xxp_tui.paths import cache_dir
+
+    folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, path = tempfile.mkstemp(prefix=time.strftime("crash-%Y%m%d-%H%M%S-"), suffix=".log", dir=folder)
