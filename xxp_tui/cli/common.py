@@ -10,8 +10,22 @@ import typer
 
 from xxp_tui.cli.output import fail_usage
 
-DB_OPTION = typer.Option(None, "--db", help="Knowledge base file (default: $XXP_DB, or .xxp/kb.sqlite here "
-                                           "or in a parent folder).")
+DB_OPTION = typer.Option(None, "--db", envvar="XXP_DB",
+                         help="Knowledge base file (default: .xxp/kb.sqlite here or in a parent folder).")
+
+
+def run_argument(help_text: str = "r3, 3 or latest.", default: str | None = "latest"):
+    """A RUN argument whose Tab offers `latest` and the KB's runs."""
+    from xxp_tui.cli.completion import complete_run
+
+    return typer.Argument(default if default is not None else ..., metavar="RUN", help=help_text,
+                          autocompletion=complete_run)
+
+
+def variant_argument(help_text: str = "v12 (or 12)."):
+    from xxp_tui.cli.completion import complete_variant
+
+    return typer.Argument(..., metavar="VARIANT", help=help_text, autocompletion=complete_variant)
 
 
 def locate_kb(db: Path | None) -> Path:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import typer
 
-from xxp_tui.cli.common import DB_OPTION, kb_session, run_id_of
+from xxp_tui.cli.common import DB_OPTION, kb_session, run_argument, run_id_of
+from xxp_tui.cli.completion import choices, complete_run_or_variant
 from xxp_tui.cli.output import fail, fail_usage, print_table
 
 
@@ -50,14 +51,24 @@ def runs(as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
     for s in summaries:
         counts = " ".join(f"{n} {st}" for st, n in s.counts.items() if n) or "-"
         rows.append([s.run.label, s.run.experiment, s.run.status, counts, _when(s.run.started or s.run.created),
-                     s.engine if s.engine != "dead" else f"dead: xxp-tui resume {s.run.label}", s.executor_label])
+                     _engine_label(s), s.executor_label])
     print_table(["run", "experiment", "status", "variants", "started", "engine", "executor"], rows)
 
 
+def _engine_label(s) -> str:
+    """`alive (pid 4242)`; a dead engine says how to resume."""
+    pid = f" (pid {s.liveness.pid})" if s.liveness.pid is not None and s.engine != "not started" else ""
+    if s.engine == "dead":
+        return f"dead{pid}: xxp-tui resume {s.run.label}"
+    return f"{s.engine}{pid}"
+
+
 def variants(
-    run_ref: str = typer.Argument("latest", metavar="RUN", help="r3, 3 or latest."),
+    run_ref: str = run_argument(),
     as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
-    status: str = typer.Option(None, "--status", help="Only variants in this state."),
+    status: str = typer.Option(None, "--status", help="Only variants in this state.",
+                               autocompletion=choices("queued", "running", "completed", "failed", "pruned",
+                                                      "cancelled", "waiting_input")),
     db: Path = DB_OPTION,
 ) -> None:
     """List a run's variants with params, metrics, priority, origin and reason."""
@@ -84,7 +95,8 @@ def variants(
 
 
 def show(
-    ref: str = typer.Argument(..., metavar="RUN|VARIANT", help="r3 / latest, or v12."),
+    ref: str = typer.Argument(..., metavar="RUN|VARIANT", help="r3 / latest, or v12.",
+                              autocompletion=complete_run_or_variant),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     lineage: bool = typer.Option(False, "--lineage", help="For a variant: where its inputs came from."),
     db: Path = DB_OPTION,
@@ -222,9 +234,9 @@ EXPORT_FORMATS = ("csv", "json", "optuna", "parquet", "mlflow")
 
 
 def export(
-    run_ref: str = typer.Argument("latest", metavar="RUN", help="r3, 3 or latest."),
+    run_ref: str = run_argument(),
     fmt: str = typer.Option("csv", "--format", "-f", help="csv, json, optuna, parquet or mlflow.",
-                            autocompletion=lambda: list(EXPORT_FORMATS)),
+                            autocompletion=choices(*EXPORT_FORMATS)),
     out: Path = typer.Option(None, "--out", "-o", help="Write here instead of standard output."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", metavar="URI", envvar="MLFLOW_TRACKING_URI",
                                      help="With --format mlflow: the MLflow store (sqlite:///mlflow.db, "

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import typer
 
-from xxp_tui.cli.common import DB_OPTION, kb_session, run_id_of
+from xxp_tui.cli.common import DB_OPTION, kb_session, run_argument, run_id_of
+from xxp_tui.cli.completion import choices
 from xxp_tui.cli.output import fail, fail_usage
 
-READ_ONLY = typer.Option(False, "--read-only", help="Viewer: watch only, steering keys disabled.")
-NO_MOUSE = typer.Option(False, "--no-mouse", help="Viewer: do not capture the mouse.")
-LOW_BANDWIDTH = typer.Option(False, "--low-bandwidth", help="Viewer: fewer frames, no animations (slow SSH).")
+READ_ONLY = typer.Option(False, "--read-only", envvar="XXP_READ_ONLY",
+                         help="Viewer: watch only, steering keys disabled.")
+NO_MOUSE = typer.Option(False, "--no-mouse", envvar="XXP_NO_MOUSE", help="Viewer: do not capture the mouse.")
+LOW_BANDWIDTH = typer.Option(False, "--low-bandwidth", envvar="XXP_LOW_BANDWIDTH",
+                             help="Viewer: fewer frames, no animations (slow SSH).")
 
 EXIT_CODES = {"completed": 0, "failed": 1, "interrupted": 130, "stopped": 0}
 
@@ -46,8 +49,14 @@ class Progress:
         prefix = f"{stamp} [{self.done:>4} done] " if self.tty else f"{stamp} "
         if self.closed:
             return
+        text = event.text
+        if event.status and f" {event.status}" in text:  # the state word in its colour (see cli/color.py)
+            from xxp_tui.cli.color import paint
+
+            head, _, tail = text.partition(f" {event.status}")
+            text = f"{head} {paint(event.status, event.status, sys.stdout)}{tail}"
         try:
-            print(prefix + event.text, flush=True)
+            print(prefix + text, flush=True)
         except OSError:  # stdout went away (a closed pipe, a dropped terminal): the run goes on unseen
             self.closed = True
 
@@ -92,23 +101,28 @@ def _check_warm_start_run(db_path: Path, ref: str) -> None:
 def run(
     spec: Path = typer.Argument(..., help="The experiment spec (.xxp)."),
     experiment: str = typer.Option(None, "--experiment", "-e", help="Which experiment, if the spec has several."),
-    headless: bool = typer.Option(False, "--headless", help="Run in the foreground with progress lines, no TUI."),
-    workers: int = typer.Option(0, "--workers", "-w", help="Tasks run at once (default: number of cores)."),
+    headless: bool = typer.Option(False, "--headless", envvar="XXP_HEADLESS",
+                                  help="Run in the foreground with progress lines, no TUI."),
+    workers: int = typer.Option(0, "--workers", "-w", envvar="XXP_WORKERS",
+                                help="Tasks run at once (default: number of cores)."),
     seed: int = typer.Option(0, "--seed", help="Seed for strategies and tasks (XXP_SEED)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Run every task, reusing no cached result."),
-    warm_start: str = typer.Option(None, "--warm-start", metavar="auto|RUN|none",
+    no_cache: bool = typer.Option(False, "--no-cache", envvar="XXP_NO_CACHE",
+                                  help="Run every task, reusing no cached result."),
+    warm_start: str = typer.Option(None, "--warm-start", metavar="auto|RUN|none", envvar="XXP_WARM_START",
                                    help="Seed bayesian/cmaes/qmc/random spaces with compatible results of earlier "
                                         "runs (auto) or of one run (r3); overrides the spaces' warmstart."),
-    max_log_mb: int = typer.Option(50, "--max-log-mb", help="Stop a task that prints more than this."),
-    max_failures: int = typer.Option(0, "--max-failures", metavar="N",
+    max_log_mb: int = typer.Option(50, "--max-log-mb", envvar="XXP_MAX_LOG_MB",
+                                   help="Stop a task that prints more than this."),
+    max_failures: int = typer.Option(0, "--max-failures", metavar="N", envvar="XXP_MAX_FAILURES",
                                      help="Stop the run (status failed) once N variants failed; 0: never, go on."),
     read_only: bool = READ_ONLY,
     no_mouse: bool = NO_MOUSE,
     low_bandwidth: bool = LOW_BANDWIDTH,
-    executor: str = typer.Option(None, "--executor", metavar="local|dask",
+    executor: str = typer.Option(None, "--executor", metavar="local|dask", envvar="XXP_EXECUTOR",
+                                 autocompletion=choices("local", "dask"),
                                  help="Where tasks run: this machine (local, the default) or a Dask cluster (dask). "
                                       "xxp.toml can set it: [executor] kind = \"dask\"."),
-    scheduler: str = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT",
+    scheduler: str = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT", envvar="XXP_SCHEDULER",
                                   help="With --executor dask: the Dask scheduler (default: a local cluster of "
                                        "--workers processes). xxp.toml: [executor] scheduler = \"tcp://…\"."),
     db: Path = DB_OPTION,
@@ -221,8 +235,9 @@ def _check_scheduler(address: str, source: str) -> None:
 
 
 def resume(
-    run_ref: str = typer.Argument("latest", metavar="RUN", help="r3, 3 or latest."),
-    headless: bool = typer.Option(False, "--headless", help="Continue in the foreground, no TUI."),
+    run_ref: str = run_argument(),
+    headless: bool = typer.Option(False, "--headless", envvar="XXP_HEADLESS",
+                                  help="Continue in the foreground, no TUI."),
     allow_changed_spec: bool = typer.Option(False, "--allow-changed-spec",
                                             help="Continue even though the spec files changed."),
     read_only: bool = READ_ONLY,
@@ -262,7 +277,7 @@ def resume(
 
 
 def attach(
-    run_ref: str = typer.Argument("latest", metavar="RUN", help="r3, 3 or latest."),
+    run_ref: str = run_argument(),
     read_only: bool = READ_ONLY,
     no_mouse: bool = NO_MOUSE,
     low_bandwidth: bool = LOW_BANDWIDTH,

@@ -48,6 +48,19 @@ def task_names(db: Path) -> list[str]:
     return [r[0] for r in rows]
 
 
+def param_keys(db: Path) -> list[str]:
+    """`Task.param` keys of the newest variants (what `inject --set` takes)."""
+    import json
+
+    keys: dict[str, None] = {}
+    for (params,) in _query(db, "SELECT params FROM variants ORDER BY id DESC LIMIT 50"):
+        try:
+            keys.update(dict.fromkeys(json.loads(params or "{}")))
+        except (ValueError, TypeError):
+            continue
+    return sorted(keys)
+
+
 def workflow_names(db: Path) -> list[str]:
     """Workflows spaces ran, from each run's recorded model (for `kb best`)."""
     import json
