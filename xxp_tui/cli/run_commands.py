@@ -199,7 +199,7 @@ def _executor_choice(spec: Path, executor: str | None, scheduler: str | None) ->
         fail_usage(f"{origin}: 'executor' must be a table ([executor] with kind and scheduler).")
     kind = str(executor or conf.get("kind") or ("dask" if conf.get("scheduler") else "local")).strip().lower()
     if kind not in ("local", "dask"):
-        where = "--executor" if executor else f"[executor] kind in {origin}"
+        where = "--executor (or XXP_EXECUTOR)" if executor else f"[executor] kind in {origin}"
         fail_usage(f"{where} must be local or dask, not {kind!r}.")
     if scheduler is not None and kind != "dask":
         fail_usage("--scheduler needs --executor dask.")
