@@ -70,3 +70,24 @@ def test_completion_is_fast_and_light(finished):
     elapsed = time.monotonic() - started
     assert "plain,v1" in out.stdout and "HEAVY []" in out.stdout, out.stdout + out.stderr
     assert elapsed < 10, elapsed  # about 0.3 s on an idle machine; generous for a loaded one
+
+
+def test_the_scripts_complete_in_a_real_bash(finished):
+    """Both scripts sourced into bash, the completion function called as bash calls it on Tab."""
+    import os
+    import shutil
+
+    from tests.engine.conftest import xxp_executable
+
+    bash = shutil.which("bash")
+    assert bash
+    script = ('eval "$(_XXP_TUI_COMPLETE=bash_source xxp-tui)"\n'
+              'COMP_WORDS=(xxp-tui show v1); COMP_CWORD=2; _xxp_tui_completion\n'
+              'printf "click:%s\\n" "${COMPREPLY[@]}"\n'
+              'eval "$(xxp-tui --show-completion bash)"\n'
+              'COMP_WORDS=(xxp-tui inject --space ""); COMP_CWORD=3; _xxp_tui_completion xxp-tui\n'
+              'printf "typer:%s\\n" "${COMPREPLY[@]}"\n')
+    env = clean_env(XXP_DB=str(finished.db))
+    env["PATH"] = os.path.dirname(xxp_executable()) + os.pathsep + env.get("PATH", "")
+    out = subprocess.run([bash, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.splitlines() == ["click:v1", "typer:Front"], out.stdout + out.stderr
