@@ -47,6 +47,14 @@ def test_steering_and_reading_commands_agree(tmp_path: Path):
         bad = cli(run, "parallel", "r1", "two")
         assert bad.returncode == 2 and "whole number" in bad.stderr
 
+        # typed live, a value outside the space's list is refused (the same list in a spec only warns)
+        refused = cli(run, "inject", "--space", "Grid", "--set", "G.x=1200")
+        assert refused.returncode == 1 and "inject refused: G.x=1200 is outside the space's x" in refused.stderr
+        wide = run.spec.with_name("wide.xxp")
+        wide.write_text(run.spec.read_text().replace("range(0, 3)", "range(0, 1201, 600)"))
+        checked = xxp("validate", wide, cwd=run.root)
+        assert checked.returncode == 0 and "warning: value 1200" in checked.stderr, checked.stderr
+
         # a prune of a finished variant: refused, said once
         run.release(first)
         wait_until(lambda: run.variant(first).status == "completed", what=f"v{first} completed")
