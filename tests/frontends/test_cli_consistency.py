@@ -44,6 +44,9 @@ def test_steering_and_reading_commands_agree(tmp_path: Path):
         assert (answer["verb"], answer["status"], answer["run"]) == ("parallel", "done", f"r{run.run_id}")
         wait_until(lambda: run.run().workers == 2, what="2 slots")
         assert cli(run, "parallel", f"r{run.run_id}", "1").returncode == 0
+        for verb in ("pause", "resume"):  # resume of a paused run with a live engine is a command like the others
+            answer = json.loads(cli(run, verb, "--json").stdout)
+            assert (answer["verb"], answer["status"]) == (verb, "done"), answer
         bad = cli(run, "parallel", "r1", "two")
         assert bad.returncode == 2 and "whole number" in bad.stderr
 

@@ -243,12 +243,13 @@ def resume(
     read_only: bool = READ_ONLY,
     no_mouse: bool = NO_MOUSE,
     low_bandwidth: bool = LOW_BANDWIDTH,
+    as_json: bool = typer.Option(False, "--json", help="With a live engine: print its answer as one JSON object."),
     db: Path = DB_OPTION,
 ) -> None:
     """Resume a paused run, or restart the engine of a run whose engine died (it reconciles:
     interrupted variants are re-queued, nothing finished is run again)."""
+    from xxp_tui.cli.steer_commands import send
     from xxp_tui.engine.launch import start_detached, wait_for_engine
-    from xxp_tui.kb import commands as kbc
     from xxp_tui.kb import runs as kbr
 
     with kb_session(db) as kb:
@@ -258,10 +259,8 @@ def resume(
         if run.finished:
             fail(f"r{run_id} is {run.status}; nothing to resume.", 1)
         live = kbr.liveness(kb, run_id)
-        if live.alive:
-            cmd_id = kbc.submit(kb, run_id, "resume")
-            outcome = kbc.wait(kb, cmd_id, timeout=10)
-            print(outcome.outcome or f"resume sent to r{run_id} (the engine will apply it)")
+        if live.alive:  # a paused run: the engine un-pauses it, like any steering command
+            send(kb, run_id, "resume", {}, as_json)
             return
         kbr.set_paused(kb, run_id, False)
     if headless or not _interactive():
