@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +46,10 @@ def _client(tracking_uri: str):
         raise ExportError("--format mlflow needs MLflow: pip install 'xxp-tui[mlflow]'") from None
     for name in ("mlflow", "alembic"):  # their INFO lines (creating tables…) are not ours to print
         logging.getLogger(name).setLevel(logging.WARNING)
-    return MlflowClient(tracking_uri=tracking_uri)
+    try:
+        return MlflowClient(tracking_uri=tracking_uri)
+    except Exception as exc:  # an unknown scheme, a malformed URI: MLflow's own exception types
+        raise ExportError(f"cannot use the MLflow store at {tracking_uri}: {_first_line(exc)}") from None
 
 
 def _artifact_root(tracking_uri: str, experiment: str) -> str | None:
@@ -73,10 +77,10 @@ def export_mlflow(kb: KB, run_id: int, tracking_uri: str, experiment: str | None
         exp = client.get_experiment_by_name(name)
         exp_id = exp.experiment_id if exp else client.create_experiment(
             name, artifact_location=_artifact_root(tracking_uri, name))
+        uid = run_uid(run)
+        existing = {r.data.tags[UID_TAG]: r for r in _search(client, exp_id, uid)}
     except Exception as exc:  # MLflow raises its own and the drivers' errors; all mean "store unusable"
         raise ExportError(f"cannot use the MLflow store at {tracking_uri}: {_first_line(exc)}") from None
-    uid = run_uid(run)
-    existing = {r.data.tags[UID_TAG]: r for r in _search(client, exp_id, uid)}
 
     parent = existing.get(uid)
     parent_tags = {UID_TAG: uid, "xxp.run": run.label, "xxp.experiment": run.experiment,
@@ -113,15 +117,18 @@ def export_mlflow(kb: KB, run_id: int, tracking_uri: str, experiment: str | None
             report.updated += 1
             logged_params = dict(child.data.params)
         cid = child.info.run_id
-        params = [Param(k[:250], _param_text(x)) for k, x in v.params.items() if k[:250] not in logged_params]
+        params = [Param(_key(k), _param_text(x)) for k, x in v.params.items() if _key(k) not in logged_params]
         points = _metric_points(kb, v, finals[v.id], Metric)
         if child.data.metrics:  # a re-export: leave out what the store already holds
             seen = {(m.key, m.step, m.timestamp, m.value) for key in child.data.metrics
                     for m in client.get_metric_history(cid, key)}
             points = [m for m in points if (m.key, m.step, m.timestamp, m.value) not in seen]
-        for start in range(0, max(len(points), 1), 1000):  # MLflow's batch limit
-            client.log_batch(cid, metrics=points[start:start + 1000], params=params if start == 0 else [],
-                             tags=[RunTag(k, str(x)) for k, x in tags.items()] if start == 0 else [])
+        try:
+            for start in range(0, max(len(points), 1), 1000):  # MLflow's batch limit
+                client.log_batch(cid, metrics=points[start:start + 1000], params=params if start == 0 else [],
+                                 tags=[RunTag(k, str(x)) for k, x in tags.items()] if start == 0 else [])
+        except Exception as exc:  # the store refused the data (a limit, a server error): say which variant
+            raise ExportError(f"the MLflow store refused {v.label}'s data: {_first_line(exc)}") from None
         _log_task_logs(client, kb, v, cid, report)
         if v.status in STATUS:
             client.set_terminated(cid, STATUS[v.status], end_time=_ms(v.ended) if v.ended else None)
@@ -154,7 +161,7 @@ def _metric_points(kb: KB, v: kbv.Variant, finals: dict, metric_cls) -> list:
     for m in points:
         if m.value is None or not math.isfinite(m.value):
             continue  # text metrics and NaN have no place in MLflow's numeric history
-        key = f"{m.task}.{m.name}" if len(by_name[m.name]) > 1 and m.task else m.name
+        key = _key(f"{m.task}.{m.name}" if len(by_name[m.name]) > 1 and m.task else m.name)
         out.append(metric_cls(key, float(m.value), _ms(m.time), m.step if m.step is not None else 0))
     return out
 
@@ -169,6 +176,11 @@ def _log_task_logs(client, kb: KB, v: kbv.Variant, run_id: str, report: ExportRe
                 client.log_artifact(run_id, path, artifact_path=f"logs/{t.task}/attempt{t.attempt}")
             except Exception as exc:  # a store that takes no files: the rest of the export stands
                 report.artifacts_skipped.append(f"{v.label} {Path(path).name}: {_first_line(exc)}")
+
+
+def _key(name: str) -> str:
+    """A name MLflow accepts (letters, digits, `_ - . / space`, at most 250 characters)."""
+    return re.sub(r"[^\w.\- /]", "_", name)[:250]
 
 
 def _param_text(value) -> str:

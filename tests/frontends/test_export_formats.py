@@ -4,6 +4,7 @@ its types; the MLflow export reads back through `mlflow.search_runs` from a loca
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -67,3 +68,8 @@ def test_mlflow_export_needs_a_tracking_uri(finished):
     assert done.returncode == 2 and "--tracking-uri" in done.stderr and "Traceback" not in done.stderr
     done = xxp("export", "--format", "csv", "--experiment", "x", "--db", finished.db, cwd=finished.root, env=env)
     assert done.returncode == 2 and "go with --format mlflow" in done.stderr
+    if importlib.util.find_spec("mlflow") is not None:
+        done = xxp("export", "--format", "mlflow", "--tracking-uri", "foo://bar", "--db", finished.db,
+                   cwd=finished.root, env=env, timeout=300)
+        assert done.returncode == 1 and "cannot use the MLflow store at foo://bar" in done.stderr, done.stderr
+        assert "internal error" not in done.stderr
