@@ -35,8 +35,11 @@ def locate_kb(db: Path | None) -> Path:
     from xxp_tui.kb.connection import KBError
 
     if db is not None:
+        db = db.expanduser()  # a quoted "~/…" from XXP_DB reaches here unexpanded
         if not db.exists():
-            raise KBError(f"No knowledge base at {db}.")
+            from_env = Path(os.environ.get("XXP_DB") or "\0").expanduser() == db
+            source = " (from XXP_DB)" if from_env else ""
+            raise KBError(f"No knowledge base at {db}{source}.")
         return db
     env = os.environ.get("XXP_DB")
     if env:
