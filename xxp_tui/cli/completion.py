@@ -76,6 +76,14 @@ def complete_task_param(ctx, incomplete: str) -> list[str]:
     return [f"{key}=" for key in peek.param_keys(db)] or [f"{t}." for t in peek.task_names(db)]
 
 
+def complete_waiting(ctx, incomplete: str) -> list[tuple[str, str]]:
+    """What `answer` can answer: waiting interactions and variants in an interactive task."""
+    db = _db(ctx)
+    from xxp_tui.kb import peek
+
+    return peek.waiting_nodes(db) if db else []
+
+
 def complete_workflow(ctx, incomplete: str) -> list[str]:
     db = _db(ctx)
     from xxp_tui.kb import peek

@@ -10,7 +10,13 @@ from pathlib import Path
 import typer
 
 from xxp_tui.cli.common import DB_OPTION, kb_session, run_argument, run_id_of, variant_argument
-from xxp_tui.cli.completion import complete_run, complete_space, complete_task_param, complete_variant
+from xxp_tui.cli.completion import (
+    complete_run,
+    complete_space,
+    complete_task_param,
+    complete_variant,
+    complete_waiting,
+)
 from xxp_tui.cli.output import fail, fail_usage
 
 WAIT = 15.0
@@ -133,7 +139,8 @@ def parallel(words: list[str] = typer.Argument(None, metavar="[RUN] N", autocomp
 
 
 def answer(run_ref: str = run_argument(),
-           node: str = typer.Argument(None, metavar="[NODE]", help="The interaction (or v12 for a task)."),
+           node: str = typer.Argument(None, metavar="[NODE]", help="The interaction (or v12 for a task).",
+                                      autocompletion=complete_waiting),
            assignments: list[str] = typer.Option([], "--set", help="field=value (repeatable)."),
            as_json: bool = JSON, db: Path = DB_OPTION) -> None:
     """Answer a waiting interaction; the answer becomes that node's result for later conditions."""

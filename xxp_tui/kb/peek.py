@@ -43,6 +43,16 @@ def space_names(db: Path) -> list[str]:
     return [r[0] for r in rows]
 
 
+def waiting_nodes(db: Path) -> list[tuple[str, str]]:
+    """Interactions waiting for an answer (newest run first), and variants waiting in an interactive task."""
+    nodes = _query(db, "SELECT name, run_id FROM nodes WHERE status = 'waiting_input' ORDER BY run_id DESC LIMIT ?",
+                   (LIMIT,))
+    variants = _query(db, "SELECT id, run_id FROM variants WHERE status = 'waiting_input' ORDER BY id DESC LIMIT ?",
+                      (LIMIT,))
+    return [(name, f"r{run} waits for an answer") for name, run in nodes] + \
+        [(f"v{vid}", f"r{run} interactive task") for vid, run in variants]
+
+
 def task_names(db: Path) -> list[str]:
     rows = _query(db, "SELECT DISTINCT task FROM task_runs ORDER BY task LIMIT ?", (LIMIT,))
     return [r[0] for r in rows]
