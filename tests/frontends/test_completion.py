@@ -69,7 +69,7 @@ def test_completion_is_fast_and_light(finished):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     elapsed = time.monotonic() - started
     assert "plain,v1" in out.stdout and "HEAVY []" in out.stdout, out.stdout + out.stderr
-    assert elapsed < 10, elapsed  # about 0.3 s on an idle machine; generous for a loaded one
+    assert elapsed < 15, elapsed  # about 0.5 s here, 1 s at a load of 10 on 2 cores; generous for worse
 
 
 def test_the_scripts_complete_in_a_real_bash(finished):
