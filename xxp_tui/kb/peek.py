@@ -44,13 +44,18 @@ def space_names(db: Path) -> list[str]:
 
 
 def waiting_nodes(db: Path) -> list[tuple[str, str]]:
-    """Interactions waiting for an answer (newest run first), and variants waiting in an interactive task."""
-    nodes = _query(db, "SELECT name, run_id FROM nodes WHERE status = 'waiting_input' ORDER BY run_id DESC LIMIT ?",
-                   (LIMIT,))
-    variants = _query(db, "SELECT id, run_id FROM variants WHERE status = 'waiting_input' ORDER BY id DESC LIMIT ?",
-                      (LIMIT,))
-    return [(name, f"r{run} waits for an answer") for name, run in nodes] + \
-        [(f"v{vid}", f"r{run} interactive task") for vid, run in variants]
+    """What waits for an answer, newest first: an interaction by its node name (its variant is the
+    node's), a variant held in an interactive task by its id."""
+    rows = _query(db, "SELECT v.id, v.run_id, v.space, n.kind FROM variants v LEFT JOIN nodes n"
+                      " ON n.run_id = v.run_id AND n.name = v.space WHERE v.status = 'waiting_input'"
+                      " ORDER BY v.id DESC LIMIT ?", (LIMIT,))
+    out: dict[str, str] = {}
+    for vid, run, space, kind in rows:
+        if kind == "interaction":
+            out.setdefault(space, f"r{run} waits for an answer")
+        else:
+            out[f"v{vid}"] = f"r{run} {space}: an interactive task waits"
+    return list(out.items())
 
 
 def task_names(db: Path) -> list[str]:
