@@ -19,10 +19,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,examples,dask]'
 	@touch $(STAMP)
 
+# The tests exercise every optional feature (DataFrames, Parquet, MLflow, Dask): install them all.
+ALL_STAMP := $(VENV)/.installed-all
+$(ALL_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[all]'
+	@touch $(ALL_STAMP)
+
 run: $(STAMP)
 	$(BIN)/xxp-tui run $(SPEC)
 
-test: $(STAMP)
+test: $(ALL_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --timeout=600 $(PYTEST_ARGS)
 

@@ -161,6 +161,9 @@ def test_classify_runs_end_to_end_and_waits_for_its_review(tmp_path):
         assert sorted(r["status"] for r in rows if r["space"] != "Review") == ["completed"] * 8
         assert proc.poll() is None
 
+        tab = xxp(env=clean_env(XXP_DB=str(db), _XXP_TUI_COMPLETE="bash_complete",
+                                COMP_WORDS="xxp-tui answer latest ", COMP_CWORD="3"))
+        assert tab.stdout.splitlines() == ["plain,Review"], tab.stdout + tab.stderr  # Tab offers what waits
         refused = xxp("answer", "latest", "Review", "--set", "refine=perhaps", "--db", db)
         assert refused.returncode == 1 and "refine='perhaps' is not of type Boolean" in refused.stderr
         answered = xxp("answer", "latest", "Review", "--set", "refine=true", "--db", db)

@@ -65,8 +65,23 @@ def test_workflow_cycle_is_named(tmp_path):
         task Train { implementation "lib.Train"; }
     }
     """
-    msg = check(tmp_path, src, "has a cycle", "W", 1)
-    assert msg == "workflow W has a cycle: Load -> Train -> Load"
+    # reported where the step back is written (Train -> Load), not at the workflow's header
+    msg = check(tmp_path, src, "has a cycle", "Load", 3)
+    assert msg == "workflow W has a cycle: Load -> Train -> Load (closed here by Train -> Load)"
+
+
+def test_workflow_cycle_through_a_data_link_is_reported_at_the_link(tmp_path):
+    src = """
+    workflow W {
+        START -> A -> B -> C -> END;
+        task A { implementation "lib.Load"; }
+        task B { implementation "lib.Train"; }
+        task C { implementation "lib.Train"; }
+        C.model --> A.data;
+    }
+    """
+    msg = check(tmp_path, src, "has a cycle", "C", 6)
+    assert msg == "workflow W has a cycle: A -> B -> C -> A (closed here by C -> A)"
 
 
 def test_variant_cycle(tmp_path):
@@ -282,10 +297,20 @@ def test_pruner_rules(tmp_path):
     check(tmp_path, src, "a pruner needs an objective", "median", "pruner")
 
 
-def test_objective_metric_not_declared_is_a_warning(tmp_path):
+def test_a_misspelt_objective_is_an_error_with_did_you_mean(tmp_path):
+    # Near a declared metric: a typo, and every trial would fail "the objective … was not reported".
     src = space_src("objective maximize acuracy;")
-    msg = check(tmp_path, src, "declares metric acuracy", "acuracy", "objective", severity="warning")
+    msg = check(tmp_path, src, "declares metric acuracy", "acuracy", "objective", severity="error")
     assert 'did you mean "accuracy"' in msg
+    src = space_src("objective maximize Train.acuracy;")
+    msg = check(tmp_path, src, "declares no metric acuracy", "acuracy", "objective", severity="error")
+    assert 'did you mean "accuracy"' in msg
+
+
+def test_an_undeclared_objective_unlike_any_metric_stays_a_warning(tmp_path):
+    # ExtremeXP scripts report results they never declare; the run reads them if they come.
+    src = space_src("objective maximize f1_weighted;")
+    check(tmp_path, src, "declares metric f1_weighted", "f1_weighted", "objective", severity="warning")
 
 
 def test_signature_rules(tmp_path):

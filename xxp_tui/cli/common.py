@@ -10,29 +10,60 @@ import typer
 
 from xxp_tui.cli.output import fail_usage
 
-DB_OPTION = typer.Option(None, "--db", help="Knowledge base file (default: $XXP_DB, or .xxp/kb.sqlite here "
-                                           "or in a parent folder).")
+DB_OPTION = typer.Option(None, "--db", envvar="XXP_DB",
+                         help="Knowledge base file (default: .xxp/kb.sqlite here or in a parent folder).")
 
 
-def find_db(db: Path | None) -> Path:
-    """The KB to read: --db, $XXP_DB, or the nearest .xxp/kb.sqlite from here upwards."""
+def run_argument(help_text: str = "r3, 3 or latest.", default: str | None = "latest"):
+    """A RUN argument whose Tab offers `latest` and the KB's runs."""
+    from xxp_tui.cli.completion import complete_run
+
+    return typer.Argument(default if default is not None else ..., metavar="RUN", help=help_text,
+                          autocompletion=complete_run)
+
+
+def variant_argument(help_text: str = "v12 (or 12)."):
+    from xxp_tui.cli.completion import complete_variant
+
+    return typer.Argument(..., metavar="VARIANT", help=help_text, autocompletion=complete_variant)
+
+
+def locate_kb(db: Path | None) -> Path:
+    """The KB to read: `db`, $XXP_DB, or the nearest .xxp/kb.sqlite from here upwards; KBError
+    with a sentence when there is none. The one place that decides it: the commands, shell
+    completion and `xxp_tui.results` all call it."""
+    from xxp_tui.kb.connection import KBError
+
     if db is not None:
+        db = db.expanduser()  # a quoted "~/…" from XXP_DB reaches here unexpanded
         if not db.exists():
-            fail_usage(f"No knowledge base at {db}.")
+            from_env = Path(os.environ.get("XXP_DB") or "\0").expanduser() == db
+            source = " (from XXP_DB)" if from_env else ""
+            raise KBError(f"No knowledge base at {db}{source}.")
         return db
     env = os.environ.get("XXP_DB")
     if env:
         path = Path(env).expanduser()
         if not path.exists():
-            fail_usage(f"No knowledge base at {path} (from XXP_DB).")
+            raise KBError(f"No knowledge base at {path} (from XXP_DB).")
         return path
     here = Path.cwd()
     for folder in (here, *here.parents):
         candidate = folder / ".xxp" / "kb.sqlite"
         if candidate.exists():
             return candidate
-    fail_usage("No knowledge base here (.xxp/kb.sqlite in this folder or a parent). "
-               "Run an experiment first, or pass --db PATH.")
+    raise KBError("No knowledge base here (.xxp/kb.sqlite in this folder or a parent). "
+                  "Run an experiment first, or pass --db PATH.")
+
+
+def find_db(db: Path | None) -> Path:
+    """`locate_kb` for a command: no KB is a usage error (exit 2)."""
+    from xxp_tui.kb.connection import KBError
+
+    try:
+        return locate_kb(db)
+    except KBError as exc:
+        fail_usage(str(exc))
 
 
 @contextmanager

@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 import typer
 
-from xxp_tui.cli.common import DB_OPTION, kb_session, run_id_of
+from xxp_tui.cli.common import DB_OPTION, kb_session, run_argument, run_id_of
+from xxp_tui.cli.completion import choices, complete_run_or_variant
 from xxp_tui.cli.output import fail, fail_usage, print_table
 
 
@@ -49,14 +51,24 @@ def runs(as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
     for s in summaries:
         counts = " ".join(f"{n} {st}" for st, n in s.counts.items() if n) or "-"
         rows.append([s.run.label, s.run.experiment, s.run.status, counts, _when(s.run.started or s.run.created),
-                     s.engine if s.engine != "dead" else f"dead: xxp-tui resume {s.run.label}", s.executor_label])
+                     _engine_label(s), s.executor_label])
     print_table(["run", "experiment", "status", "variants", "started", "engine", "executor"], rows)
 
 
+def _engine_label(s) -> str:
+    """`alive (pid 4242)`; a dead engine says how to resume."""
+    pid = f" (pid {s.liveness.pid})" if s.liveness.pid is not None and s.engine != "not started" else ""
+    if s.engine == "dead":
+        return f"dead{pid}: xxp-tui resume {s.run.label}"
+    return f"{s.engine}{pid}"
+
+
 def variants(
-    run_ref: str = typer.Argument("latest", metavar="RUN", help="r3, 3 or latest."),
+    run_ref: str = run_argument(),
     as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
-    status: str = typer.Option(None, "--status", help="Only variants in this state."),
+    status: str = typer.Option(None, "--status", help="Only variants in this state.",
+                               autocompletion=choices("queued", "running", "completed", "failed", "pruned",
+                                                      "cancelled", "waiting_input")),
     db: Path = DB_OPTION,
 ) -> None:
     """List a run's variants with params, metrics, priority, origin and reason."""
@@ -87,7 +99,8 @@ def variants(
 
 
 def show(
-    ref: str = typer.Argument(..., metavar="RUN|VARIANT", help="r3 / latest, or v12."),
+    ref: str = typer.Argument(..., metavar="RUN|VARIANT", help="r3 / latest, or v12.",
+                              autocompletion=complete_run_or_variant),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     lineage: bool = typer.Option(False, "--lineage", help="For a variant: where its inputs came from."),
     db: Path = DB_OPTION,
@@ -233,22 +246,68 @@ def _print_record(data: dict, indent: int = 0) -> None:
             print(f"{pad}{key}: {_fmt(value)}")
 
 
+EXPORT_FORMATS = ("csv", "json", "optuna", "parquet", "mlflow")
+
+
 def export(
-    run_ref: str = typer.Argument("latest", metavar="RUN", help="r3, 3 or latest."),
-    fmt: str = typer.Option("csv", "--format", "-f", help="csv, json or optuna."),
+    run_ref: str = run_argument(),
+    fmt: str = typer.Option("csv", "--format", "-f", help="csv, json, optuna, parquet or mlflow.",
+                            autocompletion=choices(*EXPORT_FORMATS)),
     out: Path = typer.Option(None, "--out", "-o", help="Write here instead of standard output."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", metavar="URI", envvar="MLFLOW_TRACKING_URI",
+                                     help="With --format mlflow: the MLflow store (sqlite:///mlflow.db, "
+                                          "http://host:5000…)."),
+    experiment: str = typer.Option(None, "--experiment", metavar="NAME",
+                                   help="With --format mlflow: the MLflow experiment (default: the run's experiment)."),
+    as_json: bool = typer.Option(False, "--json", help="With optuna, parquet or mlflow: print what was written as "
+                                                       "one JSON object."),
     db: Path = DB_OPTION,
 ) -> None:
-    """Export a run's variants (params and final metrics) as CSV or JSON, or as an Optuna study."""
+    """Export a run's variants (params and final metrics) as CSV or JSON, as a Parquet table (with
+    pyarrow), as an Optuna study, or to MLflow (one nested MLflow run per variant, with its series and
+    logs; exporting again updates, never duplicates)."""
     from xxp_tui.kb.queries import variant_rows
 
-    if fmt not in ("csv", "json", "optuna"):
-        fail_usage("--format must be csv, json or optuna.")
-    if fmt == "optuna" and out is None:
-        fail_usage("--format optuna writes an SQLite study; give --out study.db.")
+    if fmt not in EXPORT_FORMATS:
+        fail_usage(f"--format must be {', '.join(EXPORT_FORMATS[:-1])} or {EXPORT_FORMATS[-1]}.")
+    if fmt in ("optuna", "parquet") and out is None:
+        fail_usage(f"--format {fmt} writes a file; give --out {'study.db' if fmt == 'optuna' else 'variants.parquet'}.")
+    if fmt == "mlflow" and not tracking_uri:
+        fail_usage("--format mlflow needs --tracking-uri URI (e.g. sqlite:///mlflow.db) or $MLFLOW_TRACKING_URI.")
+    from_command_line = tracking_uri is not None and tracking_uri != os.environ.get("MLFLOW_TRACKING_URI")
+    if fmt != "mlflow" and (from_command_line or experiment):
+        fail_usage("--tracking-uri and --experiment go with --format mlflow.")
+    if fmt == "parquet":
+        _require("pandas", "pyarrow", purpose="--format parquet", extra="parquet")
+    if fmt == "mlflow":
+        _require("mlflow", purpose="--format mlflow", extra="mlflow")
     with kb_session(db, readonly=True) as kb:
         run_id = run_id_of(kb, run_ref)
-        rows = variant_rows(kb, run_id)
+        if fmt == "mlflow":
+            from xxp_tui.mlflow_export import ExportError, export_mlflow
+
+            try:
+                report = export_mlflow(kb, run_id, tracking_uri, experiment)
+            except ExportError as exc:
+                fail(str(exc))
+            summary = {"run": f"r{run_id}", "tracking_uri": tracking_uri, "experiment": report.experiment,
+                       "parent_run": report.parent, "created": report.created, "updated": report.updated,
+                       "unchanged": report.unchanged, "artifacts_skipped": report.artifacts_skipped}
+            if as_json:
+                print(json.dumps(summary, indent=2))
+                return
+            print(f"r{run_id} -> MLflow experiment {report.experiment!r} at {tracking_uri} (parent run "
+                  f"{report.parent}): {report.created} variant run(s) created, {report.updated} updated, "
+                  f"{report.unchanged} unchanged")
+            for note in report.artifacts_skipped:
+                print(f"log not stored: {note}", file=sys.stderr)
+            return
+        if fmt == "parquet":
+            from xxp_tui.results import variant_records, variants_frame
+
+            rows, params, metrics = variant_records(kb, run_id)
+        else:
+            rows = variant_rows(kb, run_id)
         if fmt == "optuna":
             from xxp_tui.engine.studies import StudyError, export_optuna
 
@@ -256,9 +315,26 @@ def export(
                 studies = export_optuna(kb, run_id, out)
             except StudyError as exc:
                 fail(str(exc))
+            if as_json:
+                print(json.dumps({"run": f"r{run_id}", "out": str(out), "studies": studies}, indent=2))
+                return
             print(f"wrote {len(studies)} study(ies) to {out}: {', '.join(studies)}")
             print(f"open it with: optuna-dashboard sqlite:///{out}")
             return
+    if fmt == "parquet":
+        frame = variants_frame(rows, params, metrics)
+        for col in frame.columns:  # a column of mixed values (numbers and text) is stored as text
+            if frame[col].dtype == object:
+                frame[col] = frame[col].map(lambda x: None if x is None else str(x)).astype("string")
+        try:
+            frame.to_parquet(out, index=False)
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc.strerror or exc}")
+        if as_json:
+            print(json.dumps({"run": f"r{run_id}", "out": str(out), "variants": len(rows)}, indent=2))
+        else:
+            print(f"wrote {len(rows)} variant(s) to {out}")
+        return
     if fmt == "json":
         text = json.dumps(rows, indent=2, default=str)
     else:
@@ -278,3 +354,12 @@ def export(
     else:
         out.write_text(text)
         print(f"wrote {len(rows)} variant(s) to {out}")
+
+
+def _require(*modules: str, purpose: str, extra: str) -> None:
+    """Refuse up front, in one sentence naming the extra, when an optional package is missing."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        fail_usage(f"{purpose} needs {' and '.join(missing)}: pip install 'xxp-tui[{extra}]'.")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import typer
 
-from xxp_tui.cli.common import DB_OPTION, kb_session, run_id_of
+from xxp_tui.cli.common import DB_OPTION, kb_session, run_argument, run_id_of, variant_argument
+from xxp_tui.cli.completion import complete_importance_target, complete_workflow
 from xxp_tui.cli.output import fail, fail_usage, print_table
 
 cache_app = typer.Typer(help="The task cache: list its entries, evict broken or all ones.", no_args_is_help=True)
@@ -90,7 +91,7 @@ def what_changed(kb, source_id: int, rerun_id: int) -> list[str]:
 
 
 def rerun(
-    variant_ref: str = typer.Argument(..., metavar="VARIANT", help="v12"),
+    variant_ref: str = variant_argument(),
     tolerance: float = typer.Option(1e-6, "--tolerance", help="Relative difference still counted as repeated."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
     db: Path = DB_OPTION,
@@ -184,6 +185,7 @@ def cache_gc(
     delete_outputs: bool = typer.Option(False, "--delete-outputs",
                                         help="Also delete the output files of evicted entries (frees disk)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be evicted; change nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object: evicted entries, bytes freed."),
     db: Path = DB_OPTION,
 ) -> None:
     """Evict cache entries whose outputs are missing (or every entry with --all). Their history stays
@@ -205,6 +207,11 @@ def cache_gc(
                         elif p.exists():
                             p.unlink()
                     freed += e.size
+    if as_json:
+        print(json.dumps({"dry_run": dry_run, "entries": len(entries), "evicted": [
+            {"entry": e.task_run, "task": e.task, "run": f"r{e.run_id}", "variant": f"v{e.variant_id}",
+             "size": e.size} for e in chosen], "deleted_bytes": freed}, indent=2))
+        return
     verb = "would evict" if dry_run else "evicted"
     print(f"{verb} {len(chosen)} of {len(entries)} entries" + (f", deleted {_size(freed)}" if freed else ""))
 
@@ -232,7 +239,8 @@ def _size(n: int) -> str:
 
 @kb_app.command("best")
 def kb_best(
-    workflow: str = typer.Argument(..., help="A workflow (or workflow variant) name, as spaces name it."),
+    workflow: str = typer.Argument(..., help="A workflow (or workflow variant) name, as spaces name it.",
+                                   autocompletion=complete_workflow),
     metric: str = typer.Option(None, "--metric", "-m", help="Rank by this final metric instead of the objective."),
     minimize: bool = typer.Option(None, "--minimize/--maximize", help="Direction (default: the objective's)."),
     top: int = typer.Option(5, "--top", "-n", help="How many to show."),
@@ -268,8 +276,8 @@ def kb_best(
 
 @kb_app.command("compare")
 def kb_compare(
-    run_a: str = typer.Argument(..., metavar="RUN"),
-    run_b: str = typer.Argument(..., metavar="RUN"),
+    run_a: str = run_argument(default=None),
+    run_b: str = run_argument(default=None),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     db: Path = DB_OPTION,
 ) -> None:
@@ -324,8 +332,8 @@ def _counts(counts: dict[str, int]) -> str:
 
 @kb_app.command("importance")
 def kb_importance(
-    target: str = typer.Argument(..., metavar="RUN|SPACE", help="r3 (every space of it), or a space of the latest "
-                                                                 "run, or RUN:SPACE (r3:Tune)."),
+    target: str = typer.Argument(..., metavar="RUN|SPACE", autocompletion=complete_importance_target,
+                                 help="r3 (every space of it), or a space of the latest run, or RUN:SPACE (r3:Tune)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     db: Path = DB_OPTION,
 ) -> None:

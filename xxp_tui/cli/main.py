@@ -15,11 +15,23 @@ from xxp_tui.cli import (
     steer_commands,
 )
 
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0    success: every variant completed or was pruned; a command was applied
+  1    a variant failed, the engine refused a command, or a spec has diagnostics
+  2    misuse or an invalid spec: nothing was run
+  3    an internal error of xxp-tui: the traceback is saved; please report it
+  130  interrupted (Ctrl-C): the run is resumable
+
+Settings also come from the environment ([env var: …] beside each option): a flag wins over the
+environment, which wins over xxp.toml, which wins over the default. NO_COLOR turns colour off."""
+
 app = typer.Typer(
     name="xxp-tui",
     help="Run and steer ExtremeXP experiments from a terminal.",
+    epilog=EXIT_CODES_HELP,
     invoke_without_command=True,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -36,9 +48,20 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    color: str = typer.Option("auto", "--color", metavar="auto|always|never", envvar="XXP_COLOR",
+                              autocompletion=lambda: ["auto", "always", "never"],
+                              help="Colour in headless output: auto (a terminal, unless NO_COLOR is set), "
+                                   "always or never."),
 ) -> None:
     """Run and steer ExtremeXP experiments from a terminal. With no command on a terminal: pick a
     run of the nearest knowledge base to watch."""
+    from xxp_tui.cli import color as colour
+
+    if color not in colour.MODES:
+        from xxp_tui.cli.output import fail_usage
+
+        fail_usage(f"--color takes auto, always or never, not {color!r}.")
+    colour.set_mode(color)
     if ctx.invoked_subcommand is not None:
         return
     import sys
@@ -71,6 +94,11 @@ def main() -> None:
     import os
     import sys
 
+    from xxp_tui.cli.completion import answer_click_protocol, click_instruction
+
+    instruction = click_instruction()
+    if instruction is not None:  # click's completion protocol (Typer's own order is handled by app())
+        sys.exit(answer_click_protocol(app, *instruction))
     try:
         app()
     except KeyboardInterrupt:
@@ -94,9 +122,10 @@ def _save_traceback() -> str:
     import tempfile
     import time
     import traceback
-    from pathlib import Path
 
-    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xxp-tui"
+    from xxp_tui.paths import cache_dir
+
+    folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, path = tempfile.mkstemp(prefix=time.strftime("crash-%Y%m%d-%H%M%S-"), suffix=".log", dir=folder)

@@ -10,12 +10,13 @@ import typer
 
 def fail_usage(message: str) -> NoReturn:
     """A sentence on stderr and exit 2, like click's own usage errors."""
-    print(f"xxp-tui: {message}", file=sys.stderr)
-    raise typer.Exit(2)
+    fail(message, 2)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    print(f"xxp-tui: {message}", file=sys.stderr)
+    from xxp_tui.cli.color import paint
+
+    print(f"{paint('xxp-tui:', 'error', sys.stderr)} {message}", file=sys.stderr)
     raise typer.Exit(code)
 
 

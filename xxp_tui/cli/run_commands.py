@@ -9,12 +9,15 @@ from pathlib import Path
 
 import typer
 
-from xxp_tui.cli.common import DB_OPTION, kb_session, run_id_of
+from xxp_tui.cli.common import DB_OPTION, kb_session, run_argument, run_id_of
+from xxp_tui.cli.completion import choices
 from xxp_tui.cli.output import fail, fail_usage
 
-READ_ONLY = typer.Option(False, "--read-only", help="Viewer: watch only, steering keys disabled.")
-NO_MOUSE = typer.Option(False, "--no-mouse", help="Viewer: do not capture the mouse.")
-LOW_BANDWIDTH = typer.Option(False, "--low-bandwidth", help="Viewer: fewer frames, no animations (slow SSH).")
+READ_ONLY = typer.Option(False, "--read-only", envvar="XXP_READ_ONLY",
+                         help="Viewer: watch only, steering keys disabled.")
+NO_MOUSE = typer.Option(False, "--no-mouse", envvar="XXP_NO_MOUSE", help="Viewer: do not capture the mouse.")
+LOW_BANDWIDTH = typer.Option(False, "--low-bandwidth", envvar="XXP_LOW_BANDWIDTH",
+                             help="Viewer: fewer frames, no animations (slow SSH).")
 
 EXIT_CODES = {"completed": 0, "failed": 1, "interrupted": 130, "stopped": 0}
 
@@ -46,8 +49,14 @@ class Progress:
         prefix = f"{stamp} [{self.done:>4} done] " if self.tty else f"{stamp} "
         if self.closed:
             return
+        text = event.text
+        if event.status and f" {event.status}" in text:  # the state word in its colour (see cli/color.py)
+            from xxp_tui.cli.color import paint
+
+            head, _, tail = text.partition(f" {event.status}")
+            text = f"{head} {paint(event.status, event.status, sys.stdout)}{tail}"
         try:
-            print(prefix + event.text, flush=True)
+            print(prefix + text, flush=True)
         except OSError:  # stdout went away (a closed pipe, a dropped terminal): the run goes on unseen
             self.closed = True
 
@@ -117,25 +126,31 @@ STRICT_TASK_ENVS_HELP = ("Fail a task whose python_version is not installed, ins
 def run(
     spec: Path = typer.Argument(..., help="The experiment spec (.xxp)."),
     experiment: str = typer.Option(None, "--experiment", "-e", help="Which experiment, if the spec has several."),
-    headless: bool = typer.Option(False, "--headless", help="Run in the foreground with progress lines, no TUI."),
-    workers: int = typer.Option(0, "--workers", "-w", help="Tasks run at once (default: number of cores)."),
+    headless: bool = typer.Option(False, "--headless", envvar="XXP_HEADLESS",
+                                  help="Run in the foreground with progress lines, no TUI."),
+    workers: int = typer.Option(0, "--workers", "-w", envvar="XXP_WORKERS",
+                                help="Tasks run at once (default: number of cores)."),
     seed: int = typer.Option(0, "--seed", help="Seed for strategies and tasks (XXP_SEED)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Run every task, reusing no cached result."),
-    no_task_envs: bool = typer.Option(False, "--no-task-envs", help=NO_TASK_ENVS_HELP),
-    strict_task_envs: bool = typer.Option(False, "--strict-task-envs", help=STRICT_TASK_ENVS_HELP),
-    warm_start: str = typer.Option(None, "--warm-start", metavar="auto|RUN|none",
+    no_cache: bool = typer.Option(False, "--no-cache", envvar="XXP_NO_CACHE",
+                                  help="Run every task, reusing no cached result."),
+    no_task_envs: bool = typer.Option(False, "--no-task-envs", envvar="XXP_NO_TASK_ENVS", help=NO_TASK_ENVS_HELP),
+    strict_task_envs: bool = typer.Option(False, "--strict-task-envs", envvar="XXP_STRICT_TASK_ENVS",
+                                          help=STRICT_TASK_ENVS_HELP),
+    warm_start: str = typer.Option(None, "--warm-start", metavar="auto|RUN|none", envvar="XXP_WARM_START",
                                    help="Seed bayesian/cmaes/qmc/random spaces with compatible results of earlier "
                                         "runs (auto) or of one run (r3); overrides the spaces' warmstart."),
-    max_log_mb: int = typer.Option(50, "--max-log-mb", help="Stop a task that prints more than this."),
-    max_failures: int = typer.Option(0, "--max-failures", metavar="N",
+    max_log_mb: int = typer.Option(50, "--max-log-mb", envvar="XXP_MAX_LOG_MB",
+                                   help="Stop a task that prints more than this."),
+    max_failures: int = typer.Option(0, "--max-failures", metavar="N", envvar="XXP_MAX_FAILURES",
                                      help="Stop the run (status failed) once N variants failed; 0: never, go on."),
     read_only: bool = READ_ONLY,
     no_mouse: bool = NO_MOUSE,
     low_bandwidth: bool = LOW_BANDWIDTH,
-    executor: str = typer.Option(None, "--executor", metavar="local|dask",
+    executor: str = typer.Option(None, "--executor", metavar="local|dask", envvar="XXP_EXECUTOR",
+                                 autocompletion=choices("local", "dask"),
                                  help="Where tasks run: this machine (local, the default) or a Dask cluster (dask). "
                                       "xxp.toml can set it: [executor] kind = \"dask\"."),
-    scheduler: str = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT",
+    scheduler: str = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT", envvar="XXP_SCHEDULER",
                                   help="With --executor dask: the Dask scheduler (default: a local cluster of "
                                        "--workers processes). xxp.toml: [executor] scheduler = \"tcp://…\"."),
     db: Path = DB_OPTION,
@@ -213,7 +228,7 @@ def _executor_choice(spec: Path, executor: str | None, scheduler: str | None) ->
         fail_usage(f"{origin}: 'executor' must be a table ([executor] with kind and scheduler).")
     kind = str(executor or conf.get("kind") or ("dask" if conf.get("scheduler") else "local")).strip().lower()
     if kind not in ("local", "dask"):
-        where = "--executor" if executor else f"[executor] kind in {origin}"
+        where = "--executor (or XXP_EXECUTOR)" if executor else f"[executor] kind in {origin}"
         fail_usage(f"{where} must be local or dask, not {kind!r}.")
     if scheduler is not None and kind != "dask":
         fail_usage("--scheduler needs --executor dask.")
@@ -249,8 +264,9 @@ def _check_scheduler(address: str, source: str) -> None:
 
 
 def resume(
-    run_ref: str = typer.Argument("latest", metavar="RUN", help="r3, 3 or latest."),
-    headless: bool = typer.Option(False, "--headless", help="Continue in the foreground, no TUI."),
+    run_ref: str = run_argument(),
+    headless: bool = typer.Option(False, "--headless", envvar="XXP_HEADLESS",
+                                  help="Continue in the foreground, no TUI."),
     allow_changed_spec: bool = typer.Option(False, "--allow-changed-spec",
                                             help="Continue even though the spec files changed."),
     no_task_envs: bool = typer.Option(False, "--no-task-envs", help=NO_TASK_ENVS_HELP),
@@ -258,12 +274,13 @@ def resume(
     read_only: bool = READ_ONLY,
     no_mouse: bool = NO_MOUSE,
     low_bandwidth: bool = LOW_BANDWIDTH,
+    as_json: bool = typer.Option(False, "--json", help="With a live engine: print its answer as one JSON object."),
     db: Path = DB_OPTION,
 ) -> None:
     """Resume a paused run, or restart the engine of a run whose engine died (it reconciles:
     interrupted variants are re-queued, nothing finished is run again)."""
+    from xxp_tui.cli.steer_commands import send
     from xxp_tui.engine.launch import start_detached, wait_for_engine
-    from xxp_tui.kb import commands as kbc
     from xxp_tui.kb import runs as kbr
 
     with kb_session(db) as kb:
@@ -273,10 +290,8 @@ def resume(
         if run.finished:
             fail(f"r{run_id} is {run.status}; nothing to resume.", 1)
         live = kbr.liveness(kb, run_id)
-        if live.alive:
-            cmd_id = kbc.submit(kb, run_id, "resume")
-            outcome = kbc.wait(kb, cmd_id, timeout=10)
-            print(outcome.outcome or f"resume sent to r{run_id} (the engine will apply it)")
+        if live.alive:  # a paused run: the engine un-pauses it, like any steering command
+            send(kb, run_id, "resume", {}, as_json)
             return
         kbr.set_paused(kb, run_id, False)
         if no_task_envs or strict_task_envs:  # given: from now on; not given: as the run started
@@ -295,7 +310,7 @@ def resume(
 
 
 def attach(
-    run_ref: str = typer.Argument("latest", metavar="RUN", help="r3, 3 or latest."),
+    run_ref: str = run_argument(),
     read_only: bool = READ_ONLY,
     no_mouse: bool = NO_MOUSE,
     low_bandwidth: bool = LOW_BANDWIDTH,

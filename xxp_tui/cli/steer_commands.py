@@ -4,11 +4,19 @@ running and the command waits for `xxp-tui resume`)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 
-from xxp_tui.cli.common import DB_OPTION, kb_session, run_id_of
+from xxp_tui.cli.common import DB_OPTION, kb_session, run_argument, run_id_of, variant_argument
+from xxp_tui.cli.completion import (
+    complete_run,
+    complete_space,
+    complete_task_param,
+    complete_variant,
+    complete_waiting,
+)
 from xxp_tui.cli.output import fail, fail_usage
 
 WAIT = 15.0
@@ -20,8 +28,10 @@ def register(app: typer.Typer) -> None:
         app.command(fn.__name__)(fn)
 
 
-def send(kb, run_id: int, verb: str, args: dict) -> None:
-    """Submit, wait for the engine's outcome, print it; exit 1 when refused."""
+def send(kb, run_id: int, verb: str, args: dict, as_json: bool = False) -> None:
+    """Submit, wait for the engine's outcome, print it; exit 1 when refused. With `as_json`, one
+    object: command id, run, verb, status (done, refused, pending: not answered in time, queued: no
+    engine running) and the outcome sentence."""
     from xxp_tui.kb import commands as kbc
     from xxp_tui.kb import runs as kbr
 
@@ -31,16 +41,31 @@ def send(kb, run_id: int, verb: str, args: dict) -> None:
     cmd_id = kbc.submit(kb, run_id, verb, args)
     live = kbr.liveness(kb, run_id)
     if not live.alive:
-        print(f"{verb}: queued as command #{cmd_id}, but the engine of r{run_id} is not running "
-              f"({live.label}); it is applied when the run resumes: xxp-tui resume r{run_id}")
+        _report(as_json, cmd_id, run_id, verb, "queued",
+                f"{verb}: queued as command #{cmd_id}, but the engine of r{run_id} is not running "
+                f"({live.label}); it is applied when the run resumes: xxp-tui resume r{run_id}")
         raise typer.Exit(0)
     cmd = kbc.wait(kb, cmd_id, timeout=WAIT)
     if cmd.status == "pending":
-        print(f"{verb}: sent as command #{cmd_id}; the engine has not answered within {WAIT:.0f} s")
+        _report(as_json, cmd_id, run_id, verb, "pending",
+                f"{verb}: sent as command #{cmd_id}; the engine has not answered within {WAIT:.0f} s")
         raise typer.Exit(0)
     if cmd.status == "refused":
-        fail(f"{verb} refused: {cmd.outcome}")
-    print(cmd.outcome)
+        # The engine's sentence may itself start with "refused:" (a prune of only finished variants).
+        reason = (cmd.outcome or "").removeprefix("refused: ")
+        if as_json:
+            _report(True, cmd_id, run_id, verb, "refused", reason)
+            raise typer.Exit(1)
+        fail(f"{verb} refused: {reason}")
+    _report(as_json, cmd_id, run_id, verb, "done", cmd.outcome or "")
+
+
+def _report(as_json: bool, cmd_id: int, run_id: int, verb: str, status: str, outcome: str) -> None:
+    if as_json:
+        print(json.dumps({"command": cmd_id, "run": f"r{run_id}", "verb": verb, "status": status,
+                          "outcome": outcome}, indent=2))
+    else:
+        print(outcome)
 
 
 def _variant_run(kb, ref: str) -> int:
@@ -55,29 +80,35 @@ def _variant_run(kb, ref: str) -> int:
     return v.run_id
 
 
-def prune(variants: list[str] = typer.Argument(..., metavar="VARIANT...", help="v12 v13 …"),
-          db: Path = DB_OPTION) -> None:
+JSON = typer.Option(False, "--json", help="Print the engine's answer as one JSON object.")
+
+
+def prune(variants: list[str] = typer.Argument(..., metavar="VARIANT...", help="v12 v13 …",
+                                               autocompletion=complete_variant),
+          as_json: bool = JSON, db: Path = DB_OPTION) -> None:
     """Prune variants: queued ones never run, running ones are stopped (process group killed)."""
     with kb_session(db) as kb:
         runs = {_variant_run(kb, ref) for ref in variants}
         if len(runs) > 1:
             fail_usage("Those variants belong to different runs; prune them one run at a time.")
-        send(kb, runs.pop(), "prune", {"variants": list(variants)})
+        send(kb, runs.pop(), "prune", {"variants": list(variants)}, as_json)
 
 
-def prioritize(variant: str = typer.Argument(..., metavar="VARIANT"),
+def prioritize(variant: str = variant_argument(),
                priority: int = typer.Option(..., "--priority", "-p", help="Higher runs sooner (default 0)."),
-               db: Path = DB_OPTION) -> None:
+               as_json: bool = JSON, db: Path = DB_OPTION) -> None:
     """Change a queued variant's priority; higher runs sooner."""
     with kb_session(db) as kb:
-        send(kb, _variant_run(kb, variant), "prioritize", {"variant": variant, "priority": priority})
+        send(kb, _variant_run(kb, variant), "prioritize", {"variant": variant, "priority": priority}, as_json)
 
 
-def inject(run_ref: str = typer.Argument("latest", metavar="RUN"),
-           space: str = typer.Option(..., "--space", "-s", help="The space to add a variant to."),
-           assignments: list[str] = typer.Option([], "--set", help="Task.param=value (repeatable)."),
+def inject(run_ref: str = run_argument(),
+           space: str = typer.Option(..., "--space", "-s", help="The space to add a variant to.",
+                                     autocompletion=complete_space),
+           assignments: list[str] = typer.Option([], "--set", help="Task.param=value (repeatable).",
+                                                 autocompletion=complete_task_param),
            priority: int = typer.Option(1, "--priority", "-p", help="Priority of the new variant."),
-           db: Path = DB_OPTION) -> None:
+           as_json: bool = JSON, db: Path = DB_OPTION) -> None:
     """Add a variant with chosen params to a running space (checked against its value lists)."""
     from xxp_tui.spec.assign import parse_assignments
 
@@ -85,29 +116,33 @@ def inject(run_ref: str = typer.Argument("latest", metavar="RUN"),
     if errors:
         fail_usage("; ".join(errors))
     with kb_session(db) as kb:
-        send(kb, run_id_of(kb, run_ref), "inject", {"space": space, "values": values, "priority": priority})
+        send(kb, run_id_of(kb, run_ref), "inject", {"space": space, "values": values, "priority": priority}, as_json)
 
 
-def pause(run_ref: str = typer.Argument("latest", metavar="RUN"), db: Path = DB_OPTION) -> None:
+def pause(run_ref: str = run_argument(), as_json: bool = JSON, db: Path = DB_OPTION) -> None:
     """Pause a run: running tasks finish, no new ones start."""
     with kb_session(db) as kb:
-        send(kb, run_id_of(kb, run_ref), "pause", {})
+        send(kb, run_id_of(kb, run_ref), "pause", {}, as_json)
 
 
-def parallel(run_ref: str = typer.Argument(..., metavar="RUN"),
-             workers: int = typer.Argument(..., metavar="N", help="Tasks run at once."),
-             db: Path = DB_OPTION) -> None:
-    """Change how many tasks run at once, live."""
-    if workers < 1:
-        fail_usage("N must be 1 or more.")
+def parallel(words: list[str] = typer.Argument(None, metavar="[RUN] N", autocompletion=complete_run,
+                                               help="The run (default: latest), then the number of tasks run at once."),
+             as_json: bool = JSON, db: Path = DB_OPTION) -> None:
+    """Change how many tasks run at once, live: `parallel 4` for the latest run, `parallel r3 4`."""
+    if not words or len(words) > 2:
+        fail_usage("parallel takes [RUN] N: a run (default: latest) and a number.")
+    run_ref, count = ("latest", words[0]) if len(words) == 1 else (words[0], words[1])
+    if not count.strip().isdigit() or int(count) < 1:
+        fail_usage(f"N must be a whole number, 1 or more, not {count!r}.")
     with kb_session(db) as kb:
-        send(kb, run_id_of(kb, run_ref), "parallel", {"workers": workers})
+        send(kb, run_id_of(kb, run_ref), "parallel", {"workers": int(count)}, as_json)
 
 
-def answer(run_ref: str = typer.Argument("latest", metavar="RUN"),
-           node: str = typer.Argument(None, metavar="[NODE]", help="The interaction (or v12 for a task)."),
+def answer(run_ref: str = run_argument(),
+           node: str = typer.Argument(None, metavar="[NODE]", help="The interaction (or v12 for a task).",
+                                      autocompletion=complete_waiting),
            assignments: list[str] = typer.Option([], "--set", help="field=value (repeatable)."),
-           db: Path = DB_OPTION) -> None:
+           as_json: bool = JSON, db: Path = DB_OPTION) -> None:
     """Answer a waiting interaction; the answer becomes that node's result for later conditions."""
     from xxp_tui.spec.assign import parse_assignments
 
@@ -118,10 +153,10 @@ def answer(run_ref: str = typer.Argument("latest", metavar="RUN"),
         args = {"values": values}
         if node is not None:
             args["node"] = node
-        send(kb, run_id_of(kb, run_ref), "answer", args)
+        send(kb, run_id_of(kb, run_ref), "answer", args, as_json)
 
 
-def stop(run_ref: str = typer.Argument("latest", metavar="RUN"), db: Path = DB_OPTION) -> None:
+def stop(run_ref: str = run_argument(), as_json: bool = JSON, db: Path = DB_OPTION) -> None:
     """Stop a run for good: running tasks are killed, queued variants cancelled."""
     with kb_session(db) as kb:
-        send(kb, run_id_of(kb, run_ref), "stop", {})
+        send(kb, run_id_of(kb, run_ref), "stop", {}, as_json)

@@ -15,6 +15,7 @@ are rebuilt from finished variants.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import os
@@ -1272,18 +1273,29 @@ class Engine(Steering, Transferring):
 
     def _lock_run(self) -> None:
         """One engine per run, whatever the heartbeat says: an exclusive lock on a file beside the
-        KB, held for the life of the process (the OS drops it when the process dies)."""
+        KB, held for the life of the process (the OS drops it when the process dies). The engine
+        removes the file as it ends (`close`), so a lock taken on a file that was meanwhile removed
+        is not the run's lock: checked by inode, and taken again on the new file."""
         import fcntl
 
         path = self.db_path.parent / f"{self.db_path.name}.engine-r{self.run_id}.lock"  # per KB file
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise EngineBusy(f"r{self.run_id} already has an engine running; watch it with "
-                              f"xxp-tui attach r{self.run_id}") from None
-        self._lock_fd = fd
+        for _ in range(20):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise EngineBusy(f"r{self.run_id} already has an engine running; watch it with "
+                                  f"xxp-tui attach r{self.run_id}") from None
+            try:
+                current = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+            if current:
+                self._lock_fd, self._lock_path = fd, path
+                return
+            os.close(fd)  # the previous engine removed it as it ended: lock the file there now
+        raise EngineBusy(f"cannot take the lock {path} of r{self.run_id}: it keeps being removed")
 
     def close(self) -> None:
         close = getattr(self.executor, "close", None)  # a Dask client (and local cluster) left by a failed start
@@ -1291,6 +1303,8 @@ class Engine(Steering, Transferring):
             close()
         self.kb.close()
         if getattr(self, "_lock_fd", None) is not None:
+            with contextlib.suppress(OSError):  # removed while still held: no engine can lock a stale file
+                os.unlink(self._lock_path)
             os.close(self._lock_fd)  # closing releases the lock
             self._lock_fd = None
 

@@ -184,20 +184,23 @@ def good_fraction(n: int) -> int:
 
 
 def make_sampler(strategy: str, seed: int) -> optuna.samplers.BaseSampler:
+    """The sampler of a strategy. Optuna's ExperimentalWarning (QMC, constant_liar), with its source
+    path, would land in the user's progress lines: it is about Optuna's API, not their run."""
     import warnings
 
     import optuna
 
-    if strategy in ("bayesian", "tpe"):
-        with warnings.catch_warnings():  # `gamma` is deprecated (not removed) since Optuna 4.9; pinned < 6
-            warnings.simplefilter("ignore", FutureWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if strategy in ("bayesian", "tpe"):
+            warnings.simplefilter("ignore", FutureWarning)  # `gamma` is deprecated (not removed) since 4.9; pinned < 6
             return optuna.samplers.TPESampler(seed=seed, constant_liar=True, n_startup_trials=4,
                                               gamma=good_fraction)
-    if strategy == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
-    if strategy == "qmc":
-        return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
-    return optuna.samplers.RandomSampler(seed=seed)
+        if strategy == "cmaes":
+            return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+        if strategy == "qmc":
+            return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
+        return optuna.samplers.RandomSampler(seed=seed)
 
 
 def make_pruner(name: str | None) -> optuna.pruners.BasePruner:

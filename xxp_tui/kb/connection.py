@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import sqlite_utils
-
 DEFAULT_DIR = ".xxp"
 DEFAULT_NAME = "kb.sqlite"
 BUSY_TIMEOUT_MS = 30_000
@@ -61,6 +59,8 @@ class KB:
             )
         except sqlite3.Error as exc:
             raise KBError(f"cannot open {self.path}: {exc}") from exc
+        import sqlite_utils  # here, not at import: KBError and the paths stay light for the CLI's completion
+
         conn.row_factory = sqlite3.Row
         self.conn = conn
         self.db = sqlite_utils.Database(conn)

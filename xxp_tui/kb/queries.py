@@ -74,7 +74,7 @@ class RunSummary:
         return {
             "id": r.label, "experiment": r.experiment, "status": r.status, "reason": r.reason,
             "counts": self.counts, "created": r.created, "started": r.started, "ended": r.ended,
-            "engine": self.engine,
+            "engine": self.engine, "engine_pid": self.liveness.pid, "engine_host": self.liveness.host,
             "workers": r.workers, "paused": r.paused, "spec": r.spec_path, "executor": r.executor,
             "scheduler": r.scheduler, "live_workers": self.live_workers,
         }

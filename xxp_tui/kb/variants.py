@@ -234,6 +234,13 @@ def task_runs(kb: KB, variant_id: int) -> list[TaskRun]:
         "SELECT * FROM task_runs WHERE variant_id = ? ORDER BY id", (variant_id,))]
 
 
+def task_runs_for_run(kb: KB, run_id: int) -> list[TaskRun]:
+    """Every task execution of a run, in the order they were recorded."""
+    return [_task_run(r) for r in kb.query(
+        "SELECT t.* FROM task_runs t JOIN variants v ON v.id = t.variant_id WHERE v.run_id = ? ORDER BY t.id",
+        (run_id,))]
+
+
 def task_runs_in_state(kb: KB, run_id: int, status: str) -> list[TaskRun]:
     return [_task_run(r) for r in kb.query(
         "SELECT t.* FROM task_runs t JOIN variants v ON v.id = t.variant_id"

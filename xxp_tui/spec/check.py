@@ -428,16 +428,20 @@ class _Checker:
                     continue
                 sig = wf.tasks[obj.task].signature
                 if sig is not None and sig.metrics and obj.metric not in sig.metrics:
+                    hint = did_you_mean(obj.metric, sig.metrics)
+                    # A near miss of a declared metric is a typo: every trial would fail "not reported".
+                    report = self.diags.error if hint else self.diags.warning
+                    report(term.metric.pos, f"task {obj.task} declares no metric {obj.metric}{hint}")
+            elif declared and obj.metric not in declared:
+                hint = did_you_mean(obj.metric, declared)
+                if hint:  # a typo of a declared metric: an error now, not a failed trial per variant later
+                    self.diags.error(term.metric.pos, f"no task of {wf.name} declares metric {obj.metric}{hint}")
+                else:
                     self.diags.warning(
                         term.metric.pos,
-                        f"task {obj.task} declares no metric {obj.metric}{did_you_mean(obj.metric, sig.metrics)}",
+                        f"no task of {wf.name} declares metric {obj.metric} "
+                        "(the run still reads it if a task reports it)",
                     )
-            elif declared and obj.metric not in declared:
-                self.diags.warning(
-                    term.metric.pos,
-                    f"no task of {wf.name} declares metric {obj.metric}{did_you_mean(obj.metric, declared)} "
-                    "(the run still reads it if a task reports it)",
-                )
             elif len(declared.get(obj.metric, [])) > 1:
                 tasks = declared[obj.metric]
                 self.diags.error(

@@ -42,6 +42,22 @@ def ordered(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> tuple[lis
         return nodes, cycle
 
 
+def closing_edge(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], list[str]] | None:
+    """The first edge, in declaration order, that closes a cycle, and that cycle (starting at the
+    edge's target): where the user wrote the step back, which is what a diagnostic should point at."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_nodes_from(nodes)
+    for a, b in edges:
+        if a == b:
+            return (a, b), [a]
+        if a in g and b in g and nx.has_path(g, b, a):
+            return (a, b), nx.shortest_path(g, b, a)
+        g.add_edge(a, b)
+    return None
+
+
 def control_graph(experiment: Experiment) -> nx.MultiDiGraph:
     """Nodes are control nodes plus START and END; each edge carries its ControlEdge as `edge`."""
     import networkx as nx

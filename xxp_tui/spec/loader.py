@@ -21,7 +21,7 @@ from pathlib import Path
 
 from xxp_tui.spec import syntax as ast
 from xxp_tui.spec.diagnostics import Diagnostic, Diagnostics, Pos, did_you_mean
-from xxp_tui.spec.graph import format_cycle, ordered
+from xxp_tui.spec.graph import closing_edge, format_cycle, ordered
 from xxp_tui.spec.library import SIGNATURE_FILE, ConfigError, Libraries, libraries_for
 from xxp_tui.spec.model import (
     END,
@@ -133,6 +133,7 @@ class _Flat:
     data: dict[str, DataSpec]
     starts: list[str]
     ends: list[str]
+    edge_pos: dict[tuple[str, str], Pos] = field(default_factory=dict)  # where each edge was written
 
 
 def _has_signature_statements(block: ast.TaskBlock) -> bool:
@@ -422,7 +423,13 @@ class _Loader:
             return None
         order, cycle = ordered(flat.tasks, flat.edges)
         if cycle:
-            self.diags.error(raw.pos, f"workflow {name} has a cycle: {format_cycle(cycle)}")
+            closing = closing_edge(flat.tasks, flat.edges)
+            if closing is not None:  # point at the step back, where the cycle is closed
+                (a, b), cycle = closing
+                self.diags.error(flat.edge_pos.get((a, b), raw.pos),
+                                 f"workflow {name} has a cycle: {format_cycle(cycle)} (closed here by {a} -> {b})")
+            else:
+                self.diags.error(raw.pos, f"workflow {name} has a cycle: {format_cycle(cycle)}")
         tasks = {n: flat.tasks[n] for n in order}
         wf = Workflow(
             name=name, pos=raw.pos, base=raw.base, tasks=frozen_map(tasks),
@@ -480,8 +487,10 @@ class _Loader:
                     continue
             tasks[prefix + t.name] = self._task(t, prefix)
         edges: list[tuple[str, str]] = []
+        edge_pos: dict[tuple[str, str], Pos] = {}
         for sub in subs.values():
             edges.extend(sub.edges)
+            edge_pos.update(sub.edge_pos)
 
         def entries(name: str) -> list[str]:
             return subs[name].starts if name in subs else [prefix + name]
@@ -513,7 +522,9 @@ class _Loader:
             if b.text == END:
                 ends.extend(exits(a.text))
                 continue
-            edges.extend((x, y) for x in exits(a.text) for y in entries(b.text))
+            for edge in ((x, y) for x in exits(a.text) for y in entries(b.text)):
+                edges.append(edge)
+                edge_pos.setdefault(edge, b.pos)
         links: list[DataLink] = []
         data: dict[str, DataSpec] = {}
         for d in raw.data.values():
@@ -533,6 +544,7 @@ class _Loader:
                     links.append(DataLink(s, d, link.pos))
                     if s.task and d.task and s.task != d.task:
                         edges.append((s.task, d.task))
+                        edge_pos.setdefault((s.task, d.task), link.pos)
         # Sub-workflow data left unconnected from outside keeps its own configuration.
         for name, sub in subs.items():
             for link in sub.links:
@@ -546,7 +558,7 @@ class _Loader:
         if not ends:
             has_succ = {a for a, _ in edges}
             ends = [n for n in tasks if n not in has_succ]
-        return _Flat(tasks, edges, links, data, list(dict.fromkeys(starts)), list(dict.fromkeys(ends)))
+        return _Flat(tasks, edges, links, data, list(dict.fromkeys(starts)), list(dict.fromkeys(ends)), edge_pos)
 
     def _outer_feeds(self, raw: _RawWorkflow, sub_task: str, sub_data: str, prefix: str) -> bool:
         port = sub_data[len(prefix + sub_task + "/") :]

@@ -84,11 +84,12 @@ def _table_cache(grammar: str) -> str | bool:
     spec): a private per-user folder. lark checks the grammar's hash stored in the file, and the
     name carries it too, so a changed grammar never reads stale tables."""
     import hashlib
-    from pathlib import Path
 
     import lark
 
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xxp-tui"
+    from xxp_tui.paths import cache_dir
+
+    base = cache_dir()
     try:
         base.mkdir(parents=True, exist_ok=True, mode=0o700)
         if base.stat().st_uid != os.getuid() or base.stat().st_mode & 0o077:

@@ -9,7 +9,6 @@ session, `q`, SIGHUP — therefore leaves the run untouched.
 from __future__ import annotations
 
 import gc
-import os
 import time
 import tomllib
 from functools import partial
@@ -60,8 +59,9 @@ PALETTE_SKIP = {"xxp.escape", "xxp.focus.tree", "xxp.table.down", "xxp.table.up"
 
 
 def keymap_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "xxp-tui" / "keymap.toml"
+    from xxp_tui.paths import config_dir
+
+    return config_dir() / "keymap.toml"
 
 
 def load_keymap() -> dict[str, str]:
