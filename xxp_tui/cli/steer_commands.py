@@ -55,6 +55,14 @@ def _variant_run(kb, ref: str) -> int:
     return v.run_id
 
 
+def _check_priority(priority: int) -> None:
+    from xxp_tui.kb.commands import priority_problem
+
+    problem = priority_problem(priority)
+    if problem:
+        fail_usage(problem[0].upper() + problem[1:] + ".")
+
+
 def prune(variants: list[str] = typer.Argument(..., metavar="VARIANT...", help="v12 v13 …"),
           db: Path = DB_OPTION) -> None:
     """Prune variants: queued ones never run, running ones are stopped (process group killed)."""
@@ -69,6 +77,7 @@ def prioritize(variant: str = typer.Argument(..., metavar="VARIANT"),
                priority: int = typer.Option(..., "--priority", "-p", help="Higher runs sooner (default 0)."),
                db: Path = DB_OPTION) -> None:
     """Change a queued variant's priority; higher runs sooner."""
+    _check_priority(priority)
     with kb_session(db) as kb:
         send(kb, _variant_run(kb, variant), "prioritize", {"variant": variant, "priority": priority})
 
@@ -84,6 +93,7 @@ def inject(run_ref: str = typer.Argument("latest", metavar="RUN"),
     values, errors = parse_assignments(assignments)
     if errors:
         fail_usage("; ".join(errors))
+    _check_priority(priority)
     with kb_session(db) as kb:
         send(kb, run_id_of(kb, run_ref), "inject", {"space": space, "values": values, "priority": priority})
 

@@ -26,6 +26,22 @@ class KBError(Exception):
     """A knowledge-base problem worth a sentence to the user (missing file, newer schema…)."""
 
 
+# SQLite result codes (low byte of the extended code) that mean the file or its disk failed, not
+# the statement: full, I/O error, corrupt, read-only, cannot open, not a database.
+_STORAGE_CODES = {13: "full", 10: "ioerr", 11: "corrupt", 8: "readonly", 14: "cantopen", 26: "notadb"}
+
+
+def storage_failure(exc: BaseException) -> str | None:
+    """"full", "ioerr", "corrupt"… when `exc` is SQLite saying its storage failed; else None."""
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        text = str(exc).lower()
+        return "full" if "disk is full" in text else "ioerr" if "disk i/o" in text else None
+    return _STORAGE_CODES.get(code & 0xFF)
+
+
 def default_db_path(spec: Path | None = None, cwd: Path | None = None) -> Path:
     """`$XXP_DB`, else `.xxp/kb.sqlite` in the folder holding the spec, else in the working dir."""
     env = os.environ.get("XXP_DB")

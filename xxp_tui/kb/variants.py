@@ -70,7 +70,9 @@ def parse_variant_ref(ref: str) -> int | None:
     text = ref.strip().lower()
     if text.startswith("v"):
         text = text[1:]
-    return int(text) if text.isdigit() else None
+    if not text.isdigit() or len(text) > 18:  # ids are SQLite INTEGERs: 19 digits may not fit
+        return None
+    return int(text)
 
 
 def _next_rev(kb: KB, run_id: int) -> int:
