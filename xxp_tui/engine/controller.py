@@ -32,6 +32,7 @@ from xxp_tui.engine.control import ACTIVE, PENDING, ControlFlow, NodeRun
 from xxp_tui.engine.events import EngineEvent, short
 from xxp_tui.engine.executors import ExecutorError, Finished, MetricEvent, Started, make_executor
 from xxp_tui.engine.executors.local import kill_leftover
+from xxp_tui.engine.faults import crash_point
 from xxp_tui.engine.hashing import describe_path
 from xxp_tui.engine.steering import Steering
 from xxp_tui.engine.strategies import (
@@ -181,6 +182,7 @@ class Engine(Steering):
             for name, n in kbr.nodes(self.kb, self.run_id).items()
         }
         self.flow = ControlFlow(self.exp, states)
+        self.saved_flow = {name: node.to_json() for name, node in self.flow.nodes.items()}  # as in the KB
 
     def start(self) -> None:
         self._lock_run()
@@ -192,19 +194,29 @@ class Engine(Steering):
             self._rerun_source(self.rerun_of)  # refuse before anything is recorded as started
         if fresh:
             kbr.record_environment(self.kb, self.run_id, environment.capture(self.project_dir))
-            with self.kb.write():
-                for name in self.exp.nodes:
-                    kbr.upsert_node(self.kb, self.run_id, name, kind=self.exp.node_kind(name), status=PENDING)
-                self._set_status("running")
-            self.emit("run", f"run r{self.run_id} started: experiment {self.exp.name}, {self.workers} worker(s)")
             if self.rerun_of is not None:
+                with self.kb.write():
+                    self._record_nodes()
+                    self._set_status("running")
                 self._start_rerun(self.rerun_of)
                 return
+            # "running" and the first nodes' variants commit together: a run never looks started
+            # with nothing started (a resume would then find no node to continue and end it).
             step = self.flow.start()
+            crash_point("start", "before")
             with self.kb.write():
+                self._record_nodes()
+                self._set_status("running")
+                self.emit("run", f"run r{self.run_id} started: experiment {self.exp.name}, "
+                                 f"{self.workers} worker(s)")
                 self._apply_step(None, step)
+            crash_point("start", "after")
         else:
             self._reconcile()
+
+    def _record_nodes(self) -> None:
+        for name in self.exp.nodes:
+            kbr.upsert_node(self.kb, self.run_id, name, kind=self.exp.node_kind(name), status=PENDING)
 
     def _connect_executor(self) -> None:
         connect = getattr(self.executor, "connect", None)
@@ -388,8 +400,20 @@ class Engine(Steering):
             self.emit("node", f"{name} skipped (no incoming edge fired)")
         if finished is not None:
             kbr.upsert_node(self.kb, self.run_id, finished, fired=self.flow.nodes[finished].to_json())
+        self._save_flow()
         for name in step.start:
             self._activate(name)
+
+    def _save_flow(self) -> None:
+        """Write the control state of every node that changed since it was last written, in the
+        caller's transaction. A step changes more than the nodes it starts or skips: a join
+        records which of its branches fired while it still waits for the others, and that must
+        outlive the engine, or a resumed join waits forever for a branch that already came."""
+        for name, node in self.flow.nodes.items():
+            state = node.to_json()
+            if self.saved_flow.get(name) != state:
+                kbr.upsert_node(self.kb, self.run_id, name, fired=state)
+                self.saved_flow[name] = state
 
     def _activate(self, name: str) -> None:
         node = self.flow.nodes[name]
@@ -516,15 +540,20 @@ class Engine(Steering):
 
     def _finish_node(self, name: str, failed: bool = False) -> None:
         results = self._results()
+        point = f"{name}#{self.flow.nodes[name].iteration}"
         step = self.flow.finish(name, lambda edge: self.conditions.evaluate(edge, results), failed=failed)
         self.searches.pop(name, None)
         counts = self._node_counts(name)
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-        self.emit("node", f"{name} finished" + (f": {summary}" if summary else ""))
+        crash_point(point, "before")
+        # One transaction: the node's end, the edges it fired, the nodes it starts or rules out
+        # (and their variants), and the event that says so.
         with self.kb.write():
+            self.emit("node", f"{name} finished" + (f": {summary}" if summary else ""))
             kbr.upsert_node(self.kb, self.run_id, name, status="failed" if failed else "done", ended=time.time(),
                             fired=self.flow.nodes[name].to_json())
             self._apply_step(name, step)
+        crash_point(point, "after")
 
     def _node_counts(self, name: str) -> dict[str, int]:
         out: dict[str, int] = {}
