@@ -103,6 +103,27 @@ class LocalExecutor:
         return handle
 
     def _run(self, handle: LocalHandle) -> None:
+        """The task's thread. Whatever goes wrong on it (a bug, a resource error), the task ends
+        and `Finished` says why: a thread that died silently left its variant running forever."""
+        try:
+            self._start_and_watch(handle)
+        except Exception as exc:
+            self._thread_failed(handle, exc)
+
+    def _thread_failed(self, handle: LocalHandle, exc: Exception) -> None:
+        if handle.finished:
+            return
+        if handle.pgid is not None:
+            _signal_group(handle.pgid, signal.SIGKILL)
+        if handle.proc is not None:
+            with contextlib.suppress(Exception):
+                handle.proc.wait(timeout=10)
+        handle.finished = True
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        self.events.put(Finished(key=handle.key, exit_code=None, signal=None, stderr_tail="",
+                                 reason=f"was stopped: the executor failed watching it ({why})"))
+
+    def _start_and_watch(self, handle: LocalHandle) -> None:
         spec = handle.spec
         try:
             # Unbuffered: each chunk read from the pipe reaches the log file at once (logs are tailed live).

@@ -5,6 +5,7 @@ the task. The last bytes of stderr are kept for the failure's reason."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import subprocess
@@ -20,6 +21,7 @@ class LogPump:
         self.written = {"stdout": 0, "stderr": 0}
         self.limit = limit
         self.over = False
+        self.failed: dict[str, str] = {}  # log -> why it cannot be written
         self.tail = bytearray()
         self.sel = selectors.DefaultSelector()
         for pipe in self.sinks:
@@ -43,7 +45,7 @@ class LogPump:
                 continue
             room = self.limit - self.written[name]
             if room > 0:
-                sink.write(data[:room])
+                stop = self._write(name, sink, data[:room]) or stop
             self.written[name] += len(data)
             if name == "stderr":
                 self.tail.extend(data)
@@ -51,9 +53,24 @@ class LogPump:
             if self.written[name] > self.limit and not self.over:
                 self.over = True
                 limit_mb = self.limit / 2**20
-                sink.write(f"\n[xxp-tui: {name} passed {limit_mb:.0f} MB; the task was stopped]\n".encode())
-                stop = f"printed more than {limit_mb:.0f} MB to {name} (the log limit); stopped"
+                note = f"\n[xxp-tui: {name} passed {limit_mb:.0f} MB; the task was stopped]\n"
+                self._write(name, sink, note.encode())
+                stop = stop or f"printed more than {limit_mb:.0f} MB to {name} (the log limit); stopped"
         return stop
+
+    def _write(self, name: str, sink: IO[bytes], data: bytes) -> str | None:
+        """Write to a log; when the disk refuses (ENOSPC, EDQUOT on a quota'd home, EIO), the
+        sentence to stop the task with, once: its output can no longer be kept. The pipes are
+        still drained, so the task is never blocked on a full pipe while it is being stopped."""
+        if name in self.failed:
+            return None
+        try:
+            sink.write(data)
+        except OSError as exc:
+            why = (exc.strerror or str(exc)).lower()
+            self.failed[name] = why
+            return f"was stopped: {why} writing {name}.log"
+        return None
 
     def stderr_tail(self) -> str:
         return bytes(self.tail).decode("utf-8", errors="replace")
@@ -61,5 +78,6 @@ class LogPump:
     def close(self) -> None:
         self.sel.close()
         for pipe, (_, sink) in self.sinks.items():
-            sink.close()
+            with contextlib.suppress(OSError):  # a full disk may refuse the last flush too
+                sink.close()
             pipe.close()
