@@ -14,12 +14,14 @@ Optuna studies are rebuilt from finished variants.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import os
 import queue
 import signal
 import socket
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -51,12 +53,14 @@ from xxp_tui.kb import commands as kbc
 from xxp_tui.kb import knowledge as kbknow
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
+from xxp_tui.kb.connection import storage_failure
 from xxp_tui.spec import load_project
 from xxp_tui.spec.model import Experiment, ExpTask, Project, Space, Workflow, frozen_map
 
 ENGINE = "engine"
 METRIC_FLUSH_EVERY = 0.25
 COMMAND_POLL_EVERY = 0.05
+STORAGE_RESERVE = 256 * 1024  # bytes kept beside the KB for the write that says its disk is full
 
 
 class EngineError(Exception):
@@ -344,10 +348,44 @@ class Engine(Steering):
                     return self._interrupt()
                 if self._finished():
                     return self._conclude()
+        except sqlite3.Error as exc:
+            if not storage_failure(exc):
+                raise
+            return self._storage_failed(exc)
         finally:
             self.executor.shutdown("the engine stopped")
-            self._flush_metrics()
-            kbr.clear_heartbeat(self.kb, self.run_id, os.getpid())
+            with contextlib.suppress(sqlite3.Error):  # the KB may be what failed
+                self._flush_metrics()
+                kbr.clear_heartbeat(self.kb, self.run_id, os.getpid())
+
+    def _storage_failed(self, exc: sqlite3.Error) -> str:
+        """The KB's disk is full (or failing): nothing more can be recorded, so nothing more may
+        happen. Running tasks are stopped (by run_loop's shutdown) and the run is left resumable:
+        as `interrupted` with the reason (written in the space the engine kept for it), or, if even
+        that fails, as it stands (an engine without a heartbeat, which `resume` continues).
+        Whatever finished before is in the KB."""
+        self.metric_buffer.clear()  # they cannot be written; the tasks that made them re-run
+        what = ("the disk under the knowledge base is full" if storage_failure(exc) == "full"
+                else f"the knowledge base could not be written ({exc})")
+        reason = f"{what} ({self.db_path}); free space, then: xxp-tui resume r{self.run_id}"
+        self.stop_request = "interrupt"
+        self.interrupt_reason = reason
+        with contextlib.suppress(sqlite3.Error):
+            if self.kb.conn.in_transaction:
+                self.kb.conn.execute("ROLLBACK")
+        for r in list(self.running.values()):
+            self.executor.cancel(r.handle, "interrupted: the knowledge base cannot be written")
+        if getattr(self, "_lock_fd", None) is not None:  # give back the space kept for this write
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._lock_fd, 0)
+        recorded = False
+        with contextlib.suppress(sqlite3.Error):
+            kbr.set_status(self.kb, self.run_id, "interrupted", reason)
+            recorded = True
+        self.status = "interrupted"
+        note = "" if recorded else " (the KB still says running: it could not even record that)"
+        self.emit("run", f"run r{self.run_id} interrupted: {reason}{note}", log=False)
+        return "interrupted"
 
     def _turn(self) -> None:
         try:
@@ -1157,6 +1195,10 @@ class Engine(Steering):
             raise EngineBusy(f"r{self.run_id} already has an engine running; watch it with "
                               f"xxp-tui attach r{self.run_id}") from None
         self._lock_fd = fd
+        # The lock file also keeps a little space on the KB's disk, freed when that disk is full
+        # so that the run can still be recorded as interrupted (see _storage_failed).
+        with contextlib.suppress(OSError, AttributeError):
+            os.posix_fallocate(fd, 0, STORAGE_RESERVE)
 
     def close(self) -> None:
         close = getattr(self.executor, "close", None)  # a Dask client (and local cluster) left by a failed start
