@@ -10,7 +10,7 @@ the shared queue when a task ends, whatever the cause. The controller never bloc
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -75,7 +75,7 @@ class Executor(Protocol):
 
     def tick(self) -> list[MetricEvent | Started]: ...
 
-    def finish_metrics(self, handle: Handle) -> list[MetricEvent]: ...
+    def finish_metrics(self, handle: Handle) -> Iterable[MetricEvent]: ...
 
     def release(self, key: str) -> None: ...
 
