@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from xxp_tui.engine import cache, environment, warmstart
+from xxp_tui.engine import cache, environment, usercode, warmstart
 from xxp_tui.engine import conditions as conds
 from xxp_tui.engine.control import ACTIVE, PENDING, ControlFlow, NodeRun
 from xxp_tui.engine.events import EngineEvent, short
@@ -38,6 +38,7 @@ from xxp_tui.engine.faults import crash_point
 from xxp_tui.engine.hashing import describe_path
 from xxp_tui.engine.steering import Steering
 from xxp_tui.engine.strategies import (
+    LazyGrid,
     OptunaSearch,
     StrategyError,
     configurations,
@@ -60,6 +61,8 @@ from xxp_tui.spec.model import Experiment, ExpTask, Project, Space, Workflow, fr
 ENGINE = "engine"
 METRIC_FLUSH_EVERY = 0.25
 COMMAND_POLL_EVERY = 0.05
+GRID_AHEAD = 1000  # queued variants of a grid space recorded ahead of time
+METRIC_BATCH = 50_000  # metric rows written per transaction when a finished task's file is read
 STORAGE_RESERVE = 256 * 1024  # bytes kept beside the KB for the write that says its disk is full
 
 
@@ -128,6 +131,7 @@ class Engine(Steering):
         self.node_open: dict[str, set[int]] = {}
         self.searches: dict[str, OptunaSearch] = {}
         self.asked: dict[str, int] = {}
+        self.grids: dict[str, LazyGrid] = {}  # grid spaces still handing out configurations
         self.waiting: dict[int, str] = {}  # waiting_input variant -> node (interactions)
         self.metric_buffer: list[tuple] = []
         self.intermediate: dict[int, dict[int, float]] = {}
@@ -206,17 +210,27 @@ class Engine(Steering):
                 return
             # "running" and the first nodes' variants commit together: a run never looks started
             # with nothing started (a resume would then find no node to continue and end it).
-            step = self.flow.start()
-            crash_point("start", "before")
-            with self.kb.write():
-                self._record_nodes()
-                self._set_status("running")
+            try:
+                self._first_step(started=True)
+            except usercode.HookInterrupted:
+                self.stop_request = "interrupt"  # run_loop leaves the run resumable
+        else:
+            try:
+                self._reconcile()
+            except usercode.HookInterrupted:
+                self.stop_request = "interrupt"
+
+    def _first_step(self, started: bool) -> None:
+        step = self.flow.start()
+        crash_point("start", "before")
+        with self.kb.write():
+            self._record_nodes()
+            self._set_status("running")
+            if started:
                 self.emit("run", f"run r{self.run_id} started: experiment {self.exp.name}, "
                                  f"{self.workers} worker(s)")
-                self._apply_step(None, step)
-            crash_point("start", "after")
-        else:
-            self._reconcile()
+            self._apply_step(None, step)
+        crash_point("start", "after")
 
     def _record_nodes(self) -> None:
         for name in self.exp.nodes:
@@ -306,6 +320,9 @@ class Engine(Steering):
             for v in kbv.for_run(self.kb, self.run_id, status="queued"):
                 self._enqueue(v)
             return
+        if all(n.status == PENDING and not n.iteration for n in self.flow.nodes.values()):
+            self._first_step(started=False)  # stopped before its first step was written
+            return
         for name in self.flow.active:
             node = kbr.nodes(self.kb, self.run_id).get(name)
             self._restore_node(name, node.iteration if node else 1)
@@ -314,6 +331,9 @@ class Engine(Steering):
         kind = self.exp.node_kind(name)
         mine = [v for v in kbv.for_run(self.kb, self.run_id, space=name) if v.iteration == iteration]
         self.node_open[name] = set()
+        if kind == "space" and LazyGrid.applies(self.exp.spaces[name]):
+            with contextlib.suppress(StrategyError):  # it started, so it is within the limit
+                self.grids[name] = LazyGrid(self.exp.spaces[name], sum(1 for v in mine if v.origin == "strategy"))
         if kind == "space":
             space = self.exp.spaces[name]
             if space.is_optuna:
@@ -348,6 +368,9 @@ class Engine(Steering):
                     return self._interrupt()
                 if self._finished():
                     return self._conclude()
+        except usercode.HookInterrupted:  # asked to stop while a project hook ran: nothing was decided
+            self.stop_request = "interrupt"
+            return self._interrupt()
         except sqlite3.Error as exc:
             if not storage_failure(exc):
                 raise
@@ -470,11 +493,16 @@ class Engine(Steering):
                     reason = str(exc)
                 self.asked[name] = 0
                 total = space.runs
+            elif LazyGrid.applies(space):
+                try:
+                    self.grids[name] = LazyGrid(space)
+                    total = self.grids[name].size
+                except StrategyError as exc:
+                    reason = str(exc)
             else:
                 try:
-                    configs = configurations(space, derive_seed(seed, name, iteration),
-                                             self.project.configurations_module)
-                except StrategyError as exc:
+                    configs = self._configurations(space, derive_seed(seed, name, iteration))
+                except (StrategyError, usercode.HookError) as exc:
                     configs, reason = [], str(exc)
                 new = [kbv.NewVariant(space=name, params=to_params(space, c), config=c, seed=seed,
                                       iteration=iteration) for c in configs]
@@ -491,6 +519,8 @@ class Engine(Steering):
                             iteration=iteration, started=time.time(), ended=None, total=total, reason=reason,
                             fired=node.to_json())
             ids = kbv.insert(self.kb, self.run_id, new)
+            if name in self.grids and reason is None:
+                ids += self._grid_batch(name)
         self.node_open[name] = set(ids)
         for vid in ids:
             v = kbv.get(self.kb, vid)
@@ -502,7 +532,7 @@ class Engine(Steering):
             self.emit("node", f"{name} failed: {reason}", status="failed")
             self._finish_node(name, failed=True)
             return
-        what = (f"{len(ids)} variant(s)" if kind == "space" and not self.exp.spaces[name].is_optuna
+        what = (f"{total} variant(s)" if kind == "space" and not self.exp.spaces[name].is_optuna
                 else f"budget {total}" if kind == "space" else kind)
         round_note = f" (round {iteration})" if iteration > 1 else ""
         self.emit("node", f"{name} started{round_note}: {what}")
@@ -513,6 +543,38 @@ class Engine(Steering):
                                f"(xxp-tui answer r{self.run_id} {name} --set key=value)", variant=ids[0],
                       status="waiting_input")
         self._maybe_finish_node(name)
+
+    def _grid_batch(self, name: str) -> list[int]:
+        """Record the next configurations of a lazy grid as queued variants (up to GRID_AHEAD
+        queued at once: enough to see and steer, never the whole grid); their ids."""
+        grid = self.grids[name]
+        want = GRID_AHEAD - self.queued_in.get(name, 0)
+        if want <= 0 or not grid.left:
+            return []
+        space = self.exp.spaces[name]
+        seed = space.seed if space.seed is not None else self.seed
+        iteration = self.flow.nodes[name].iteration
+        return kbv.insert(self.kb, self.run_id, [
+            kbv.NewVariant(space=name, params=to_params(space, c), config=c, seed=seed, iteration=iteration)
+            for c in grid.take(want)])
+
+    def _fill_grids(self) -> None:
+        """Lazy grids whose queue runs low get their next batch."""
+        for name, grid in self.grids.items():
+            if grid.left and self.queued_in.get(name, 0) < GRID_AHEAD // 2:
+                with self.kb.write():
+                    ids = self._grid_batch(name)
+                self.node_open.setdefault(name, set()).update(ids)
+                for vid in ids:
+                    self._enqueue(kbv.get(self.kb, vid))
+
+    def _configurations(self, space: Space, seed: int) -> list[dict]:
+        """A space's configurations; with a filter or generator (project code) in a child process."""
+        module = self.project.configurations_module
+        if not (space.filter or space.generator):
+            return configurations(space, seed, module)
+        return usercode.call(configurations, space, seed, module, what=f"the filter/generator of {space.name}",
+                             while_waiting=self._hook_wait)
 
     def _warm_start(self, name: str, iteration: int) -> None:
         """Tell the new space's sampler the compatible results of earlier runs (see warmstart.py);
@@ -574,12 +636,15 @@ class Engine(Steering):
         search = self.searches.get(name)
         if search is not None and self.asked.get(name, 0) < (self.exp.spaces[name].runs or 0):
             return  # budget left: more trials will be asked
+        if name in self.grids and self.grids[name].left:
+            return  # configurations left: the next batch is queued as the queue runs low
+        self.grids.pop(name, None)
         self._finish_node(name)
 
     def _finish_node(self, name: str, failed: bool = False) -> None:
-        results = self._results()
         point = f"{name}#{self.flow.nodes[name].iteration}"
-        step = self.flow.finish(name, lambda edge: self.conditions.evaluate(edge, results), failed=failed)
+        decided = self._evaluate_conditions(name)
+        step = self.flow.finish(name, lambda edge: decided[id(edge)], failed=failed)
         self.searches.pop(name, None)
         counts = self._node_counts(name)
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
@@ -592,6 +657,26 @@ class Engine(Steering):
                             fired=self.flow.nodes[name].to_json())
             self._apply_step(name, step)
         crash_point(point, "after")
+
+    def _evaluate_conditions(self, name: str) -> dict[int, tuple[bool, str | None]]:
+        """id(edge) -> (holds, note) for the conditional edges leaving `name`, evaluated in a child
+        process (see usercode.py): a condition that loops is stopped at the limit and counts as
+        false with that reason, and the engine beats and obeys signals meanwhile."""
+        edges = [e for e in self.flow.edges if e.src == name and e.condition is not None and not e.is_else]
+        if not edges:
+            return {}
+        results = self._results()
+        try:
+            outcomes = usercode.call(self.conditions.evaluate_all, edges, results,
+                                     what=f"the conditions after {name}", while_waiting=self._hook_wait)
+        except usercode.HookError as exc:
+            outcomes = [(False, f"{e.src} ?-> {e.dst} [{e.condition}]: false ({exc})") for e in edges]
+        return {id(e): outcome for e, outcome in zip(edges, outcomes, strict=True)}
+
+    def _hook_wait(self) -> bool:
+        """While a project hook runs: stay alive; True when the engine must stop now."""
+        self._beat_if_due()
+        return self.stop_request == "interrupt"
 
     def _node_counts(self, name: str) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -717,6 +802,7 @@ class Engine(Steering):
                 return
         while free > 0:
             self._ask_trials()
+            self._fill_grids()
             v = self._next_queued()
             if v is None:
                 return
@@ -878,6 +964,15 @@ class Engine(Steering):
             rows, self.metric_buffer = self.metric_buffer, []
             kbv.insert_metrics(self.kb, rows)
 
+    def _take_final_metrics(self, r: Running) -> None:
+        """Every metric line the task left unread, written in batches as they are read: a task that
+        logged millions of points keeps them all without the engine holding them all at once."""
+        for m in self.executor.finish_metrics(r.handle):
+            self.metric_buffer.append((r.vexec.id, r.task, m.name, m.value, m.text, m.step, m.time))
+            if len(self.metric_buffer) >= METRIC_BATCH:
+                self._flush_metrics()
+                self._beat_if_due()
+
     def _check_timeouts(self, now: float) -> None:
         for r in list(self.running.values()):
             timeout = r.spec.timeout
@@ -894,8 +989,7 @@ class Engine(Steering):
         r = self.running.pop(f.key, None)
         if r is None:
             return
-        for m in self.executor.finish_metrics(r.handle):
-            self.metric_buffer.append((r.vexec.id, r.task, m.name, m.value, m.text, m.step, m.time))
+        self._take_final_metrics(r)
         malformed = r.handle.malformed
         self.executor.release(f.key)
         self._unblock(r.cache_key)
@@ -1128,8 +1222,7 @@ class Engine(Steering):
             if isinstance(f, Finished):
                 r = self.running.pop(f.key, None)
                 if r is not None:
-                    for m in self.executor.finish_metrics(r.handle):
-                        self.metric_buffer.append((r.vexec.id, r.task, m.name, m.value, m.text, m.step, m.time))
+                    self._take_final_metrics(r)
                     kbv.update_task_run(self.kb, r.task_run_id, status="interrupted", ended=time.time(),
                                         exit_code=f.exit_code, signal=f.signal, reason="interrupted")
         self._flush_metrics()
@@ -1157,12 +1250,16 @@ class Engine(Steering):
         counts = kbv.counts(self.kb, self.run_id)
         failed = counts.get("failed", 0)
         total = sum(counts.values())
-        if failed:
-            status, reason = "failed", f"{failed} of {total} variant(s) failed"
+        # A node that could not run (a grid past the limit, a failing filter) fails the run too.
+        broken = [f"{n} failed: {s.reason}" for n, s in kbr.nodes(self.kb, self.run_id).items() if s.status == "failed"]
+        if failed or broken:
+            parts = ([f"{failed} of {total} variant(s) failed"] if failed else []) + broken
+            status, reason = "failed", "; ".join(parts)
         else:
             status, reason = "completed", None
         self._set_status(status, reason)
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no variants"
+        summary += f" ({'; '.join(broken)})" if broken else ""
         self.emit("run", f"run r{self.run_id} {status}: {summary}", status=status)
         return status
 
