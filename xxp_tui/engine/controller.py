@@ -61,6 +61,7 @@ from xxp_tui.spec.model import Experiment, ExpTask, Project, Space, Workflow, fr
 ENGINE = "engine"
 METRIC_FLUSH_EVERY = 0.25
 COMMAND_POLL_EVERY = 0.05
+SCHEDULE_BUDGET = 0.05  # seconds of starting (cache hits) per turn
 GRID_AHEAD = 1000  # queued variants of a grid space recorded ahead of time
 METRIC_BATCH = 50_000  # metric rows written per transaction when a finished task's file is read
 STORAGE_RESERVE = 256 * 1024  # bytes kept beside the KB for the write that says its disk is full
@@ -136,6 +137,8 @@ class Engine(Steering):
         self.metric_buffer: list[tuple] = []
         self.intermediate: dict[int, dict[int, float]] = {}
         self.last_flush = self.last_beat = self.last_commands = 0.0
+        self.schedule_more = False  # the last _schedule ran out of time with work left
+        self.schedule_until = 0.0
         self.status: str | None = None
         self.started = time.time()
         self.hashes = cache.FileHashes(progress=self._beat_if_due)
@@ -412,7 +415,7 @@ class Engine(Steering):
 
     def _turn(self) -> None:
         try:
-            self._on(self.events.get(timeout=self.tick_s))
+            self._on(self.events.get(timeout=0 if self.schedule_more else self.tick_s))
             while True:
                 self._on(self.events.get_nowait())
         except queue.Empty:
@@ -789,18 +792,24 @@ class Engine(Steering):
         return found
 
     def _schedule(self) -> None:
+        """Start what may start. Cache hits start nothing and take no slot, so a long run of them
+        could keep this going for minutes: it stops after SCHEDULE_BUDGET seconds and the next
+        turn (which then does not wait for events) goes on, so the engine beats, applies commands
+        and obeys signals in between."""
+        self.schedule_more = False
         if self.paused or self.stop_request:
             return
         free = self.workers - len(self.running) - self._blocked_count()
         if free <= 0:
             return
+        self.schedule_until = time.monotonic() + SCHEDULE_BUDGET
         for vexec in sorted(self.active.values(), key=lambda x: (-x.variant.priority, x.id)):
             free = self._start_ready(vexec, free)
             if vexec.settled:  # its last tasks were cache hits
                 self._finalize(vexec)
-            if free <= 0:
+            if free <= 0 or self._out_of_time():
                 return
-        while free > 0:
+        while free > 0 and not self._out_of_time():
             self._ask_trials()
             self._fill_grids()
             v = self._next_queued()
@@ -810,6 +819,12 @@ class Engine(Steering):
             free = self._start_ready(vexec, free)
             if vexec.settled:
                 self._finalize(vexec)
+
+    def _out_of_time(self) -> bool:
+        if time.monotonic() < self.schedule_until:
+            return False
+        self.schedule_more = True
+        return True
 
     def _blocked_count(self) -> int:
         return sum(1 for waiters in self.blocked.values() for vexec, name in waiters if vexec.state[name] == BLOCKED)
@@ -824,7 +839,7 @@ class Engine(Steering):
         """Start a variant's ready tasks within `free` slots; returns the slots left. A cache hit
         ends a task at once, so the tasks after it are tried in the same turn."""
         hit = True
-        while hit and free > 0:
+        while hit and free > 0 and not self._out_of_time():
             hit = False
             for task in vexec.ready():
                 if free <= 0:
@@ -926,7 +941,9 @@ class Engine(Steering):
                                params=spec.params)
             vexec.state[name] = DONE
             vexec.outputs[name] = dict(source.outputs)
-            for m in kbv.metrics(self.kb, vexec.id):  # a pruner learns the reused curve too
+            space = self.exp.spaces.get(vexec.variant.space)
+            watch = space.pruned_metric if space is not None and vexec.variant.space in self.searches else None
+            for m in kbv.metrics(self.kb, vexec.id, watch.metric) if watch else []:  # the pruner learns the curve
                 if m.task == name and m.step is not None and m.value is not None:
                     self._watch_series(vexec, name, m.name, m.value, m.step)
             self.emit("task", f"v{vexec.id} {name} reused v{source.variant_id}'s result (cache hit)", vexec.id,
