@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from xxp_tui.cli.common import DB_OPTION, kb_session, run_id_of
-from xxp_tui.cli.output import fail, fail_usage
+from xxp_tui.cli.output import fail, fail_usage, for_terminal
 
 READ_ONLY = typer.Option(False, "--read-only", help="Viewer: watch only, steering keys disabled.")
 NO_MOUSE = typer.Option(False, "--no-mouse", help="Viewer: do not capture the mouse.")
@@ -47,7 +47,7 @@ class Progress:
         if self.closed:
             return
         try:
-            print(prefix + event.text, flush=True)
+            print(prefix + for_terminal(event.text), flush=True)
         except OSError:  # stdout went away (a closed pipe, a dropped terminal): the run goes on unseen
             self.closed = True
 
