@@ -1306,6 +1306,10 @@ class Engine(Steering):
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
+            live = kbr.liveness(self.kb, self.run_id)
+            if live.hung:
+                raise EngineBusy(f"r{self.run_id}: {live.not_responding}; it still holds the run: continue it "
+                                 f"(kill -CONT {live.pid}) or end it (kill {live.pid}), then resume") from None
             raise EngineBusy(f"r{self.run_id} already has an engine running; watch it with "
                               f"xxp-tui attach r{self.run_id}") from None
         self._lock_fd = fd
