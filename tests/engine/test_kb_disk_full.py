@@ -130,3 +130,32 @@ def test_a_device_is_not_taken_for_a_kb(tmp_path: Path):
         assert done.returncode == 2, done.stderr
         assert "/dev/null is not a regular file" in done.stderr and "internal error" not in done.stderr
     assert not Path("/dev/null-journal").exists() and not Path("/dev/null-wal").exists()
+
+
+def test_a_kb_deleted_under_a_running_engine_does_not_end_in_success(tmp_path: Path):
+    spec = make_project(tmp_path / "p", SPEC)
+    gates = tmp_path / "p" / "gates"
+    db = tmp_path / "kb.sqlite"
+    out = tmp_path / "headless.out"
+    with open(out, "w") as fh:
+        proc = xxp_popen("run", spec, "--headless", "--db", db, cwd=spec.parent, stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        def started():
+            if not db.exists():
+                return False
+            with open_kb(db, create=False, readonly=True) as kb:
+                return any(v.status == "running" for v in kbv.for_run(kb, 1))
+
+        wait_until(started, 60, "a running variant")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        (gates / "ALL").touch()
+        code = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = out.read_text()
+    assert code == 1, text
+    assert f"the knowledge base {db} was deleted or replaced while the run went on" in text, text
+    assert "completed: 4 completed" not in text

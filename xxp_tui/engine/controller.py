@@ -109,6 +109,7 @@ class Engine(Steering):
         self.db_path = Path(db_path)
         self.run_id = run_id
         self.kb: KB = open_kb(self.db_path, create=False)
+        self.db_inode = os.stat(self.db_path).st_ino  # the file this engine writes (see _kb_damage)
         self.on_event = on_event
         self.tick_s = tick
         self.events: queue.Queue = queue.Queue()
@@ -1264,6 +1265,12 @@ class Engine(Steering):
                 kbr.upsert_node(self.kb, self.run_id, name, status="done", ended=time.time())
             elif state.status == PENDING:
                 kbr.upsert_node(self.kb, self.run_id, name, status="skipped", reason="never reached")
+        damage = self._kb_damage()
+        if damage:
+            with contextlib.suppress(sqlite3.Error):
+                self._set_status("failed", damage)
+            self.emit("run", f"run r{self.run_id} failed: {damage}", status="failed", log=False)
+            return "failed"
         counts = kbv.counts(self.kb, self.run_id)
         failed = counts.get("failed", 0)
         total = sum(counts.values())
@@ -1279,6 +1286,21 @@ class Engine(Steering):
         summary += f" ({'; '.join(broken)})" if broken else ""
         self.emit("run", f"run r{self.run_id} {status}: {summary}", status=status)
         return status
+
+    def _kb_damage(self) -> str | None:
+        """Before saying "completed": is the KB the run wrote still there and sound? (A KB deleted
+        or replaced under a running engine, or a damaged one, must not end in a quiet success.)"""
+        try:
+            same = os.stat(self.db_path).st_ino == self.db_inode
+        except OSError:
+            same = False
+        if not same:
+            return f"the knowledge base {self.db_path} was deleted or replaced while the run went on"
+        try:
+            verdict = self.kb.scalar("PRAGMA quick_check")
+        except sqlite3.Error as exc:
+            verdict = str(exc)
+        return None if verdict == "ok" else f"the knowledge base {self.db_path} is damaged ({verdict})"
 
     def _set_status(self, status: str, reason: str | None = None) -> None:
         if status != self.status:
