@@ -8,6 +8,12 @@ heartbeats while the chain was reused (which must stay near a second: the loop r
 steps, so the engine beats, applies commands and obeys signals throughout).
 
     .venv/bin/python benchmarks/cache_chain.py [--sizes 100,1000,10000] [--json]
+
+Measured on a shared 2-core machine under heavy load (load average ~17), so wall times are
+inflated by the process start-up (~10 s there): all reused, 100 tasks 12.9 s (129 ms a task, mostly
+start-up), 1,000 tasks 49.6 s (50 ms a task), longest heartbeat gap 2.0 s at 1,000. Before the fix
+a hit copied its source's metrics under the source's name, doubling them at every hit: 23 hits of
+this chain took 5 minutes and 8 million metric rows.
 """
 
 from __future__ import annotations
