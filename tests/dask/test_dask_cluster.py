@@ -326,7 +326,7 @@ def test_runner_checks_through_the_executor(tmp_path: Path, dask_cluster) -> Non
         started = [e for e in ticked if isinstance(e, Started)] or wait_until(
             lambda: [e for e in executor.tick() if isinstance(e, Started)], 10, "the Started event")
         assert (started[0].pid, started[0].host) == (handle.pid, handle.host)
-        metrics = [e for e in ticked if not isinstance(e, Started)] + executor.finish_metrics(handle)
+        metrics = [e for e in ticked if not isinstance(e, Started)] + list(executor.finish_metrics(handle))
         assert [(m.name, m.step, m.value) for m in metrics] == [("m", i, float(i)) for i in range(5)]
         executor.release("v1:T:2")
 

@@ -14,7 +14,7 @@ import typer
 
 from xxp_tui.cli.common import DB_OPTION, kb_session, run_argument, run_id_of
 from xxp_tui.cli.completion import choices, complete_run_or_variant
-from xxp_tui.cli.output import fail, fail_usage, print_table
+from xxp_tui.cli.output import fail, fail_usage, print_table, say
 
 
 def register(app: typer.Typer) -> None:
@@ -227,23 +227,23 @@ def _print_record(data: dict, indent: int = 0) -> None:
     for key, value in data.items():
         if isinstance(value, dict):
             if not value:
-                print(f"{pad}{key}: -")
+                say(f"{pad}{key}: -")
                 continue
-            print(f"{pad}{key}:")
+            say(f"{pad}{key}:")
             _print_record(value, indent + 1)
         elif isinstance(value, list):
-            print(f"{pad}{key}:" + (" -" if not value else ""))
+            say(f"{pad}{key}:" + (" -" if not value else ""))
             for item in value:
                 if isinstance(item, dict):
                     first = True
                     for k, v in item.items():
                         lead = "- " if first else "  "
-                        print(f"{pad}  {lead}{k}: {_fmt(v) if not isinstance(v, list) else ' '.join(map(str, v))}")
+                        say(f"{pad}  {lead}{k}: {_fmt(v) if not isinstance(v, list) else ' '.join(map(str, v))}")
                         first = False
                 else:
-                    print(f"{pad}  - {item}")
+                    say(f"{pad}  - {item}")
         else:
-            print(f"{pad}{key}: {_fmt(value)}")
+            say(f"{pad}{key}: {_fmt(value)}")
 
 
 EXPORT_FORMATS = ("csv", "json", "optuna", "parquet", "mlflow")

@@ -110,11 +110,31 @@ def main() -> None:
         if isinstance(exc, KBError):  # e.g. a run or variant that is not there: a sentence, not a bug
             print(f"xxp-tui: {exc}", file=sys.stderr)
             sys.exit(2)
+        sentence = _storage_sentence(exc)
+        if sentence:  # the KB's disk, not a bug: full, read-only, failing
+            print(f"xxp-tui: {sentence}", file=sys.stderr)
+            sys.exit(1)
         if os.environ.get("XXP_DEBUG"):  # a bug of ours, not the user's input
             raise
         print(f"xxp-tui: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         print(f"xxp-tui: the details are in {_save_traceback()}; please report it", file=sys.stderr)
         sys.exit(3)
+
+
+def _storage_sentence(exc: Exception) -> str | None:
+    import sqlite3
+    import sys
+    from pathlib import Path
+
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    from xxp_tui.kb.connection import default_db_path, storage_sentence
+
+    args = sys.argv[1:]
+    path = next((a[5:] for a in args if a.startswith("--db=")), None)
+    if path is None and "--db" in args[:-1]:
+        path = args[args.index("--db") + 1]
+    return storage_sentence(Path(path) if path else default_db_path(), exc)
 
 
 def _save_traceback() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import NoReturn
 
@@ -20,8 +21,27 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+# ESC sequences (CSI, OSC up to its terminator, two-byte ones) and every other C0/C1 control character
+# but newline and tab: what a task wrote (a stderr tail, a metric name) must not drive the user's terminal.
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]"          # CSI: colours, cursor moves, clear screen
+                      r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: window title, hyperlinks, clipboard
+                      r"|\x1b[@-_]?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def for_terminal(text: object) -> str:
+    """`text` without control characters when stdout is a terminal (files and pipes get it as is)."""
+    text = str(text)
+    return _CONTROL.sub("", text) if sys.stdout.isatty() else text
+
+
+def say(text: object = "") -> None:
+    """print(), safe for a terminal."""
+    print(for_terminal(text))
+
+
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
     """Left-aligned columns separated by two spaces; long cells are kept whole (pipes, grep)."""
+    rows = [[for_terminal(c) for c in row] for row in rows]
     cols = [headers, *rows]
     widths = [max(len(str(r[i])) for r in cols) for i in range(len(headers))]
     for i, row in enumerate(cols):

@@ -11,7 +11,7 @@ import typer
 
 from xxp_tui.cli.common import DB_OPTION, kb_session, run_argument, run_id_of
 from xxp_tui.cli.completion import choices
-from xxp_tui.cli.output import fail, fail_usage
+from xxp_tui.cli.output import fail, fail_usage, for_terminal
 
 READ_ONLY = typer.Option(False, "--read-only", envvar="XXP_READ_ONLY",
                          help="Viewer: watch only, steering keys disabled.")
@@ -49,7 +49,7 @@ class Progress:
         prefix = f"{stamp} [{self.done:>4} done] " if self.tty else f"{stamp} "
         if self.closed:
             return
-        text = event.text
+        text = for_terminal(event.text)  # a task's escape sequences never reach the terminal raw
         if event.status and f" {event.status}" in text:  # the state word in its colour (see cli/color.py)
             from xxp_tui.cli.color import paint
 

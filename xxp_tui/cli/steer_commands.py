@@ -80,6 +80,14 @@ def _variant_run(kb, ref: str) -> int:
     return v.run_id
 
 
+def _check_priority(priority: int) -> None:
+    from xxp_tui.kb.commands import priority_problem
+
+    problem = priority_problem(priority)
+    if problem:
+        fail_usage(problem[0].upper() + problem[1:] + ".")
+
+
 JSON = typer.Option(False, "--json", help="Print the engine's answer as one JSON object.")
 
 
@@ -98,6 +106,7 @@ def prioritize(variant: str = variant_argument(),
                priority: int = typer.Option(..., "--priority", "-p", help="Higher runs sooner (default 0)."),
                as_json: bool = JSON, db: Path = DB_OPTION) -> None:
     """Change a queued variant's priority; higher runs sooner."""
+    _check_priority(priority)
     with kb_session(db) as kb:
         send(kb, _variant_run(kb, variant), "prioritize", {"variant": variant, "priority": priority}, as_json)
 
@@ -115,6 +124,7 @@ def inject(run_ref: str = run_argument(),
     values, errors = parse_assignments(assignments)
     if errors:
         fail_usage("; ".join(errors))
+    _check_priority(priority)
     with kb_session(db) as kb:
         send(kb, run_id_of(kb, run_ref), "inject", {"space": space, "values": values, "priority": priority}, as_json)
 

@@ -4,25 +4,19 @@
 counting completed variants of the node's latest round from 1 (an interaction's answer and an
 experiment task's results are `results[node][1]`). A condition is either a Python expression over
 `results`, or `"fn arg1 arg2"`, which calls `fn("arg1", "arg2", results)` from the conditions module.
-Conditions are part of the user's own spec, as in ExtremeXP; a failing one is reported and counts
-as false, it never stops the engine.
+Conditions are the project's own code, as in ExtremeXP (trusted like its tasks: they run with full
+builtins, nothing pretends to sandbox them); the engine runs them in a child process with a time
+limit (see usercode.py). A failing one is reported and counts as false, it never stops the engine.
 """
 
 from __future__ import annotations
 
-import builtins
 import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 from xxp_tui.spec.check import classify_condition
 from xxp_tui.spec.model import ControlEdge
-
-SAFE_BUILTINS = {
-    name: getattr(builtins, name)
-    for name in ("abs", "all", "any", "bool", "dict", "float", "int", "len", "list", "max", "min", "round",
-                 "sorted", "str", "sum", "tuple", "True", "False", "None", "isinstance", "range", "enumerate")
-}
 
 
 class Conditions:
@@ -43,6 +37,10 @@ class Conditions:
             self._module = module
         return self._module
 
+    def evaluate_all(self, edges: list[ControlEdge], results: dict) -> list[tuple[bool, str | None]]:
+        """Each edge's outcome, in order: one call for a node's edges, so one child process."""
+        return [self.evaluate(edge, results) for edge in edges]
+
     def evaluate(self, edge: ControlEdge, results: dict) -> tuple[bool, str | None]:
         text = edge.condition or "True"
         label = f"{edge.src} ?-> {edge.dst} [{text}]"
@@ -59,8 +57,7 @@ class Conditions:
                     return False, f"{label}: false ({why})"
             if kind == "invalid":
                 return False, f"{label}: false (not a valid condition)"
-            value = bool(eval(compile(text.strip(), "<condition>", "eval"),
-                              {"__builtins__": SAFE_BUILTINS}, {"results": results}))
+            value = bool(eval(compile(text.strip(), "<condition>", "eval"), {"results": results}))
             return value, f"{label}: {value}"
         except Exception as exc:
             return False, f"{label}: false (raised {exc!r})"

@@ -22,21 +22,24 @@ import os
 import queue
 import signal
 import socket
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from xxp_tui.engine import adoption, cache, environment, warmstart
+from xxp_tui.engine import adoption, cache, environment, usercode, warmstart
 from xxp_tui.engine import conditions as conds
 from xxp_tui.engine.control import ACTIVE, PENDING, ControlFlow, NodeRun
 from xxp_tui.engine.events import EngineEvent, short
 from xxp_tui.engine.executors import ExecutorError, Finished, MetricEvent, Started, make_executor
 from xxp_tui.engine.executors.local import kill_leftover
+from xxp_tui.engine.faults import crash_point
 from xxp_tui.engine.hashing import describe_path
 from xxp_tui.engine.steering import Steering
 from xxp_tui.engine.strategies import (
+    LazyGrid,
     OptunaSearch,
     StrategyError,
     configurations,
@@ -55,12 +58,17 @@ from xxp_tui.kb import commands as kbc
 from xxp_tui.kb import knowledge as kbknow
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
+from xxp_tui.kb.connection import storage_failure
 from xxp_tui.spec import load_project
 from xxp_tui.spec.model import Experiment, ExpTask, Project, Space, Workflow, frozen_map
 
 ENGINE = "engine"
 METRIC_FLUSH_EVERY = 0.25
 COMMAND_POLL_EVERY = 0.05
+SCHEDULE_BUDGET = 0.05  # seconds of starting (cache hits) per turn
+GRID_AHEAD = 1000  # queued variants of a grid space recorded ahead of time
+METRIC_BATCH = 50_000  # metric rows written per transaction when a finished task's file is read
+STORAGE_RESERVE = 256 * 1024  # bytes kept beside the KB for the write that says its disk is full
 
 
 class EngineError(Exception):
@@ -117,6 +125,7 @@ class Engine(Steering, Transferring):
         self.db_path = Path(db_path)
         self.run_id = run_id
         self.kb: KB = open_kb(self.db_path, create=False)
+        self.db_inode = os.stat(self.db_path).st_ino  # the file this engine writes (see _kb_damage)
         self.on_event = on_event
         self.tick_s = tick
         self.events: queue.Queue = queue.Queue()
@@ -140,10 +149,13 @@ class Engine(Steering, Transferring):
         self.node_open: dict[str, set[int]] = {}
         self.searches: dict[str, OptunaSearch] = {}
         self.asked: dict[str, int] = {}
+        self.grids: dict[str, LazyGrid] = {}  # grid spaces still handing out configurations
         self.waiting: dict[int, str] = {}  # waiting_input variant -> node (interactions)
         self.metric_buffer: list[tuple] = []
         self.intermediate: dict[int, dict[int, float]] = {}
         self.last_flush = self.last_beat = self.last_commands = 0.0
+        self.schedule_more = False  # the last _schedule ran out of time with work left
+        self.schedule_until = 0.0
         self.status: str | None = None
         self.started = time.time()
         self.hashes = cache.FileHashes(progress=self._beat_if_due)
@@ -201,6 +213,7 @@ class Engine(Steering, Transferring):
             for name, n in kbr.nodes(self.kb, self.run_id).items()
         }
         self.flow = ControlFlow(self.exp, states)
+        self.saved_flow = {name: node.to_json() for name, node in self.flow.nodes.items()}  # as in the KB
 
     def start(self) -> None:
         self._lock_run()
@@ -212,19 +225,39 @@ class Engine(Steering, Transferring):
             self._rerun_source(self.rerun_of)  # refuse before anything is recorded as started
         if fresh:
             kbr.record_environment(self.kb, self.run_id, environment.capture(self.project_dir))
-            with self.kb.write():
-                for name in self.exp.nodes:
-                    kbr.upsert_node(self.kb, self.run_id, name, kind=self.exp.node_kind(name), status=PENDING)
-                self._set_status("running")
-            self.emit("run", f"run r{self.run_id} started: experiment {self.exp.name}, {self.workers} worker(s)")
             if self.rerun_of is not None:
+                with self.kb.write():
+                    self._record_nodes()
+                    self._set_status("running")
                 self._start_rerun(self.rerun_of)
                 return
-            step = self.flow.start()
-            with self.kb.write():
-                self._apply_step(None, step)
+            # "running" and the first nodes' variants commit together: a run never looks started
+            # with nothing started (a resume would then find no node to continue and end it).
+            try:
+                self._first_step(started=True)
+            except usercode.HookInterrupted:
+                self.stop_request = "interrupt"  # run_loop leaves the run resumable
         else:
-            self._reconcile()
+            try:
+                self._reconcile()
+            except usercode.HookInterrupted:
+                self.stop_request = "interrupt"
+
+    def _first_step(self, started: bool) -> None:
+        step = self.flow.start()
+        crash_point("start", "before")
+        with self.kb.write():
+            self._record_nodes()
+            self._set_status("running")
+            if started:
+                self.emit("run", f"run r{self.run_id} started: experiment {self.exp.name}, "
+                                 f"{self.workers} worker(s)")
+            self._apply_step(None, step)
+        crash_point("start", "after")
+
+    def _record_nodes(self) -> None:
+        for name in self.exp.nodes:
+            kbr.upsert_node(self.kb, self.run_id, name, kind=self.exp.node_kind(name), status=PENDING)
 
     def _connect_executor(self) -> None:
         connect = getattr(self.executor, "connect", None)
@@ -306,6 +339,8 @@ class Engine(Steering, Transferring):
         if self.rerun_of is not None:
             for v in kbv.for_run(self.kb, self.run_id, status="queued"):
                 self._enqueue(v)
+        elif all(n.status == PENDING and not n.iteration for n in self.flow.nodes.values()):
+            self._first_step(started=False)  # stopped before its first step was written
         else:
             for name in self.flow.active:
                 node = kbr.nodes(self.kb, self.run_id).get(name)
@@ -363,6 +398,9 @@ class Engine(Steering, Transferring):
         kind = self.exp.node_kind(name)
         mine = [v for v in kbv.for_run(self.kb, self.run_id, space=name) if v.iteration == iteration]
         self.node_open[name] = set()
+        if kind == "space" and LazyGrid.applies(self.exp.spaces[name]):
+            with contextlib.suppress(StrategyError):  # it started, so it is within the limit
+                self.grids[name] = LazyGrid(self.exp.spaces[name], sum(1 for v in mine if v.origin == "strategy"))
         if kind == "space":
             space = self.exp.spaces[name]
             if space.is_optuna:
@@ -398,14 +436,51 @@ class Engine(Steering, Transferring):
                     return self._interrupt()
                 if self._finished():
                     return self._conclude()
+        except usercode.HookInterrupted:  # asked to stop while a project hook ran: nothing was decided
+            self.stop_request = "interrupt"
+            return self._interrupt()
+        except sqlite3.Error as exc:
+            if not storage_failure(exc):
+                raise
+            return self._storage_failed(exc)
         finally:
             self.executor.shutdown("the engine stopped")
-            self._flush_metrics()
-            kbr.clear_heartbeat(self.kb, self.run_id, os.getpid())
+            with contextlib.suppress(sqlite3.Error):  # the KB may be what failed
+                self._flush_metrics()
+                kbr.clear_heartbeat(self.kb, self.run_id, os.getpid())
+
+    def _storage_failed(self, exc: sqlite3.Error) -> str:
+        """The KB's disk is full (or failing): nothing more can be recorded, so nothing more may
+        happen. Running tasks are stopped (by run_loop's shutdown) and the run is left resumable:
+        as `interrupted` with the reason (written in the space the engine kept for it), or, if even
+        that fails, as it stands (an engine without a heartbeat, which `resume` continues).
+        Whatever finished before is in the KB."""
+        self.metric_buffer.clear()  # they cannot be written; the tasks that made them re-run
+        what = ("the disk under the knowledge base is full" if storage_failure(exc) == "full"
+                else f"the knowledge base could not be written ({exc})")
+        reason = f"{what} ({self.db_path}); free space, then: xxp-tui resume r{self.run_id}"
+        self.stop_request = "interrupt"
+        self.interrupt_reason = reason
+        with contextlib.suppress(sqlite3.Error):
+            if self.kb.conn.in_transaction:
+                self.kb.conn.execute("ROLLBACK")
+        for r in list(self.running.values()):
+            self.executor.cancel(r.handle, "interrupted: the knowledge base cannot be written")
+        if getattr(self, "_lock_fd", None) is not None:  # give back the space kept for this write
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._lock_fd, 0)
+        recorded = False
+        with contextlib.suppress(sqlite3.Error):
+            kbr.set_status(self.kb, self.run_id, "interrupted", reason)
+            recorded = True
+        self.status = "interrupted"
+        note = "" if recorded else " (the KB still says running: it could not even record that)"
+        self.emit("run", f"run r{self.run_id} interrupted: {reason}{note}", log=False)
+        return "interrupted"
 
     def _turn(self) -> None:
         try:
-            self._on(self.events.get(timeout=self.tick_s))
+            self._on(self.events.get(timeout=0 if self.schedule_more else self.tick_s))
             while True:
                 self._on(self.events.get_nowait())
         except queue.Empty:
@@ -461,8 +536,20 @@ class Engine(Steering, Transferring):
                 self.emit("node", f"{name} skipped (no incoming edge fired)")
         if finished is not None:
             kbr.upsert_node(self.kb, self.run_id, finished, fired=self.flow.nodes[finished].to_json())
+        self._save_flow()
         for name in step.start:
             self._activate(name)
+
+    def _save_flow(self) -> None:
+        """Write the control state of every node that changed since it was last written, in the
+        caller's transaction. A step changes more than the nodes it starts or skips: a join
+        records which of its branches fired while it still waits for the others, and that must
+        outlive the engine, or a resumed join waits forever for a branch that already came."""
+        for name, node in self.flow.nodes.items():
+            state = node.to_json()
+            if self.saved_flow.get(name) != state:
+                kbr.upsert_node(self.kb, self.run_id, name, fired=state)
+                self.saved_flow[name] = state
 
     def _activate(self, name: str) -> None:
         node = self.flow.nodes[name]
@@ -481,11 +568,16 @@ class Engine(Steering, Transferring):
                     reason = str(exc)
                 self.asked[name] = 0
                 total = space.runs
+            elif LazyGrid.applies(space):
+                try:
+                    self.grids[name] = LazyGrid(space)
+                    total = self.grids[name].size
+                except StrategyError as exc:
+                    reason = str(exc)
             else:
                 try:
-                    configs = configurations(space, derive_seed(seed, name, iteration),
-                                             self.project.configurations_module)
-                except StrategyError as exc:
+                    configs = self._configurations(space, derive_seed(seed, name, iteration))
+                except (StrategyError, usercode.HookError) as exc:
                     configs, reason = [], str(exc)
                 new = [kbv.NewVariant(space=name, params=to_params(space, c), config=c, seed=seed,
                                       iteration=iteration) for c in configs]
@@ -502,6 +594,8 @@ class Engine(Steering, Transferring):
                             iteration=iteration, started=time.time(), ended=None, total=total, reason=reason,
                             fired=node.to_json())
             ids = kbv.insert(self.kb, self.run_id, new)
+            if name in self.grids and reason is None:
+                ids += self._grid_batch(name)
         self.node_open[name] = set(ids)
         for vid in ids:
             v = kbv.get(self.kb, vid)
@@ -513,7 +607,7 @@ class Engine(Steering, Transferring):
             self.emit("node", f"{name} failed: {reason}", status="failed")
             self._finish_node(name, failed=True)
             return
-        what = (f"{len(ids)} variant(s)" if kind == "space" and not self.exp.spaces[name].is_optuna
+        what = (f"{total} variant(s)" if kind == "space" and not self.exp.spaces[name].is_optuna
                 else f"budget {total}" if kind == "space" else kind)
         round_note = f" (round {iteration})" if iteration > 1 else ""
         self.emit("node", f"{name} started{round_note}: {what}")
@@ -524,6 +618,38 @@ class Engine(Steering, Transferring):
                                f"(xxp-tui answer r{self.run_id} {name} --set key=value)", variant=ids[0],
                       status="waiting_input")
         self._maybe_finish_node(name)
+
+    def _grid_batch(self, name: str) -> list[int]:
+        """Record the next configurations of a lazy grid as queued variants (up to GRID_AHEAD
+        queued at once: enough to see and steer, never the whole grid); their ids."""
+        grid = self.grids[name]
+        want = GRID_AHEAD - self.queued_in.get(name, 0)
+        if want <= 0 or not grid.left:
+            return []
+        space = self.exp.spaces[name]
+        seed = space.seed if space.seed is not None else self.seed
+        iteration = self.flow.nodes[name].iteration
+        return kbv.insert(self.kb, self.run_id, [
+            kbv.NewVariant(space=name, params=to_params(space, c), config=c, seed=seed, iteration=iteration)
+            for c in grid.take(want)])
+
+    def _fill_grids(self) -> None:
+        """Lazy grids whose queue runs low get their next batch."""
+        for name, grid in self.grids.items():
+            if grid.left and self.queued_in.get(name, 0) < GRID_AHEAD // 2:
+                with self.kb.write():
+                    ids = self._grid_batch(name)
+                self.node_open.setdefault(name, set()).update(ids)
+                for vid in ids:
+                    self._enqueue(kbv.get(self.kb, vid))
+
+    def _configurations(self, space: Space, seed: int) -> list[dict]:
+        """A space's configurations; with a filter or generator (project code) in a child process."""
+        module = self.project.configurations_module
+        if not (space.filter or space.generator):
+            return configurations(space, seed, module)
+        return usercode.call(configurations, space, seed, module, what=f"the filter/generator of {space.name}",
+                             while_waiting=self._hook_wait)
 
     def _warm_start(self, name: str, iteration: int) -> None:
         """Tell the new space's sampler the compatible results of earlier runs (see warmstart.py);
@@ -588,19 +714,47 @@ class Engine(Steering, Transferring):
         search = self.searches.get(name)
         if search is not None and self.asked.get(name, 0) < (self.exp.spaces[name].runs or 0):
             return  # budget left: more trials will be asked
+        if name in self.grids and self.grids[name].left:
+            return  # configurations left: the next batch is queued as the queue runs low
+        self.grids.pop(name, None)
         self._finish_node(name)
 
     def _finish_node(self, name: str, failed: bool = False) -> None:
-        results = self._results()
-        step = self.flow.finish(name, lambda edge: self.conditions.evaluate(edge, results), failed=failed)
+        point = f"{name}#{self.flow.nodes[name].iteration}"
+        decided = self._evaluate_conditions(name)
+        step = self.flow.finish(name, lambda edge: decided[id(edge)], failed=failed)
         self.searches.pop(name, None)
         counts = self._node_counts(name)
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-        self.emit("node", f"{name} finished" + (f": {summary}" if summary else ""))
+        crash_point(point, "before")
+        # One transaction: the node's end, the edges it fired, the nodes it starts or rules out
+        # (and their variants), and the event that says so.
         with self.kb.write():
+            self.emit("node", f"{name} finished" + (f": {summary}" if summary else ""))
             kbr.upsert_node(self.kb, self.run_id, name, status="failed" if failed else "done", ended=time.time(),
                             fired=self.flow.nodes[name].to_json())
             self._apply_step(name, step)
+        crash_point(point, "after")
+
+    def _evaluate_conditions(self, name: str) -> dict[int, tuple[bool, str | None]]:
+        """id(edge) -> (holds, note) for the conditional edges leaving `name`, evaluated in a child
+        process (see usercode.py): a condition that loops is stopped at the limit and counts as
+        false with that reason, and the engine beats and obeys signals meanwhile."""
+        edges = [e for e in self.flow.edges if e.src == name and e.condition is not None and not e.is_else]
+        if not edges:
+            return {}
+        results = self._results()
+        try:
+            outcomes = usercode.call(self.conditions.evaluate_all, edges, results,
+                                     what=f"the conditions after {name}", while_waiting=self._hook_wait)
+        except usercode.HookError as exc:
+            outcomes = [(False, f"{e.src} ?-> {e.dst} [{e.condition}]: false ({exc})") for e in edges]
+        return {id(e): outcome for e, outcome in zip(edges, outcomes, strict=True)}
+
+    def _hook_wait(self) -> bool:
+        """While a project hook runs: stay alive; True when the engine must stop now."""
+        self._beat_if_due()
+        return self.stop_request == "interrupt"
 
     def _node_counts(self, name: str) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -722,19 +876,26 @@ class Engine(Steering, Transferring):
         return found
 
     def _schedule(self) -> None:
+        """Start what may start. Cache hits start nothing and take no slot, so a long run of them
+        could keep this going for minutes: it stops after SCHEDULE_BUDGET seconds and the next
+        turn (which then does not wait for events) goes on, so the engine beats, applies commands
+        and obeys signals in between."""
+        self.schedule_more = False
         if self.paused or self.stop_request:
             return
         free = self.workers - len(self.running) - self._blocked_count()
         if free <= 0:
             return
+        self.schedule_until = time.monotonic() + SCHEDULE_BUDGET
         for vexec in sorted(self.active.values(), key=lambda x: (-x.variant.priority, x.id)):
             free = self._start_ready(vexec, free)
             if vexec.settled:  # its last tasks were cache hits
                 self._finalize(vexec)
-            if free <= 0:
+            if free <= 0 or self._out_of_time():
                 return
-        while free > 0:
+        while free > 0 and not self._out_of_time():
             self._ask_trials()
+            self._fill_grids()
             v = self._next_queued()
             if v is None:
                 return
@@ -742,6 +903,12 @@ class Engine(Steering, Transferring):
             free = self._start_ready(vexec, free)
             if vexec.settled:
                 self._finalize(vexec)
+
+    def _out_of_time(self) -> bool:
+        if time.monotonic() < self.schedule_until:
+            return False
+        self.schedule_more = True
+        return True
 
     def _blocked_count(self) -> int:
         return sum(1 for waiters in self.blocked.values() for vexec, name in waiters if vexec.state[name] == BLOCKED)
@@ -756,7 +923,7 @@ class Engine(Steering, Transferring):
         """Start a variant's ready tasks within `free` slots; returns the slots left. A cache hit
         ends a task at once, so the tasks after it are tried in the same turn."""
         hit = True
-        while hit and free > 0:
+        while hit and free > 0 and not self._out_of_time():
             hit = False
             for task in vexec.ready():
                 if free <= 0:
@@ -871,7 +1038,9 @@ class Engine(Steering, Transferring):
             vexec.outputs[name] = dict(source.outputs)
             if spec.shim:  # a reused ExtremeXP task still hands on what it put
                 self._record_puts(vexec, name, kbcache.variables_put(self.kb, source), task_run=hit_id, cached=True)
-            for m in kbv.metrics(self.kb, vexec.id):  # a pruner learns the reused curve too
+            space = self.exp.spaces.get(vexec.variant.space)
+            watch = space.pruned_metric if space is not None and vexec.variant.space in self.searches else None
+            for m in kbv.metrics(self.kb, vexec.id, watch.metric) if watch else []:  # the pruner learns the curve
                 if m.task == name and m.step is not None and m.value is not None:
                     self._watch_series(vexec, name, m.name, m.value, m.step)
             self.emit("task", f"v{vexec.id} {name} reused v{source.variant_id}'s result (cache hit)", vexec.id,
@@ -947,6 +1116,15 @@ class Engine(Steering, Transferring):
             rows, self.metric_buffer = self.metric_buffer, []
             kbv.insert_metrics(self.kb, rows)
 
+    def _take_final_metrics(self, r: Running) -> None:
+        """Every metric line the task left unread, written in batches as they are read: a task that
+        logged millions of points keeps them all without the engine holding them all at once."""
+        for m in self.executor.finish_metrics(r.handle):
+            self.metric_buffer.append((r.vexec.id, r.task, m.name, m.value, m.text, m.step, m.time))
+            if len(self.metric_buffer) >= METRIC_BATCH:
+                self._flush_metrics()
+                self._beat_if_due()
+
     def _check_timeouts(self, now: float) -> None:
         for r in list(self.running.values()):
             timeout = r.spec.timeout
@@ -963,8 +1141,7 @@ class Engine(Steering, Transferring):
         r = self.running.pop(f.key, None)
         if r is None:
             return
-        for m in self.executor.finish_metrics(r.handle):
-            self.metric_buffer.append((r.vexec.id, r.task, m.name, m.value, m.text, m.step, m.time))
+        self._take_final_metrics(r)
         malformed = r.handle.malformed
         self.executor.release(f.key)
         self._unblock(r.cache_key)
@@ -1218,8 +1395,7 @@ class Engine(Steering, Transferring):
             if isinstance(f, Finished):
                 r = self.running.pop(f.key, None)
                 if r is not None:
-                    for m in self.executor.finish_metrics(r.handle):
-                        self.metric_buffer.append((r.vexec.id, r.task, m.name, m.value, m.text, m.step, m.time))
+                    self._take_final_metrics(r)
                     kbv.update_task_run(self.kb, r.task_run_id, status="interrupted", ended=time.time(),
                                         exit_code=f.exit_code, signal=f.signal, reason="interrupted")
         self._flush_metrics()
@@ -1244,17 +1420,42 @@ class Engine(Steering, Transferring):
                 kbr.upsert_node(self.kb, self.run_id, name, status="done", ended=time.time())
             elif state.status == PENDING:
                 kbr.upsert_node(self.kb, self.run_id, name, status="skipped", reason="never reached")
+        damage = self._kb_damage()
+        if damage:
+            with contextlib.suppress(sqlite3.Error):
+                self._set_status("failed", damage)
+            self.emit("run", f"run r{self.run_id} failed: {damage}", status="failed", log=False)
+            return "failed"
         counts = kbv.counts(self.kb, self.run_id)
         failed = counts.get("failed", 0)
         total = sum(counts.values())
-        if failed:
-            status, reason = "failed", f"{failed} of {total} variant(s) failed"
+        # A node that could not run (a grid past the limit, a failing filter) fails the run too.
+        broken = [f"{n} failed: {s.reason}" for n, s in kbr.nodes(self.kb, self.run_id).items() if s.status == "failed"]
+        if failed or broken:
+            parts = ([f"{failed} of {total} variant(s) failed"] if failed else []) + broken
+            status, reason = "failed", "; ".join(parts)
         else:
             status, reason = "completed", None
         self._set_status(status, reason)
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no variants"
+        summary += f" ({'; '.join(broken)})" if broken else ""
         self.emit("run", f"run r{self.run_id} {status}: {summary}", status=status)
         return status
+
+    def _kb_damage(self) -> str | None:
+        """Before saying "completed": is the KB the run wrote still there and sound? (A KB deleted
+        or replaced under a running engine, or a damaged one, must not end in a quiet success.)"""
+        try:
+            same = os.stat(self.db_path).st_ino == self.db_inode
+        except OSError:
+            same = False
+        if not same:
+            return f"the knowledge base {self.db_path} was deleted or replaced while the run went on"
+        try:
+            verdict = self.kb.scalar("PRAGMA quick_check")
+        except sqlite3.Error as exc:
+            verdict = str(exc)
+        return None if verdict == "ok" else f"the knowledge base {self.db_path} is damaged ({verdict})"
 
     def _set_status(self, status: str, reason: str | None = None) -> None:
         if status != self.status:
@@ -1285,6 +1486,10 @@ class Engine(Steering, Transferring):
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 os.close(fd)
+                live = kbr.liveness(self.kb, self.run_id)
+                if live.hung:
+                    raise EngineBusy(f"r{self.run_id}: {live.not_responding}; it still holds the run: continue it "
+                                     f"(kill -CONT {live.pid}) or end it (kill {live.pid}), then resume") from None
                 raise EngineBusy(f"r{self.run_id} already has an engine running; watch it with "
                                   f"xxp-tui attach r{self.run_id}") from None
             try:
@@ -1293,6 +1498,10 @@ class Engine(Steering, Transferring):
                 current = False
             if current:
                 self._lock_fd, self._lock_path = fd, path
+                # The lock file also keeps a little space on the KB's disk, freed when that disk is full
+                # so that the run can still be recorded as interrupted (see _storage_failed).
+                with contextlib.suppress(OSError, AttributeError):
+                    os.posix_fallocate(fd, 0, STORAGE_RESERVE)
                 return
             os.close(fd)  # the previous engine removed it as it ended: lock the file there now
         raise EngineBusy(f"cannot take the lock {path} of r{self.run_id}: it keeps being removed")

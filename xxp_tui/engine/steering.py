@@ -18,6 +18,7 @@ from xxp_tui.engine.variant_exec import DONE
 from xxp_tui.kb import commands as kbc
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
+from xxp_tui.kb.connection import storage_failure
 from xxp_tui.spec.assign import check_answer, check_injection
 
 
@@ -26,23 +27,38 @@ class Steering:
 
     def _apply_commands(self) -> None:
         for cmd in kbc.pending(self.kb, self.run_id):
-            handler = getattr(self, f"_cmd_{cmd.verb}", None)
             after: list[Callable[[], None]] = []
-            with self.kb.write():
-                if handler is None:
-                    status, outcome = "refused", f"unknown command {cmd.verb}"
-                else:
-                    try:
-                        status, outcome = handler(cmd, after)
-                    except (KeyError, TypeError, ValueError) as exc:
-                        status, outcome = "refused", f"malformed {cmd.verb} command: {exc}"
-                kbc.finish(self.kb, cmd, status, outcome)
-                kbc.log_event(self.kb, self.run_id, cmd.issuer, cmd.verb, _target(cmd.args),
-                              {"args": cmd.args, "status": status, "outcome": outcome}, cmd.id)
+            try:
+                with self.kb.write():
+                    status, outcome = self._handle(cmd, after)
+                    self._record_outcome(cmd, status, outcome)
+            except Exception as exc:  # no command may stop the engine, whatever it holds
+                if storage_failure(exc):
+                    raise  # the KB itself failed (disk full, I/O error): the engine's problem, not the command's
+                # Its writes were rolled back with the transaction, and none of its `after` actions
+                # run (handlers check their arguments before they change anything in memory).
+                after.clear()
+                status, outcome = "refused", f"{cmd.verb} could not be applied: {_sentence(exc)}"
+                with self.kb.write():
+                    self._record_outcome(cmd, status, outcome)
             for action in after:
                 action()
             if self.on_event is not None:
                 self.on_event(EngineEvent(time.time(), "command", f"{cmd.verb} by {cmd.issuer}: {outcome}"))
+
+    def _handle(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
+        handler = getattr(self, f"_cmd_{cmd.verb}", None)
+        if handler is None:
+            return "refused", f"unknown command {cmd.verb}"
+        try:
+            return handler(cmd, after)
+        except (KeyError, TypeError, ValueError) as exc:
+            return "refused", f"malformed {cmd.verb} command: {exc}"
+
+    def _record_outcome(self, cmd: kbc.Command, status: str, outcome: str) -> None:
+        kbc.finish(self.kb, cmd, status, outcome)
+        kbc.log_event(self.kb, self.run_id, cmd.issuer, cmd.verb, _target(cmd.args),
+                      {"args": cmd.args, "status": status, "outcome": outcome}, cmd.id)
 
     def _variant_ref(self, ref) -> kbv.Variant | str:
         vid = kbv.parse_variant_ref(str(ref))
@@ -92,7 +108,9 @@ class Steering:
             return "refused", v
         if v.finished:
             return "refused", f"v{v.id} already {v.status}"
-        priority = int(args["priority"])
+        priority = args["priority"]
+        if problem := kbc.priority_problem(priority):
+            return "refused", problem
         before = v.priority
         kbv.update(self.kb, v.id, priority=priority)
         if v.id in self.queued:
@@ -116,7 +134,9 @@ class Steering:
         check = check_injection(space, workflow, args.get("values", {}))
         if not check.ok:
             return "refused", "; ".join(check.errors)
-        priority = int(args.get("priority", 1))
+        priority = args.get("priority", 1)
+        if problem := kbc.priority_problem(priority):
+            return "refused", problem
         (vid,) = kbv.insert(self.kb, self.run_id, [kbv.NewVariant(
             space=node, params=check.params, config=check.config,
             seed=space.seed if space.seed is not None else self.seed, priority=priority, origin="injected",
@@ -227,6 +247,12 @@ class Steering:
             kbv.update(self.kb, vexec.id, status="cancelled", reason=reason, ended=time.time())
             vexec.stopping, vexec.stop_status = reason, "cancelled"
             after.append(lambda vexec=vexec: self._stop_variant(vexec, "cancelled", reason))
+
+
+def _sentence(exc: BaseException) -> str:
+    """An exception as a sentence: its own message, else its kind."""
+    text = " ".join(str(exc).split())
+    return text[:300] if text else type(exc).__name__
 
 
 def _target(args: dict) -> str | None:

@@ -69,6 +69,32 @@ def config_at(lists: dict[str, list], index: int) -> dict:
     return {n: out[n] for n in names}
 
 
+class LazyGrid:
+    """A grid space's configurations handed out a batch at a time, in itertools.product order (as
+    ExtremeXP's lazy product): memory and start-up do not grow with the grid's size."""
+
+    def __init__(self, space: Space, taken: int = 0) -> None:
+        self.lists = value_lists(space)
+        self.size = grid_size(self.lists)
+        if self.size > MAX_GRID:
+            raise StrategyError(f"space {space.name} has {self.size} configurations; the limit is {MAX_GRID}")
+        self.next = taken  # how many were handed out (a resumed run counts its variants)
+
+    @staticmethod
+    def applies(space: Space) -> bool:
+        return space.strategy == GRID and not space.filter and not space.generator
+
+    @property
+    def left(self) -> int:
+        return max(0, self.size - self.next)
+
+    def take(self, n: int) -> list[dict]:
+        end = min(self.size, self.next + max(0, n))
+        out = [config_at(self.lists, i) for i in range(self.next, end)]
+        self.next = end
+        return out
+
+
 def configurations(space: Space, seed: int, module: Path | None) -> list[dict]:
     """The configurations a finite space runs, after filter and generator."""
     lists = value_lists(space)

@@ -42,14 +42,16 @@ def record_hit(kb: KB, *, variant_id: int, task: str, attempt: int, source: kbv.
             outputs=source.outputs, started=now, ended=now, cwd=cwd, params=params, env_hash=env_hash,
             reason=f"reused the outputs of v{source.variant_id} {source.task} (same cache key)",
         )
+        # Copied under the reusing task's name: two tasks of one workflow may share a key (same code,
+        # params and inputs), and a copy kept under the source's name doubled its rows at every hit.
         kb.conn.execute(
             "INSERT INTO metrics (variant_id, task, name, value, text, step, time)"
-            " SELECT ?, task, name, value, text, step, time FROM metrics WHERE variant_id = ? AND task = ?"
-            " ORDER BY id", (variant_id, source.variant_id, source.task))
+            " SELECT ?, ?, name, value, text, step, time FROM metrics WHERE variant_id = ? AND task = ?"
+            " ORDER BY id", (variant_id, task, source.variant_id, source.task))
         kb.conn.execute(
             "INSERT INTO artifacts (variant_id, task, port, path, sha256, size, is_dir, created)"
-            " SELECT ?, task, port, path, sha256, size, is_dir, ? FROM artifacts WHERE variant_id = ? AND task = ?",
-            (variant_id, now, source.variant_id, source.task))
+            " SELECT ?, ?, port, path, sha256, size, is_dir, ? FROM artifacts WHERE variant_id = ? AND task = ?",
+            (variant_id, task, now, source.variant_id, source.task))
     return tr_id
 
 

@@ -18,6 +18,19 @@ from xxp_tui.kb.connection import KB
 
 VERBS = ("prune", "prioritize", "inject", "pause", "resume", "parallel", "answer", "stop", "rerun")
 COMMAND_STATES = ("pending", "done", "refused")
+# A variant's priority is stored in an SQLite INTEGER (64 bits); a billion either way is more room
+# than ordering a queue needs, and keeps every front end and the engine on one bound.
+PRIORITY_LIMIT = 1_000_000_000
+
+
+def priority_problem(value: object) -> str | None:
+    """Why `value` cannot be a variant's priority (None: it can). Checked by the CLI, the viewer
+    and the engine alike, so a command that reaches the engine by any route is held to it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"priority must be an integer, not {value!r}"
+    if not -PRIORITY_LIMIT <= value <= PRIORITY_LIMIT:
+        return f"priority must be between {-PRIORITY_LIMIT:,} and {PRIORITY_LIMIT:,}, not {value}"
+    return None
 
 
 def issuer() -> str:

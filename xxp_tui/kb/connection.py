@@ -24,6 +24,60 @@ class KBError(Exception):
     """A knowledge-base problem worth a sentence to the user (missing file, newer schema…)."""
 
 
+# SQLite result codes (low byte of the extended code) that mean the file or its disk failed, not
+# the statement: full, I/O error, corrupt, read-only, cannot open, not a database.
+_STORAGE_CODES = {13: "full", 10: "ioerr", 11: "corrupt", 8: "readonly", 14: "cantopen", 26: "notadb"}
+
+
+def storage_failure(exc: BaseException) -> str | None:
+    """"full", "ioerr", "corrupt"… when `exc` is SQLite saying its storage failed; else None."""
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        text = str(exc).lower()
+        return "full" if "disk is full" in text else "ioerr" if "disk i/o" in text else None
+    return _STORAGE_CODES.get(code & 0xFF)
+
+
+def storage_sentence(path: Path, exc: BaseException) -> str | None:
+    """What to tell a user whose KB's storage failed, or None when `exc` is not that. Said
+    plainly, because "not a knowledge base (disk I/O error)" invites deleting a healthy file."""
+    kind = storage_failure(exc)
+    if kind in ("cantopen", "ioerr", "readonly") and _read_only(path):
+        kind = "readonly"
+    elif kind == "ioerr" and _disk_nearly_full(path):  # e.g. no room to create the -shm file: SQLite says I/O error
+        kind = "full"
+    if kind == "full":
+        return f"disk full: the disk holding {path} has no space left; free some and try again (the KB is intact)"
+    if kind == "readonly":
+        return f"{path} is read-only: use --read-only viewers, or copy it somewhere writable"
+    if kind == "ioerr":
+        return f"disk I/O error on {path} ({exc}); check the disk, the KB itself may be intact"
+    if kind == "cantopen":
+        return f"cannot open {path} ({exc}): is its folder writable?"
+    return None
+
+
+def _read_only(path: Path) -> bool:
+    """The KB (or its folder, where SQLite keeps -wal and -shm) cannot be written."""
+    path = Path(path)
+    try:
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK))
+
+
+def _disk_nearly_full(path: Path) -> bool:
+    try:
+        st = os.statvfs(Path(path).parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 1024 * 1024
+
+
 def default_db_path(spec: Path | None = None, cwd: Path | None = None) -> Path:
     """`$XXP_DB`, else `.xxp/kb.sqlite` in the folder holding the spec, else in the working dir."""
     env = os.environ.get("XXP_DB")
@@ -49,6 +103,9 @@ class KB:
 
     def __init__(self, path: Path, *, create: bool = True, readonly: bool = False) -> None:
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_file():
+            # SQLite would open a device and create its journal beside it (/dev/null-journal).
+            raise KBError(f"{self.path} is not a regular file; a knowledge base is one (e.g. .xxp/kb.sqlite)")
         if not self.path.exists():
             if not create:
                 raise KBError(f"no knowledge base at {self.path}")
@@ -74,10 +131,18 @@ class KB:
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise KBError(f"{self.path} is not an xxp-tui knowledge base ({exc})") from exc
+            raise KBError(storage_sentence(self.path, exc)
+                          or f"{self.path} is not an xxp-tui knowledge base ({exc})") from exc
         from xxp_tui.kb.schema import migrate
 
-        migrate(self)
+        try:
+            migrate(self)
+        except sqlite3.Error as exc:
+            sentence = storage_sentence(self.path, exc)
+            if sentence is None:
+                raise
+            conn.close()
+            raise KBError(sentence) from exc
         if readonly:
             conn.execute("PRAGMA query_only=1")
 

@@ -65,6 +65,8 @@ class RunSummary:
             return "alive"
         if self.liveness.pid is None:
             return "not started"
+        if self.liveness.hung:
+            return self.liveness.not_responding
         if self.run.finished or self.run.status == "interrupted":
             return "exited"
         return "dead"

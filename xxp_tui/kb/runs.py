@@ -211,12 +211,19 @@ class Liveness:
     host: str | None
     age: float | None  # seconds since the last beat
     live_workers: int | None = None  # Dask workers the engine saw at its last beat (None: local executor)
+    hung: bool = False  # no fresh beat, but its process is still there (stopped with SIGSTOP, or stuck)
 
     @property
     def label(self) -> str:
         if self.pid is None:
             return "never started"
+        if self.hung:
+            return self.not_responding
         return "alive" if self.alive else f"dead (last beat {self.age:.0f}s ago)"
+
+    @property
+    def not_responding(self) -> str:
+        return f"engine not responding (pid {self.pid}, last beat {self.age:.0f} s ago)"
 
 
 def beat(kb: KB, run_id: int, pid: int, started: float, proc_start: float | None = None,
@@ -245,9 +252,21 @@ def liveness(kb: KB, run_id: int, stale: float = HEARTBEAT_STALE) -> Liveness:
         return Liveness(False, None, None, None)
     age = time.time() - (row["beat"] or 0)
     alive = age < stale
-    if alive and row["host"] == socket.gethostname():
+    here = row["host"] == socket.gethostname()
+    if alive and here:
         alive = _pid_exists(row["pid"])
-    return Liveness(alive, row["pid"], row["host"], age, row["live_workers"])
+    hung = not alive and here and _pid_exists(row["pid"]) and _is_engine_of(row["pid"], run_id)
+    return Liveness(alive, row["pid"], row["host"], age, row["live_workers"], hung)
+
+
+def _is_engine_of(pid: int, run_id: int) -> bool:
+    """The process still holds the run's engine lock file open: it is that engine, not a reused pid."""
+    import psutil
+
+    try:
+        return any(f".engine-r{run_id}.lock" in f.path for f in psutil.Process(pid).open_files())
+    except psutil.Error:
+        return False
 
 
 def _pid_exists(pid: int) -> bool:

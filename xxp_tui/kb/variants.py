@@ -70,7 +70,9 @@ def parse_variant_ref(ref: str) -> int | None:
     text = ref.strip().lower()
     if text.startswith("v"):
         text = text[1:]
-    return int(text) if text.isdigit() else None
+    if not text.isdigit() or len(text) > 18:  # ids are SQLite INTEGERs: 19 digits may not fit
+        return None
+    return int(text)
 
 
 def _next_rev(kb: KB, run_id: int) -> int:
@@ -291,9 +293,11 @@ def final_metrics(kb: KB, variant_ids: Iterable[int]) -> dict[int, dict[tuple[st
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start : chunk_start + 500]
         marks = ",".join("?" for _ in chunk)
+        # One row per (variant, task, name), chosen in SQL (SQLite takes the bare columns from the
+        # row of the MAX): a task with a million series points costs no million rows in Python.
         rows = kb.query(
-            f"SELECT variant_id, task, name, value, text, step FROM metrics WHERE variant_id IN ({marks})"
-            " ORDER BY (step IS NULL), id", tuple(chunk))
+            "SELECT variant_id, task, name, value, text, MAX((step IS NULL) * 4611686018427387904 + id)"
+            f" FROM metrics WHERE variant_id IN ({marks}) GROUP BY variant_id, task, name", tuple(chunk))
         for r in rows:
             value = r["value"] if r["value"] is not None else r["text"]
             out[r["variant_id"]][(r["task"], r["name"])] = value

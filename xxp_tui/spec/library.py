@@ -63,6 +63,13 @@ class Libraries:
     dependencies_dir: Path | None = None  # PYTHON_DEPENDENCIES_RELATIVE_PATH: where `dependency "d/**"` looks
     unused_settings: tuple[str, ...] = ()  # eexp_config.py settings xxp-tui does not use (names only)
 
+    def contains(self, path: Path) -> bool:
+        """`path` lies inside the project or one of its libraries (a path that leaves them, such
+        as "../../../../etc/passwd" or an absolute one, is allowed but worth a warning)."""
+        real = path.resolve()
+        places = (self.project_root, self.spec_dir, *self.task_dirs, *self.workflow_dirs)
+        return any(real.is_relative_to(place.resolve()) for place in places)
+
     # -- lookups
 
     def find_task_folder(self, ref: str) -> tuple[Path | None, Path | None, list[Path]]:

@@ -643,6 +643,7 @@ class _Loader:
             if not as_path.is_file():
                 self.diags.error(ref.pos, f'implementation file "{value}" not found in {display_path(near)}')
                 return TaskSignature(name=task_name, source=ref.pos.file, script_ref=value)
+            self._warn_if_outside(ref, as_path)
             return TaskSignature(name=task_name, source=ref.pos.file, script=as_path.resolve(), script_ref=value)
         root, folder, _tried = self.libs.find_task_folder(value)
         if folder is None and "/" not in value and "." not in value:
@@ -664,6 +665,11 @@ class _Loader:
             )
             return None
         return self._load_signature(folder.resolve(), root.resolve(), ref.pos)
+
+    def _warn_if_outside(self, ref: ast.Text, path: Path) -> None:
+        if not self.libs.contains(path):
+            self.diags.warning(ref.pos, f'implementation "{ref.value}" is {path.resolve()}, outside the project '
+                                        "and its libraries; is that the file you mean to run?")
 
     def _library_refs(self) -> list[str]:
         refs = []
@@ -726,6 +732,7 @@ class _Loader:
         places = [folder, *([root] if root else []), folder.parent]
         for base in places:
             if (base / rel).is_file():
+                self._warn_if_outside(ref, base / rel)
                 return (base / rel).resolve()
         if (folder / Path(rel).name).is_file():
             return (folder / Path(rel).name).resolve()

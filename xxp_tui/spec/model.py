@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 
@@ -157,10 +158,36 @@ class Workflow:
         return list(self.tasks)
 
     def predecessors(self, task: str) -> list[str]:
-        return [a for a, b in self.edges if b == task]
+        return list(self._into[task]) if task in self._into else []
+
+    def successors(self, task: str) -> list[str]:
+        return list(self._out_of[task]) if task in self._out_of else []
 
     def inputs_of(self, task: str) -> list[DataLink]:
-        return [link for link in self.links if link.dst.task == task]
+        return list(self._links_into.get(task, ()))
+
+    # Indexes built once per workflow (a frozen value): asking about one task costs the same
+    # in a workflow of 10 tasks or of 10,000.
+    @cached_property
+    def _into(self) -> dict[str, tuple[str, ...]]:
+        out: dict[str, list[str]] = {}
+        for a, b in self.edges:
+            out.setdefault(b, []).append(a)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def _out_of(self) -> dict[str, tuple[str, ...]]:
+        out: dict[str, list[str]] = {}
+        for a, b in self.edges:
+            out.setdefault(a, []).append(b)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def _links_into(self) -> dict[str, tuple[DataLink, ...]]:
+        out: dict[str, list[DataLink]] = {}
+        for link in self.links:
+            out.setdefault(link.dst.task, []).append(link)
+        return {k: tuple(v) for k, v in out.items()}
 
     def declared_params(self) -> dict[str, ParamSpec]:
         """`Task.param` -> spec, for every param a task of this workflow declares."""

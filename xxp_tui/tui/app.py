@@ -24,6 +24,7 @@ from textual.suggester import Suggester
 from textual.widgets import ContentSwitcher, Footer, Input
 from textual.worker import get_current_worker
 
+from xxp_tui.kb.commands import priority_problem
 from xxp_tui.kb.queries import RunSummary
 from xxp_tui.spec.model import Project
 from xxp_tui.tui import commandline
@@ -686,6 +687,9 @@ class XxpApp(App[str]):
                 asked = self._asked_priority.get(vid)
                 base = asked[0] if asked and now - asked[1] < ASKED_PRIORITY_TTL else int(row.data["priority"])
                 priority = base + delta
+                if problem := priority_problem(priority):
+                    self.notify(f"v{vid}: {problem}", severity="warning")
+                    continue
                 self._asked_priority[vid] = (priority, now)
                 rows.append({**row.data, "priority": priority})
                 self.send("prioritize", {"variant": f"v{vid}", "priority": priority})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from xxp_tui.kb.commands import priority_problem
 from xxp_tui.spec.assign import parse_assignments
 
 VERBS = {
@@ -68,6 +69,8 @@ def parse(line: str) -> Parsed:
             return Parsed(verb, error=f"priority must be an integer, not {rest[1]!r}")
         if bad:
             return Parsed(verb, error=f"not a variant: {rest[0]}")
+        if problem := priority_problem(priority):
+            return Parsed(verb, error=problem)
         return Parsed(verb, {"variant": ok[0], "priority": priority})
     if verb == "inject":
         if not rest:

@@ -14,7 +14,7 @@ an earlier engine started, as if it had started it itself (see engine/adoption.p
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -79,7 +79,7 @@ class Executor(Protocol):
 
     def tick(self) -> list[MetricEvent | Started]: ...
 
-    def finish_metrics(self, handle: Handle) -> list[MetricEvent]: ...
+    def finish_metrics(self, handle: Handle) -> Iterable[MetricEvent]: ...
 
     def release(self, key: str) -> None: ...
 

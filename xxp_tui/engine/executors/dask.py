@@ -40,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -285,19 +286,19 @@ class DaskExecutor:
                 self._kill_on_worker(handle)
         return out
 
-    def finish_metrics(self, handle: DaskHandle) -> list[MetricEvent]:
+    def finish_metrics(self, handle: DaskHandle) -> Iterator[MetricEvent]:
         """Everything the stream had not delivered when the task ended, from the shared file (which a
-        network filesystem may show complete a moment later: wait up to 3 s for the runner's size)."""
+        network filesystem may show complete a moment later: wait up to 3 s for the runner's size);
+        every line, in batches."""
         deadline = time.monotonic() + 3.0
         while self._size(handle) < handle.metrics_size and time.monotonic() < deadline:
             time.sleep(0.05)
-        events: list[MetricEvent] = []
         while True:
             batch, read = self._read_file(handle, 8 * METRICS_READ_LIMIT)
-            events.extend(batch)
-            if not read or len(events) > 1_000_000:
+            yield from batch
+            if not read:
                 break
-        return events + parse_rest(handle)
+        yield from parse_rest(handle)
 
     def release(self, key: str) -> None:
         handle = self.handles.pop(key, None)

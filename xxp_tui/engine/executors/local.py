@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -280,32 +281,44 @@ class LocalExecutor:
                                      reason="it ended while no engine watched it, and its end was not recorded"))
 
     def read_metrics(self, handle: LocalHandle, limit: int = METRICS_READ_LIMIT) -> list[MetricEvent]:
+        """The next complete lines of the task's metrics file. The file is capped like the logs
+        (`max_log_bytes`): the task is stopped with that reason when it passes the cap, and past
+        it only single values (no step) are kept, so a final metric is never lost to a series."""
         try:
             with open(handle.spec.metrics_path, "rb") as fh:
                 fh.seek(handle.metrics_offset)
                 chunk = fh.read(limit)
         except OSError:
             return []
+        before = handle.metrics_offset
         handle.metrics_offset += len(chunk)
-        return parse_chunk(handle, chunk)
+        events = parse_chunk(handle, chunk)
+        cap = self.max_log_bytes
+        if handle.metrics_offset > cap:
+            if before <= cap and handle.cancel_reason is None and not handle.finished:
+                self.cancel(handle, f"wrote more than {cap / 2**20:.0f} MB of metrics (the log limit); stopped")
+            if before > cap:
+                events = [e for e in events if e.step is None]
+        return events
 
-    def finish_metrics(self, handle: LocalHandle) -> list[MetricEvent]:
-        """Everything left in the metrics file once the task has ended."""
-        events = []
-        while True:
-            batch = self.read_metrics(handle, limit=8 * METRICS_READ_LIMIT)
-            if not batch and not self._more(handle):
-                break
-            events.extend(batch)
-            if len(events) > 1_000_000:
-                break
-        return events + parse_rest(handle)
+    def finish_metrics(self, handle: LocalHandle) -> Iterator[MetricEvent]:
+        """Every line left in the metrics file once the task has ended, in batches (a flood of
+        lines is read to its end without holding it all in memory); what a process it left
+        behind appends later is not waited for."""
+        end = self._size(handle)
+        while handle.metrics_offset < end:
+            before = handle.metrics_offset
+            yield from self.read_metrics(handle, limit=8 * METRICS_READ_LIMIT)
+            if handle.metrics_offset == before:
+                break  # the file shrank
+        yield from parse_rest(handle)
 
-    def _more(self, handle: LocalHandle) -> bool:
+    @staticmethod
+    def _size(handle: LocalHandle) -> int:
         try:
-            return os.path.getsize(handle.spec.metrics_path) > handle.metrics_offset
+            return os.path.getsize(handle.spec.metrics_path)
         except OSError:
-            return False
+            return 0
 
     def release(self, key: str) -> None:
         self.handles.pop(key, None)
