@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -10,12 +11,12 @@ import typer
 
 from xxp_tui.cli.output import fail_usage
 
-DB_OPTION = typer.Option(None, "--db", help="Knowledge base file (default: $XXP_DB, or .xxp/kb.sqlite here "
-                                           "or in a parent folder).")
+DB_OPTION = typer.Option(None, "--db", help="Knowledge base file (default: $XXP_DB, else the project's "
+                                           ".xxp/kb.sqlite, found from any folder inside the project).")
 
 
 def find_db(db: Path | None) -> Path:
-    """The KB to read: --db, $XXP_DB, or the nearest .xxp/kb.sqlite from here upwards."""
+    """The KB to read: --db, $XXP_DB, else the project's KB (xxp_tui.project.find_kb)."""
     if db is not None:
         if not db.exists():
             fail_usage(f"No knowledge base at {db}.")
@@ -26,13 +27,15 @@ def find_db(db: Path | None) -> Path:
         if not path.exists():
             fail_usage(f"No knowledge base at {path} (from XXP_DB).")
         return path
-    here = Path.cwd()
-    for folder in (here, *here.parents):
-        candidate = folder / ".xxp" / "kb.sqlite"
-        if candidate.exists():
-            return candidate
-    fail_usage("No knowledge base here (.xxp/kb.sqlite in this folder or a parent). "
-               "Run an experiment first, or pass --db PATH.")
+    from xxp_tui.project import find_kb, two_kbs_hint
+
+    found = find_kb()
+    if found.path is None:
+        fail_usage("No knowledge base here (.xxp/kb.sqlite at this project's root, in this folder or a parent). "
+                   "Run an experiment first, or pass --db PATH.")
+    if found.other is not None:
+        print(two_kbs_hint(found.path, found.other), file=sys.stderr)
+    return found.path
 
 
 @contextmanager

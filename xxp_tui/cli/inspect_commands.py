@@ -68,7 +68,7 @@ def variants(
     with kb_session(db, readonly=True) as kb:
         rows = variant_rows(kb, run_id_of(kb, run_ref), status=status)
     if as_json:
-        keys = ("id", "run", "space", "status", "params", "metrics", "priority", "origin", "reason")
+        keys = ("id", "run", "space", "status", "params", "metrics", "priority", "origin", "off_grid", "reason")
         print(json.dumps([{k: r[k] for k in keys} for r in rows], indent=2))
         return
     if not rows:
@@ -78,7 +78,8 @@ def variants(
     table = []
     for r in rows:
         table.append([r["id"], r["space"], r["status"], str(r["priority"]), _fmt(r["objective"]),
-                      *[_fmt(r["params"].get(p)) for p in params], r["origin"], r["reason"] or ""])
+                      *[_fmt(r["params"].get(p)) for p in params],
+                      f"{r['origin']} (off grid)" if r["off_grid"] else r["origin"], r["reason"] or ""])
     print_table(["id", "space", "status", "prio", "objective", *params, "origin", "reason"], table)
 
 

@@ -115,8 +115,9 @@ def run(
 ) -> None:
     """Validate SPEC, then run it. Exit 0 when every variant completed (or was pruned), 1 if any
     failed, 2 on an invalid spec or misuse, 130 when interrupted (resume with `xxp-tui resume`)."""
-    from xxp_tui.engine.launch import create_run, start_detached, wait_for_engine
+    from xxp_tui.engine.launch import create_run, project_dir_for, start_detached, wait_for_engine
     from xxp_tui.kb import KBError, default_db_path
+    from xxp_tui.project import older_spec_kb, two_kbs_hint
     from xxp_tui.spec import load_project
 
     if not spec.is_file():
@@ -146,11 +147,19 @@ def run(
         experiment = names[0]
     elif experiment not in names:
         fail_usage(f"No experiment {experiment} in {spec} (experiments: {', '.join(names)}).")
+    from xxp_tui.engine.requirements import missing_modules, refusal
+
+    missing = missing_modules(result.project)
+    if missing:
+        fail(refusal(spec, missing), 2)
     kind, scheduler = _executor_choice(spec, executor, scheduler)
     settings = {"no_cache": no_cache, "max_log_mb": max_log_mb, "warm_start": warm_start, "max_failures": max_failures}
     if kind == "dask" and scheduler and not workers:
         settings["slots"] = "cluster"  # as many tasks at once as the cluster has worker threads, live
     db_path = db or default_db_path(spec)
+    older = None if db or os.environ.get("XXP_DB") else older_spec_kb(spec, db_path)
+    if older is not None:
+        print(two_kbs_hint(db_path, older), file=sys.stderr)
     if warm_start not in (None, "auto", "none"):
         _check_warm_start_run(db_path, warm_start)
     try:
@@ -161,14 +170,16 @@ def run(
     if headless or not _interactive():
         print(f"run r{new.run_id} of {experiment} (knowledge base {db_path})", flush=True)
         raise typer.Exit(_drive(db_path, new.run_id, max_log_mb=max_log_mb))
-    proc = start_detached(db_path, new.run_id, spec.resolve().parent)
+    proc = start_detached(db_path, new.run_id, project_dir_for(spec))
     problem = wait_for_engine(db_path, new.run_id, proc)
     if problem:
         fail(f"the engine of r{new.run_id} did not start: {problem}", 2)
     from xxp_tui.cli.tui_launch import open_tui
 
-    raise typer.Exit(open_tui(db_path, new.run_id, read_only=read_only, mouse=not no_mouse,
-                              low_bandwidth=low_bandwidth))
+    code = open_tui(db_path, new.run_id, read_only=read_only, mouse=not no_mouse, low_bandwidth=low_bandwidth)
+    if older is not None:  # the viewer's screen hid the line printed before it
+        print(two_kbs_hint(db_path, older), file=sys.stderr)
+    raise typer.Exit(code)
 
 
 def _executor_choice(spec: Path, executor: str | None, scheduler: str | None) -> tuple[str, str | None]:

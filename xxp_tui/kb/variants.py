@@ -39,6 +39,7 @@ class Variant:
     attempts: int
     rev: int
     source_variant: int | None = None
+    off_grid: bool = False  # injected with a value outside the space's lists (inside the declared range)
 
     @property
     def label(self) -> str:
@@ -62,7 +63,7 @@ def _variant(row) -> Variant:
         config=json.loads(row["config"] or "{}"), seed=row["seed"], priority=row["priority"] or 0,
         origin=row["origin"], trial=row["trial"], objective=row["objective"], created=row["created"],
         started=row["started"], ended=row["ended"], attempts=row["attempts"] or 0, rev=row["rev"] or 0,
-        source_variant=row["source_variant"],
+        source_variant=row["source_variant"], off_grid=bool(row["off_grid"]),
     )
 
 
@@ -90,6 +91,7 @@ class NewVariant:
     status: str = "queued"
     reason: str | None = None
     source_variant: int | None = None
+    off_grid: bool = False
 
 
 def insert(kb: KB, run_id: int, new: Iterable[NewVariant]) -> list[int]:
@@ -101,9 +103,9 @@ def insert(kb: KB, run_id: int, new: Iterable[NewVariant]) -> list[int]:
             assert v.origin in ORIGINS and v.status in VARIANT_STATES
             cur = kb.conn.execute(
                 "INSERT INTO variants (run_id, space, iteration, status, reason, params, config, seed, priority,"
-                " origin, trial, created, rev, source_variant) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " origin, trial, created, rev, source_variant, off_grid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, v.space, v.iteration, v.status, v.reason, json.dumps(v.params), json.dumps(v.config),
-                 v.seed, v.priority, v.origin, v.trial, now, rev, v.source_variant),
+                 v.seed, v.priority, v.origin, v.trial, now, rev, v.source_variant, int(v.off_grid)),
             )
             ids.append(cur.lastrowid)
             rev += 1

@@ -453,6 +453,8 @@ class VariantTable(ScrollView, can_focus=True):
                 text = f"v{row.id}"
             elif col.key == "duration":
                 text = _duration(row.data.get("duration"))
+            elif col.key == "origin" and row.data.get("off_grid"):
+                text = "off-grid"  # injected with a value the space's lists lack
             else:
                 text = _fmt(cell_value(row.data, col.key))
             if col.key != "duration" or row.data.get("status") != "running":
