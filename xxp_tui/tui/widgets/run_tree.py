@@ -7,6 +7,7 @@ as research/textual.md §2.7 advises.
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -35,9 +36,17 @@ def control_order(exp: Experiment) -> list[str]:
 
 
 class RunTree(Tree[str]):
+    """Focused (`t`), the tree widens to its longest line (up to most of the screen) and takes the
+    table's keys: j/k move, Enter opens or closes a node; Esc goes back to the table."""
+
     DEFAULT_CSS = """
     RunTree { background: $surface; padding: 0 1 0 0; }
     """
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="xxp.tree.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="xxp.tree.up"),
+        Binding("enter", "toggle_node", "Open/close", show=False, id="xxp.tree.toggle"),
+    ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("experiment", id=id)
@@ -47,6 +56,34 @@ class RunTree(Tree[str]):
         self.exp: Experiment | None = None
         self.project: Project | None = None
         self._progress: dict[str, str] = {}
+
+    def on_focus(self) -> None:
+        self.call_after_refresh(self.fit_width)
+
+    def on_blur(self) -> None:
+        self.styles.width = None  # back to the stylesheet's width
+
+    def on_tree_node_expanded(self) -> None:
+        self.call_after_refresh(self.fit_width)
+
+    def on_tree_node_collapsed(self) -> None:
+        self.call_after_refresh(self.fit_width)
+
+    def fit_width(self) -> None:
+        """While focused: as wide as the longest shown line (whole labels such as "ForestGrid 4/4"),
+        at most three quarters of the screen."""
+        if not self.has_focus:
+            return
+        widest = 0
+        stack = [(self.root, 0)]
+        while stack:
+            node, depth = stack.pop()
+            label = node.label.plain if isinstance(node.label, Text) else str(node.label)
+            widest = max(widest, depth * 4 + len(label) + 4)
+            if node.is_expanded:
+                stack.extend((child, depth + 1) for child in node.children)
+        limit = max(20, self.screen.size.width * 3 // 4)
+        self.styles.width = min(limit, max(widest + 2, self.outer_size.width))
 
     def build(self, project: Project | None, experiment: str, states: dict[str, NodeState]) -> None:
         self.clear()

@@ -37,12 +37,19 @@ STATUS_STYLES = {
 GAP = 1
 
 
-@dataclass(frozen=True)
+@dataclass
 class Column:
+    """A table column. `width` grows (never shrinks) to the widest value shown, so a number's digits
+    or a state's name are never cut; only free text (`reason`) is cut, with an ellipsis."""
+
     key: str
     label: str
     width: int
     numeric: bool = False
+
+    @property
+    def may_cut(self) -> bool:
+        return self.key == "reason"
 
 
 @dataclass
@@ -146,6 +153,7 @@ class VariantTable(ScrollView, can_focus=True):
         self._lines: LRUCache[tuple, Strip] = LRUCache(1024)  # a few screens: Strips are not small
         self._style_cache: dict[tuple, Style] = {}
         self._layout_version = 0
+        self._relayout_pending = False
         self._param_keys: list[str] = []
         self._metric_keys: list[str] = []
         self._seen_metrics: set[str] = set()
@@ -154,6 +162,7 @@ class VariantTable(ScrollView, can_focus=True):
     # ------------------------------------------------------------------ model
 
     def _set_columns(self) -> None:
+        grown = {c.key: c.width for c in self.columns}
         cols = [
             Column("id", "id", 6), Column("space", "space", 10), Column("status", "status", 9),
             Column("priority", "pri", 3, True), Column("objective", "objective", 9, True),
@@ -162,6 +171,8 @@ class VariantTable(ScrollView, can_focus=True):
                  for k in self._param_keys]
         cols += [Column(f"m:{k}", k, max(7, min(12, len(k) + 1)), True) for k in self._metric_keys]
         cols += [Column("duration", "time", 6, True), Column("origin", "origin", 10), Column("reason", "reason", 40)]
+        for col in cols:
+            col.width = max(col.width, grown.get(col.key, 0))
         self.columns = cols
         self._layout_version += 1
         self._lines.clear()
@@ -434,7 +445,13 @@ class VariantTable(ScrollView, can_focus=True):
             if strip is None:
                 strip = self._row_strip(row, index == self.cursor, vid in self.tagged)
                 self._lines[key] = strip
-        return strip.crop_extend(scroll_x, scroll_x + width, self._style("base", False))
+        base = self._style("base", False)
+        if not scroll_x or not self.columns:
+            return strip.crop_extend(0, width, base)
+        # The id column stays put when the table scrolls sideways: which row is which stays readable.
+        fixed = self.columns[0].width + GAP
+        return Strip.join([strip.crop_extend(0, fixed, base),
+                           strip.crop_extend(fixed + scroll_x, scroll_x + width, base)])
 
     def _header_strip(self) -> Strip:
         style = self.get_component_rich_style("variant-table--header")
@@ -485,6 +502,9 @@ class VariantTable(ScrollView, can_focus=True):
         run: list[str] = []
         for col in self.columns:
             text = self._cell_text(row, col)
+            shown = len(text) + (col.key == "id" and is_tagged)
+            if shown > col.width and not col.may_cut:
+                self._widen(col, shown)
             style = base
             if col.key == "status":
                 style = self._style(row.data.get("status", ""), is_cursor)
@@ -502,6 +522,21 @@ class VariantTable(ScrollView, can_focus=True):
         if run:
             segments.append(Segment("".join(run), base))
         return Strip(segments)
+
+    def _widen(self, col: Column, width: int) -> None:
+        """Grow a column to fit a value; lines drawn with the old widths are dropped and the table
+        repainted once, after this frame."""
+        col.width = width
+        if not self._relayout_pending:
+            self._relayout_pending = True
+            self.call_after_refresh(self._relayout)
+
+    def _relayout(self) -> None:
+        self._relayout_pending = False
+        self._layout_version += 1
+        self._lines.clear()
+        self._update_virtual_size()
+        self.refresh()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
