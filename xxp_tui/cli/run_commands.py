@@ -14,7 +14,9 @@ from xxp_tui.cli.output import fail, fail_usage
 
 READ_ONLY = typer.Option(False, "--read-only", help="Viewer: watch only, steering keys disabled.")
 NO_MOUSE = typer.Option(False, "--no-mouse", help="Viewer: do not capture the mouse.")
-LOW_BANDWIDTH = typer.Option(False, "--low-bandwidth", help="Viewer: fewer frames, no animations (slow SSH).")
+LOW_BANDWIDTH = typer.Option(False, "--low-bandwidth",
+                             help="Viewer for slow links: the screen changes only when the run does (no ticking "
+                                  "clock), fewer frames, no animations, no braille in charts.")
 
 EXIT_CODES = {"completed": 0, "failed": 1, "interrupted": 130, "stopped": 0}
 

@@ -10,11 +10,11 @@ from pathlib import Path
 def open_tui(db: Path, run_id: int, read_only: bool = False, mouse: bool = True, low_bandwidth: bool = False) -> int:
     """Run the viewer on `run_id`; when it closes, say the run goes on and how to come back."""
     if low_bandwidth:
-        os.environ.setdefault("TEXTUAL_FPS", "20")
+        os.environ.setdefault("TEXTUAL_FPS", "10")
         os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
     from xxp_tui.tui.app import XxpApp
 
-    app = XxpApp(db, run_id, read_only=read_only)
+    app = XxpApp(db, run_id, read_only=read_only, low_bandwidth=low_bandwidth)
     status = app.run(mouse=mouse)
     goes_on = status not in ("completed", "failed", "stopped")
     where = "" if found_from_here(db) else f" --db {db}"

@@ -30,6 +30,7 @@ from xxp_tui.spec.model import Project
 from xxp_tui.tui import commandline
 from xxp_tui.tui.screens.modals import AnswerForm, ConfirmScreen, HelpScreen, InjectForm
 from xxp_tui.tui.source import Delta, RunSource, VariantDetail, read_tail
+from xxp_tui.tui.terminal import glyphs
 from xxp_tui.tui.widgets.charts import ChartPane
 from xxp_tui.tui.widgets.panes import DetailsPane, EventsPane, LogPane, StatusBar
 from xxp_tui.tui.widgets.run_tree import RunTree
@@ -164,8 +165,18 @@ class XxpApp(App[str]):
     ]
 
     def __init__(self, db: Path, run_id: int, *, read_only: bool = False, poll_interval: float = 0.25,
-                 keymap: dict[str, str] | None = None, clock=time.time) -> None:
+                 keymap: dict[str, str] | None = None, clock=time.time, low_bandwidth: bool = False) -> None:
         super().__init__()
+        if self.no_color:
+            # Textual answers NO_COLOR with grey shades; no-color.org asks for no colour at all.
+            from textual.filter import Monochrome, NoColor
+
+            self._filters = [NoColor() if isinstance(f, Monochrome) else f for f in self._filters]
+        # --low-bandwidth: the screen changes only when the run does (no clock ticking each second),
+        # the KB is read once a second, logs and charts refresh less often, and charts draw no braille.
+        self.low_bandwidth = low_bandwidth
+        if low_bandwidth:
+            poll_interval = max(poll_interval, 1.0)
         self.clock = clock  # injectable, so snapshots of a live run are stable
         self.db = Path(db)
         self.run_id = run_id
@@ -234,12 +245,18 @@ class XxpApp(App[str]):
             self.set_keymap(self._keymap)
         self.cmdline.display = False
         self.table.focus()
+        if glyphs().tree_lines is not None:
+            self.screen.add_class("ascii")  # borders of ASCII characters (app.tcss)
+        if self.low_bandwidth:
+            self.chart.line_marker = "dot"
         self.on_resize()
         self.load_project()
         self.poll()
-        self.set_interval(0.5, self.tail_logs)
-        self.set_interval(1.0, self.refresh_charts)
-        self.set_interval(1.0, self.tick_status)
+        slow = 4 if self.low_bandwidth else 1
+        self.set_interval(0.5 * slow, self.tail_logs)
+        self.set_interval(1.0 * slow, self.refresh_charts)
+        if not self.low_bandwidth:  # with it, the status line changes with the run only (see _apply)
+            self.set_interval(1.0, self.tick_status)
 
     def on_resize(self, event=None) -> None:
         if not hasattr(self, "bottom"):
@@ -347,10 +364,21 @@ class XxpApp(App[str]):
                 text = e.detail.get("outcome") or e.detail.get("text") or ""
                 who = "" if e.actor == "engine" else f"{e.actor} {e.kind}: "
                 events.write_line(f"{when} {who}{text}")
-            self.tick_status()
+            if not self.low_bandwidth or self._run_changed(delta):
+                self.tick_status()
         if self.selected is None and self.table.cursor_variant is not None:
             self._select(self.table.cursor_variant)
         self._refresh_bindings_if_changed()
+
+    def _run_changed(self, delta: Delta) -> bool:
+        """Whether a delta carries news (rows, events, states), not only the passing of time: with
+        --low-bandwidth the status line is redrawn for news only, so an idle run sends nothing."""
+        s = delta.summary
+        state = (s.run.status, s.run.paused, s.run.workers, s.engine, tuple(sorted(s.counts.items())),
+                 tuple(sorted((n, st.status) for n, st in delta.nodes.items())))
+        changed = state != getattr(self, "_last_news", None) or bool(delta.variants or delta.events)
+        self._last_news = state
+        return changed
 
     def _tally(self, data: dict, sign: int) -> None:
         key = (data["space"], data.get("iteration") or 0)

@@ -108,7 +108,9 @@ class InjectForm(_Form):
                 for key, (vp, spec) in self.params.items():
                     domains = self.space.param_values.get(vp, ())
                     typ = spec.type if spec and spec.type else "?"
-                    yield Label(Text.assemble((key, "bold"), f"  {typ}  {describe(list(domains))}"))
+                    declared = f"  (declared {spec.domain.describe()})" if spec and spec.domain else ""
+                    yield Label(Text.assemble((key, "bold"), f"  {typ}  {describe(list(domains))}",
+                                              (declared, "dim")))
                     default = spec.default if spec and spec.default is not None else ""
                     yield Input(placeholder=f"default {default}" if default != "" else "value",
                                 id=f"p-{_safe(key)}", name=key)
@@ -139,7 +141,8 @@ class InjectForm(_Form):
         by_key = {key: any(e.startswith(key) for e in errors) for key in self.params}
         for inp in self.query(Input):
             inp.set_class(by_key.get(inp.name, False), "-invalid")
-        self.query_one("#errors", Static).update("\n".join(errors))
+        note = [f"{key}: off the grid (inside its declared range)" for key in check.off_grid]
+        self.query_one("#errors", Static).update("\n".join(errors or note))
         self.query_one("#ok", Button).disabled = bool(errors)
         return errors
 

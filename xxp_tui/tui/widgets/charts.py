@@ -11,9 +11,17 @@ from __future__ import annotations
 import math
 import time
 
+from rich.text import Text
 from textual_plotext import PlotextPlot
 
+from xxp_tui.tui.terminal import glyphs
+
 MODES = ("objective", "series", "param")
+# plotext draws its frame and markers with box and bullet glyphs; the Linux console and non-UTF-8
+# locales get these ASCII stand-ins, one character for one, so colours and positions stay.
+ASCII_TABLE = str.maketrans({**dict.fromkeys("─━═", "-"), **dict.fromkeys("│┃║", "|"),
+                             **dict.fromkeys("┌┐└┘├┤┬┴┼╭╮╰╯", "+"), "•": "*", "·": ".", "●": "o", "▲": "^",
+                             "▼": "v", "…": "~", "⋅": "."})
 MIN_INTERVAL = 1.0
 
 
@@ -48,6 +56,15 @@ class ChartPane(PlotextPlot):
         self._data: dict = {}
         self._last_draw = 0.0
         self._dirty = False
+        self.ascii = glyphs().tree_lines is not None  # a terminal that draws ASCII only
+        self.line_marker = glyphs().chart_marker  # braille, or dots where it cannot be drawn
+
+    def render(self):
+        text = super().render()
+        if self.ascii:
+            plain = text.plain.translate(ASCII_TABLE)
+            text = Text(plain.encode("ascii", "replace").decode("ascii"), style=text.style, spans=text.spans)
+        return text
 
     def set_data(self, **data) -> None:
         self._data.update(data)
@@ -102,7 +119,7 @@ class ChartPane(PlotextPlot):
         dx, dy = downsample(xs, ys, buckets)
         plt.scatter(dx, dy, marker="dot")
         bx, by = downsample(xs, best, buckets)
-        plt.plot(bx, by, marker="braille")
+        plt.plot(bx, by, marker=self.line_marker)
         plt.xlabel("variant")
 
     def _series(self, plt, buckets: int) -> None:
@@ -116,7 +133,7 @@ class ChartPane(PlotextPlot):
             xs = [float(s) for s, _ in pts]
             ys = [v for _, v in pts]
             dx, dy = downsample(xs, ys, buckets)
-            plt.plot(dx, dy, marker="braille", label=name)
+            plt.plot(dx, dy, marker=self.line_marker, label=name)
         plt.xlabel("step")
 
     def _param(self, plt) -> None:

@@ -13,11 +13,10 @@ from textual.widgets.tree import TreeNode
 
 from xxp_tui.kb.runs import NodeState
 from xxp_tui.spec.model import END, START, Experiment, Project
+from xxp_tui.tui.terminal import glyphs
 
-NODE_ICONS = {
-    "pending": ("○", "dim"), "running": ("●", "yellow"), "done": ("✓", "green"), "skipped": ("⊘", "bright_black"),
-    "failed": ("✗", "red"), "waiting": ("?", "cyan"),
-}
+NODE_STYLES = {"pending": "dim", "running": "yellow", "done": "green", "skipped": "bright_black", "failed": "red",
+               "waiting": "cyan", "stopped": "bright_black", "paused": "yellow"}
 
 
 def control_order(exp: Experiment) -> list[str]:
@@ -56,6 +55,10 @@ class RunTree(Tree[str]):
         self.exp: Experiment | None = None
         self.project: Project | None = None
         self._progress: dict[str, str] = {}
+        self.glyphs = glyphs()
+        if self.glyphs.tree_lines is not None:  # ASCII guides and arrows where box glyphs cannot be drawn
+            self.LINES = dict.fromkeys(Tree.LINES, self.glyphs.tree_lines)
+            self.ICON_NODE, self.ICON_NODE_EXPANDED = self.glyphs.tree_closed, self.glyphs.tree_open
 
     def on_focus(self) -> None:
         self.call_after_refresh(self.fit_width)
@@ -115,7 +118,8 @@ class RunTree(Tree[str]):
                 flow = item.add(Text.assemble(("workflow ", "dim"), wf.name), data=None, expand=False)
                 for task in wf.order:
                     preds = wf.predecessors(task)
-                    after = f"  ← {', '.join(preds)}" if preds else ""
+                    back = "<-" if self.glyphs.tree_lines else "←"
+                    after = f"  {back} {', '.join(preds)}" if preds else ""
                     impl = wf.tasks[task].implementation or "(abstract)"
                     flow.add_leaf(Text.assemble(task, (f"  {impl}{after}", "dim")))
         elif name in exp.tasks:
@@ -124,14 +128,14 @@ class RunTree(Tree[str]):
         outgoing = [e for e in exp.edges if e.src == name]
         for e in outgoing:
             cond = f" if {e.label}" if e.label else ""
-            item.add_leaf(Text(f"→ {e.dst}{cond}", style="dim italic"))
+            item.add_leaf(Text(f"{'->' if self.glyphs.tree_lines else '→'} {e.dst}{cond}", style="dim italic"))
 
     def update_states(self, states: dict[str, NodeState], progress: dict[str, str]) -> None:
         self._progress.update(progress)
         for name, item in self.node_items.items():
             state = states.get(name)
             status = state.status if state else "pending"
-            icon, style = NODE_ICONS.get(status, ("·", ""))
+            icon, style = self.glyphs.node_icons.get(status, "-"), NODE_STYLES.get(status, "")
             label = Text.assemble((icon + " ", style), (name, "bold" if status == "running" else ""))
             kind = state.kind if state else (self.exp.node_kind(name) if self.exp else "")
             if kind in ("task", "interaction"):

@@ -23,6 +23,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from xxp_tui.tui.terminal import few_colours, glyphs
+
 STATUS_ORDER = {"running": 0, "waiting_input": 1, "queued": 2, "completed": 3, "failed": 4, "pruned": 5,
                 "cancelled": 6}
 STATUS_STYLES = {
@@ -154,6 +156,7 @@ class VariantTable(ScrollView, can_focus=True):
         self._style_cache: dict[tuple, Style] = {}
         self._layout_version = 0
         self._relayout_pending = False
+        self.glyphs = glyphs()
         self._param_keys: list[str] = []
         self._metric_keys: list[str] = []
         self._seen_metrics: set[str] = set()
@@ -459,8 +462,8 @@ class VariantTable(ScrollView, can_focus=True):
         for col in self.columns:
             label = col.label
             if col.key == self.sort_key:
-                label = f"{label}{'▼' if self.sort_reverse else '▲'}"
-            segments.append(Segment(_fit(label, col.width, col.numeric) + " " * GAP, style))
+                label = f"{label}{self.glyphs.sort_down if self.sort_reverse else self.glyphs.sort_up}"
+            segments.append(Segment(_fit(label, col.width, col.numeric, self.glyphs.ellipsis) + " " * GAP, style))
         return Strip(segments)
 
     def _cell_text(self, row: Row, col: Column) -> str:
@@ -485,7 +488,11 @@ class VariantTable(ScrollView, can_focus=True):
         style = self._style_cache.get(key)
         if style is None:
             style = self.rich_style
-            if is_cursor:
+            if is_cursor and few_colours(self.app):
+                # 16 colours turn the accent into bright red (every cursor row would read as an
+                # error), and NO_COLOR has none: reverse video is the cursor every terminal draws.
+                style = style + Style(reverse=True, bold=self.has_focus)
+            elif is_cursor:
                 style = style + self.get_component_rich_style("variant-table--cursor")
             if kind == "tagged":
                 style = style + self.get_component_rich_style("variant-table--tagged")
@@ -512,12 +519,12 @@ class VariantTable(ScrollView, can_focus=True):
                 text = "*" + text
                 style = self._style("tagged", is_cursor)
             if style is base:
-                run.append(_fit(text, col.width, col.numeric))
+                run.append(_fit(text, col.width, col.numeric, self.glyphs.ellipsis))
             else:
                 if run:
                     segments.append(Segment("".join(run), base))
                     run = []
-                segments.append(Segment(_fit(text, col.width, col.numeric), style))
+                segments.append(Segment(_fit(text, col.width, col.numeric, self.glyphs.ellipsis), style))
             run.append(" " * GAP)
         if run:
             segments.append(Segment("".join(run), base))
@@ -533,6 +540,7 @@ class VariantTable(ScrollView, can_focus=True):
 
     def _relayout(self) -> None:
         self._relayout_pending = False
+        self.glyphs = glyphs()
         self._layout_version += 1
         self._lines.clear()
         self._update_virtual_size()
@@ -553,9 +561,9 @@ class VariantTable(ScrollView, can_focus=True):
         self.refresh()
 
 
-def _fit(text: str, width: int, right: bool) -> str:
+def _fit(text: str, width: int, right: bool, ellipsis: str = "…") -> str:
     if len(text) > width:
-        return text[: width - 1] + "…"
+        return text[: width - 1] + ellipsis
     return text.rjust(width) if right else text.ljust(width)
 
 
