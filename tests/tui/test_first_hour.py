@@ -9,6 +9,9 @@ import re
 
 from textual.app import App, ComposeResult
 
+from xxp_tui.kb import open_kb
+from xxp_tui.kb import runs as kbr
+from xxp_tui.kb import variants as kbv
 from xxp_tui.tui.app import XxpApp
 from xxp_tui.tui.widgets.variant_table import VariantTable
 
@@ -206,3 +209,190 @@ async def test_low_bandwidth_sends_nothing_while_the_run_does_not_change(tmp_pat
             await pilot.pause(3.2)  # a frozen run: only the clock could change
             assert (len(app.frames) > 0) == (expected == "some"), (low, len(app.frames))
         assert app.chart.line_marker == ("dot" if low else "braille")
+
+
+def notices(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+def status_text(app) -> str:
+    return str(app.status_bar.render())
+
+
+# ------------------------------------------------------------------------------------------------ keys
+
+
+async def test_enter_shows_the_details_and_never_hides_them(tmp_path):
+    app = frozen(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert app.bottom.display and app.switcher.current == "details"
+        await pilot.press("enter")
+        assert app.bottom.display and app.switcher.current == "details"
+        await pilot.press("l", "enter")
+        assert app.bottom.display and app.switcher.current == "details"
+
+
+async def test_the_first_f_turns_follow_on(tmp_path):
+    app = frozen(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert app.table.follow is False
+        await pilot.press("F")
+        assert app.table.follow is True and "follow on" in notices(app)[-1]
+
+
+async def test_tab_completion_leaves_a_space_before_the_next_word(tmp_path):
+    app = frozen(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("colon", "g", "o")
+        await wait_for(pilot, lambda: app.cmdline._suggestion == "goto ", what="the suggestion")
+        await pilot.press("tab", "v", "3")
+        assert app.cmdline.value == "goto v3"
+        await pilot.press("enter")
+        assert app.table.cursor_variant == 3
+
+
+async def test_steering_keys_on_a_finished_run_say_why_nothing_happens(tmp_path):
+    app = frozen(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        with open_kb(app.db) as kb:
+            kbr.set_status(kb, app.run_id, "completed")
+        await wait_for(pilot, lambda: app.summary.run.status == "completed", what="the run completed")
+        for key in ("d", "i", "a", "p", "right_square_bracket"):
+            before = len(notices(app))
+            await pilot.press(key)
+            await wait_for(pilot, lambda before=before: len(notices(app)) > before, what=f"a word for {key}")
+            assert notices(app)[-1] == "r1 is completed: it takes no more commands", key
+            assert type(app.screen).__name__ == "Screen" or app.screen is app.screen_stack[0]
+
+
+async def test_help_lists_every_key_readme_names(tmp_path):
+    app = frozen(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen", what="help")
+        keys = {part.split(" ")[0] for row in app.screen.rows for part in row[0].split(", ")}
+        for key in ("j", "k", "g", "G", "q", "ctrl+p", "tab", "⏎", "space", "/", ":", "?", "x", "c", "C", "l",
+                    "e", "s", "I", "i", "d", "a", "p", "t", "Z", "K", "F", "R", "X", "]", "[", "+", "-", "end"):
+            assert key in keys, (key, sorted(keys))
+
+
+async def test_end_reaches_the_last_row():
+    app = TableApp()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(VariantTable)
+        table.upsert([row(i) for i in range(1, 301)])
+        table.focus()
+        await pilot.press("end")
+        await pilot.pause()
+        last = line(table, table.size.height - 1)
+        assert last.startswith("v300 "), last
+
+
+async def test_s_then_a_letter_sorts_by_that_column(tmp_path):
+    app = frozen(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "SortScreen", what="the columns")
+        await pilot.press("o", "enter")  # objective, then origin: the first o is the objective
+        await wait_for(pilot, lambda: app.table.sort_key == "objective", what="sorted by the objective")
+        assert app.table.sort_reverse is True  # a number: best first
+
+
+async def test_the_header_says_workers_and_shows_a_filter(tmp_path):
+    app = frozen(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert "2 workers" in status_text(app) and " w2 " not in status_text(app)
+        await pilot.press("slash", *"label:b", "enter")
+        await wait_for(pilot, lambda: "filter label:b: 6 of 12" in status_text(app), what="the filter in sight")
+        await pilot.press("slash", *["backspace"] * 7, "enter")
+        await wait_for(pilot, lambda: "filter" not in status_text(app), what="the filter gone")
+
+
+# ------------------------------------------------------------------------------------------------ notices
+
+
+async def test_one_notice_per_action_placed_below_the_table(tmp_path):
+    app = frozen(tmp_path)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await loaded(pilot)
+        await pilot.press("G")  # v12, queued
+        await pilot.press("space", "k", "k", "k", "space")  # and v9, queued: two tagged
+        assert app.table.tagged == {12, 9}
+        before = len(notices(app))
+        await pilot.press("right_square_bracket")
+        await wait_for(pilot, lambda: len(notices(app)) > before, what="the notice")
+        await pilot.pause(1.0)
+        assert len(notices(app)) == before + 1, notices(app)
+        toasts = list(app.screen.query("Toast"))
+        assert len(toasts) == 1
+        assert toasts[0].region.y >= app.table.region.bottom, (toasts[0].region, app.table.region)
+
+
+# ------------------------------------------------------------------------------------------------ charts
+
+
+def test_integer_axes_get_integer_ticks_and_legends_get_room():
+    from xxp_tui.tui.widgets.charts import headroom, integer_ticks
+
+    assert integer_ticks([1.0, 2.0, 3.0, 4.0], 80) == [1, 2, 3, 4]
+    assert integer_ticks([1.0, 2.5], 80) is None
+    ticks = integer_ticks([float(i) for i in range(1, 201)], 80)
+    assert ticks[0] == 1 and all(isinstance(t, int) for t in ticks) and len(ticks) <= 10
+    lo, hi = headroom([0.0, 1.0], lines=2)
+    assert lo < 0.0 and hi >= 1.35  # the legend's lines sit above the highest point
+
+
+async def test_c_shows_the_chart_on_the_whole_screen_with_integer_ticks(tmp_path):
+    app = frozen(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("C")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ChartScreen", what="the full chart")
+        chart = app.screen.query_one("ChartPane")
+        await pilot.pause(0.5)
+        assert chart.size.height >= 20 and chart.size.width == 80
+        text = str(chart.render().plain)
+        assert "objective per variant" in text
+        assert not re.search(r"\b\d\.5\b", text.splitlines()[-2]), text.splitlines()[-2]  # no 2.5 on the x axis
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.screen_stack[0], what="back")
+
+
+# ------------------------------------------------------------------------------------------------ states
+
+
+async def test_states_after_stop_and_while_paused(tmp_path):
+    app = frozen(tmp_path)
+    with open_kb(app.db) as kb:  # the frozen run is paused; v9 is between its two tasks
+        kbv.update(kb, 9, status="running", started=T0 + 20)
+        kbv.insert_task_run(kb, variant_id=9, task="S", attempt=1, status="completed", argv=["x"], exit_code=0,
+                            started=T0 + 20, ended=T0 + 21, stdout_path=None, stderr_path=None, cache_hit=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await wait_for(pilot, lambda: app.table.rows[9].data.get("between_tasks"), what="v9 between tasks")
+        y = app.table.position[9] + 1
+        assert " paused " in line(app.table, y)
+        assert app.table.rows[9].data["duration"] == 1.0  # its clock stopped at its task's end
+        assert "‖ Grid" in tree_text(app)  # a paused run's running node
+        with open_kb(app.db) as kb:
+            kbr.set_status(kb, app.run_id, "stopped")
+        await wait_for(pilot, lambda: "■ Grid" in tree_text(app), what="the tree after X")
+        assert "●" not in tree_text(app)
+
+
+async def test_eta_counts_the_nodes_ahead(tmp_path):
+    app = frozen(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.completion_times = [T0 + 125 - 10 * i for i in range(6)]
+        app.tick_status()
+        eta_with_review = status_text(app)
+        assert app._node_size("Review") == 1 and app._node_size("Grid") == 12
+        assert "ETA" in eta_with_review

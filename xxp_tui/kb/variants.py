@@ -234,6 +234,18 @@ def task_runs(kb: KB, variant_id: int) -> list[TaskRun]:
         "SELECT * FROM task_runs WHERE variant_id = ? ORDER BY id", (variant_id,))]
 
 
+def task_activity(kb: KB, variant_ids: Iterable[int]) -> dict[int, tuple[int, float | None]]:
+    """Per variant: how many of its task runs are running, and when its last one ended. A paused
+    run's variant with none running sits between two tasks: it is not working."""
+    ids = list(variant_ids)
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    return {r["variant_id"]: (r["running"] or 0, r["last_end"]) for r in kb.query(
+        f"SELECT variant_id, SUM(status = 'running') AS running, MAX(ended) AS last_end FROM task_runs"
+        f" WHERE variant_id IN ({marks}) GROUP BY variant_id", ids)}
+
+
 def task_runs_in_state(kb: KB, run_id: int, status: str) -> list[TaskRun]:
     return [_task_run(r) for r in kb.query(
         "SELECT t.* FROM task_runs t JOIN variants v ON v.id = t.variant_id"

@@ -130,11 +130,21 @@ class RunTree(Tree[str]):
             cond = f" if {e.label}" if e.label else ""
             item.add_leaf(Text(f"{'->' if self.glyphs.tree_lines else '→'} {e.dst}{cond}", style="dim italic"))
 
-    def update_states(self, states: dict[str, NodeState], progress: dict[str, str]) -> None:
+    def update_states(self, states: dict[str, NodeState], progress: dict[str, str], run_status: str = "",
+                      paused: bool = False) -> None:
+        """Icons from the nodes' states; once the run is over (X stops it) nothing is shown running,
+        and while it is paused a running node shows paused."""
         self._progress.update(progress)
+        over = run_status in ("completed", "failed", "stopped")
         for name, item in self.node_items.items():
             state = states.get(name)
             status = state.status if state else "pending"
+            if over and status in ("running", "waiting"):
+                status = "stopped"
+            elif over and status == "pending":
+                status = "skipped"
+            elif paused and status == "running":
+                status = "paused"
             icon, style = self.glyphs.node_icons.get(status, "-"), NODE_STYLES.get(status, "")
             label = Text.assemble((icon + " ", style), (name, "bold" if status == "running" else ""))
             kind = state.kind if state else (self.exp.node_kind(name) if self.exp else "")

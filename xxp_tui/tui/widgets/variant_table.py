@@ -134,7 +134,7 @@ class VariantTable(ScrollView, can_focus=True):
             self.table = table
             self.variant_id = variant_id
 
-    follow: reactive[bool] = reactive(True)
+    follow: reactive[bool] = reactive(False)  # F: keep the cursor on its variant across re-sorts (htop's F)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -473,11 +473,13 @@ class VariantTable(ScrollView, can_focus=True):
                 text = f"v{row.id}"
             elif col.key == "duration":
                 text = _duration(row.data.get("duration"))
+            elif col.key == "status" and row.data.get("between_tasks"):
+                text = "paused"  # running, but between two tasks of a paused run: nothing works on it
             elif col.key == "origin" and row.data.get("off_grid"):
                 text = "off-grid"  # injected with a value the space's lists lack
             else:
                 text = _fmt(cell_value(row.data, col.key))
-            if col.key != "duration" or row.data.get("status") != "running":
+            if col.key != "duration" or row.data.get("status") != "running" or row.data.get("between_tasks"):
                 row.text[col.key] = text
         return text
 
@@ -514,7 +516,8 @@ class VariantTable(ScrollView, can_focus=True):
                 self._widen(col, shown)
             style = base
             if col.key == "status":
-                style = self._style(row.data.get("status", ""), is_cursor)
+                style = self._style("queued" if row.data.get("between_tasks") else row.data.get("status", ""),
+                                    is_cursor)
             elif col.key == "id" and is_tagged:
                 text = "*" + text
                 style = self._style("tagged", is_cursor)
