@@ -13,7 +13,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP     := $(VENV)/.installed
-SPEC   ?= sample_workflows/quickstart/quickstart.xxp
+# The quickstart's tasks need only the standard library: no extra to look for.
+QUICKSTART := sample_workflows/quickstart/quickstart.xxp
+SPEC   ?= $(QUICKSTART)
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check
 PROGRESS = $(PYTHON) tools/pip_progress.py
 
@@ -34,11 +36,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)
+ifneq ($(SPEC),$(QUICKSTART))
 	@extras=$$($(BIN)/python -m xxp_tui.engine.requirements $(SPEC)); \
 	if [ -n "$$extras" ]; then \
 		echo "make: $(SPEC) needs the $$extras extra of xxp-tui; installing it"; \
 		$(PIP) -e ".[$$extras]" 2>&1 | $(PROGRESS) "xxp-tui[$$extras]"; \
 	fi
+endif
 	$(BIN)/xxp-tui run $(SPEC)
 
 test: $(STAMP)

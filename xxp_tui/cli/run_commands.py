@@ -173,6 +173,7 @@ def run(
         print(f"run r{new.run_id} of {experiment} (knowledge base {db_path})", flush=True)
         raise typer.Exit(_drive(db_path, new.run_id, max_log_mb=max_log_mb))
     proc = start_detached(db_path, new.run_id, project_dir_for(spec))
+    preload_viewer()
     problem = wait_for_engine(db_path, new.run_id, proc)
     if problem:
         fail(f"the engine of r{new.run_id} did not start: {problem}", 2)
@@ -182,6 +183,19 @@ def run(
     if older is not None:  # the viewer's screen hid the line printed before it
         print(two_kbs_hint(db_path, older), file=sys.stderr)
     raise typer.Exit(code)
+
+
+def preload_viewer() -> None:
+    """Import the viewer (Textual and its widgets: seconds on a busy machine) in a thread while the
+    engine starts, so the first screen comes as soon as the engine beats, not an import later."""
+    import contextlib
+    import threading
+
+    def load() -> None:
+        with contextlib.suppress(Exception):  # open_tui imports it again and reports a real problem
+            import xxp_tui.tui.app  # noqa: F401
+
+    threading.Thread(target=load, name="preload-viewer", daemon=True).start()
 
 
 def _executor_choice(spec: Path, executor: str | None, scheduler: str | None) -> tuple[str, str | None]:
@@ -266,6 +280,7 @@ def resume(
         raise typer.Exit(_drive(db_path, run_id, allow_changed_spec=allow_changed_spec))
     extra = ["--allow-changed-spec"] if allow_changed_spec else []
     proc = start_detached(db_path, run_id, Path(run.project_dir), extra)
+    preload_viewer()
     problem = wait_for_engine(db_path, run_id, proc)
     if problem:
         fail(f"the engine of r{run_id} did not start: {problem}", 2)
