@@ -70,7 +70,7 @@ class StatusBar(Static):
             pieces.append((f"{throughput:.1f}/min ", "dim", 6))
             if remaining:
                 pieces.append((f"ETA {_clock(remaining / throughput * 60)} ", "dim", 2))
-        pieces.append((f"{run.workers} worker{'s' if run.workers != 1 else ''} ", "dim", 2))
+        pieces.append((f"{run.workers} worker{'s' if run.workers != 1 else ''} ", "dim", 4))
         if self.filter_note:
             pieces.append((f"{self.filter_note} ", "bold cyan", 0))
         if run.executor != "local":  # e.g. "dask tcp://10.0.0.5:8786, 4 workers" (live workers)
