@@ -10,6 +10,17 @@ and `xxp-tui attach` is timed the same way (the venv is warm by then). Usage:
 fresh-clone figure of an older commit can be compared with the current one on the same machine.
 Prints one JSON object: seconds to the first screen of `make run` (fresh), of a second `make run`
 (warm venv) and of `attach`.
+
+Measured on the shared 2-core development machine under a load average of 12-15 (several test
+suites at once), so the figures are noisy; each row is one run of this script:
+
+    commit                      make run, fresh   make run, warm   attach
+    9ce8fbc (before issue 11)   177 s, 217 s      8.2 s, 15.5 s    3.0 s, 5.8 s
+    1756483 (extras split)      119 s             8.7 s            4.8 s
+    9d859a7 (viewer preloaded)  149 s             11.2 s           6.5 s
+
+The fresh figure is mostly pip: the test, examples and dask extras (scikit-learn, numpy, scipy,
+dask, distributed, pytest…) are no longer installed before the first screen.
 """
 
 from __future__ import annotations
