@@ -28,10 +28,12 @@ def test_a_version_2_knowledge_base_is_migrated_and_keeps_its_runs(tmp_path: Pat
         conn.execute("ALTER TABLE heartbeat DROP COLUMN live_workers")
         conn.execute("DROP INDEX idx_task_runs_cache_source")  # schema 4
         conn.execute("ALTER TABLE task_runs DROP COLUMN params")  # schema 5
+        conn.execute("ALTER TABLE variants DROP COLUMN off_grid")  # schema 6
         conn.execute("PRAGMA user_version = 2")
     with open_kb(db) as kb:
         assert kb.scalar("PRAGMA user_version") == SCHEMA_VERSION == 6
         assert "params" in {c.name for c in kb.db["task_runs"].columns}
+        assert "off_grid" in {c.name for c in kb.db["variants"].columns}
         assert "live_workers" in {c.name for c in kb.db["heartbeat"].columns}
         assert kbr.get_run(kb, run_id).scheduler == "tcp://10.0.0.5:8786"
 

@@ -265,6 +265,7 @@ async def test_filter_sort_and_follow(live_run):
         await pilot.pause()
         assert len(table.order) == 12
         await goto(pilot, app, 5)
+        await pilot.press("F")  # follow: off at first, as in htop
         await pilot.press("colon", *"sort x desc", "enter")
         await pilot.pause()
         xs = [table.rows[v].data["params"]["S.x"] for v in table.order]

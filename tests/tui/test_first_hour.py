@@ -306,7 +306,7 @@ async def test_s_then_a_letter_sorts_by_that_column(tmp_path):
 
 async def test_the_header_says_workers_and_shows_a_filter(tmp_path):
     app = frozen(tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(100, 24)) as pilot:  # at 80 columns the workers give way to the ETA
         await loaded(pilot)
         assert "2 workers" in status_text(app) and " w2 " not in status_text(app)
         await pilot.press("slash", *"label:b", "enter")
