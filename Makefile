@@ -1,34 +1,52 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run   - the TUI on the quickstart experiment (headless when there is no terminal)
 #   make test  - the test suite
-# Both create .venv if it is missing and install what they need into it.
+# Both create .venv if it is missing and install what they need into it, showing progress.
+# `make run` installs only what running needs (plus an extra the chosen SPEC's tasks need, such as
+# `examples` for sample_workflows/classify); `make test` installs the rest (every extra: test tools, examples, dask, frames, mlflow…).
+
+SHELL       := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
-SPEC   ?= sample_workflows/quickstart/quickstart.xxp
+STAMP_RUN := $(VENV)/.installed-run
+STAMP     := $(VENV)/.installed
+# The quickstart's tasks need only the standard library: no extra to look for.
+QUICKSTART := sample_workflows/quickstart/quickstart.xxp
+SPEC   ?= $(QUICKSTART)
+PIP    := $(BIN)/python -m pip install --disable-pip-version-check
+PROGRESS = $(PYTHON) tools/pip_progress.py
 
 .PHONY: run test lint bench clean
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "make: creating $(VENV) ($(PYTHON) -m venv), once"
+	@$(PYTHON) -m venv $(VENV)
 
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	@echo "make: installing xxp-tui and what running needs into $(VENV), once (make test adds the test tools)"
+	@$(PIP) -e . 2>&1 | $(PROGRESS) "xxp-tui"
+	@touch $@
+
+# The tests exercise every optional feature (DataFrames, Parquet, MLflow, Dask…): install them all.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,examples,dask]'
-	@touch $(STAMP)
+	@echo "make: installing xxp-tui with every extra (tests, examples, dask, frames, mlflow…) into $(VENV), once"
+	@$(PIP) -e '.[all]' 2>&1 | $(PROGRESS) "xxp-tui[all]"
+	@touch $@ $(STAMP_RUN)
 
-# The tests exercise every optional feature (DataFrames, Parquet, MLflow, Dask): install them all.
-ALL_STAMP := $(VENV)/.installed-all
-$(ALL_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[all]'
-	@touch $(ALL_STAMP)
-
-run: $(STAMP)
+run: $(STAMP_RUN)
+ifneq ($(SPEC),$(QUICKSTART))
+	@extras=$$($(BIN)/python -m xxp_tui.engine.requirements $(SPEC)); \
+	if [ -n "$$extras" ]; then \
+		echo "make: $(SPEC) needs the $$extras extra of xxp-tui; installing it"; \
+		$(PIP) -e ".[$$extras]" 2>&1 | $(PROGRESS) "xxp-tui[$$extras]"; \
+	fi
+endif
 	$(BIN)/xxp-tui run $(SPEC)
 
-test: $(ALL_STAMP)
+test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --timeout=600 $(PYTEST_ARGS)
 

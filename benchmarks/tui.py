@@ -196,12 +196,15 @@ class PeakRSS(threading.Thread):
 def key_script():
     """(key, label, effect) steps cycling through what a person does in the table. `effect(app,
     before)` is true once the key's change is in the app's state; `before` is a snapshot taken just
-    before the press. Moves are judged by the cursor's variant, which only a key changes (the cursor
-    follows its variant when rows re-sort)."""
+    before the press. Moves are judged by the cursor's variant, which only a key changes."""
     moved = lambda a, b: a.table.cursor_variant != b["vid"]  # noqa: E731
     steps = [("down", "cursor", moved)] * 8
     steps += [("pagedown", "page", moved)]
-    steps += [("s", "sort", lambda a, b: a.table.sort_key != b["sort"])]
+    # s lists the columns (the current one highlighted); j moves to the next one and Enter sorts by it
+    steps += [("s", "sort", lambda a, b: type(a.screen).__name__ == "SortScreen"),
+              ("j", "sort", lambda a, b: a.screen.query_one("OptionList").highlighted
+               != [c.key for c in a.table.columns if c.key != "reason"].index(b["sort"])),
+              ("enter", "sort", lambda a, b: a.table.sort_key != b["sort"])]
     steps += [("down", "cursor", moved)] * 4
     steps += [("G", "bottom", moved), ("g", "top", moved)]
     steps += [("slash", "filter", lambda a, b: a.cmdline.display and a.cmdline.has_focus)]

@@ -43,6 +43,7 @@ async def until(condition, timeout: float, what: str) -> None:
 async def shoot(db: Path, run_id: int) -> None:
     from xxp_tui.tui.app import XxpApp
 
+    os.environ["COLORTERM"] = "truecolor"  # the colours of a usual terminal, whatever TERM this runs under
     app = XxpApp(db, run_id, keymap={}, poll_interval=0.1)
     async with app.run_test(size=SIZE) as pilot:
         table = app.table

@@ -213,7 +213,7 @@ class LiveRun:
                 self.proc.wait(timeout=5)
 
     def engine_log(self) -> str:
-        path = engine_log_path(self.root, self.run_id)
+        path = engine_log_path(self.root, self.run_id, self.db)
         return path.read_text(errors="replace") if path.exists() else ""
 
     # -- gates

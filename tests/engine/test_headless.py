@@ -113,7 +113,8 @@ def test_quickstart_runs_end_to_end_headless(tmp_path):
 @pytest.mark.slow
 def test_quickstart_without_a_terminal_runs_headless_with_plain_lines(tmp_path):
     """What `make run` does with no terminal: no --headless, stdout a pipe -> headless, exit 0,
-    the KB in the default place (.xxp/kb.sqlite beside the spec, private to the user)."""
+    the KB in the default place (.xxp/kb.sqlite at the project root — here the spec's folder, as no
+    folder above it is marked — private to the user)."""
     folder = copy_sample("quickstart", tmp_path)
     master, slave = pty.openpty()  # stdin is a terminal; only stdout is not
     try:

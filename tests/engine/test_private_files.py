@@ -1,5 +1,5 @@
 """Files the tool creates are private to the user: the KB (and its lock) 0600 in a 0700 folder,
-and the project's `.xxp/` (task folders, params, logs) 0700 even when the KB lives elsewhere."""
+and the `.xxp/` holding the run folders (task folders, params, logs) 0700 — beside the KB, wherever it lives."""
 
 from __future__ import annotations
 
@@ -27,6 +27,6 @@ def test_kb_elsewhere_and_the_project_state_are_private(tmp_path: Path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert mode(kb_dir) == 0o700 and mode(kb_dir / "kb.sqlite") == 0o600
     assert not (kb_dir / "kb.sqlite.engine-r1.lock").exists()  # removed as the run ended (0600 while it runs)
-    assert mode(project / ".xxp") == 0o700  # everything below it (params, logs, outputs) is out of reach
-    params = next((project / ".xxp" / "runs").rglob("params.json"))
+    assert not (project / ".xxp").exists()  # run folders go beside the KB, not into the spec's folder
+    params = next((kb_dir / "runs" / "r1").rglob("params.json"))
     assert params.read_text()  # the task folders are there, under the private folder

@@ -278,3 +278,28 @@ def _max_overlap(intervals: list[tuple[float, float]]) -> int:
         cur += delta
         best = max(best, cur)
     return best
+
+
+def test_inject_by_short_name_off_the_grid_within_the_declared_range(live):
+    """README's `:inject Grid x=…` form: the short name is enough when one task has it; a value the grid
+    lacks but the task's declared range (0, 1000) admits is run and marked off the grid; one outside
+    that range is refused, naming the range."""
+    run = live(grid(3))
+    assert run.wait_running(1) == [1]
+    out = steer(run, "inject", f"r{run.run_id}", "--space", "Grid", "--set", "x=500")
+    assert "injected v4 into Grid" in out and "off the grid: G.x" in out
+    v4 = run.variant(4)
+    assert (v4.origin, v4.off_grid, v4.params["G.x"]) == ("injected", True, 500)
+    assert steer(run, "inject", f"r{run.run_id}", "--space", "Grid", "--set", "G.x=2").startswith("injected v5")
+    assert run.variant(5).off_grid is False  # a grid value: not off the grid, even when injected
+    refused = xxp("inject", f"r{run.run_id}", "--space", "Grid", "--set", "x=5000", "--db", run.db)
+    assert refused.returncode != 0
+    assert "G.x=5000 is outside G.x's declared range" in refused.stdout + refused.stderr
+    assert "(0, 1000)" in refused.stdout + refused.stderr
+    rows = json.loads(xxp("variants", f"r{run.run_id}", "--json", "--db", run.db).stdout)
+    assert {r["id"]: r["off_grid"] for r in rows if r["origin"] == "injected"} == {"v4": True, "v5": False}
+    table = xxp("variants", f"r{run.run_id}", "--db", run.db).stdout
+    assert "injected (off grid)" in table
+    run.release_all()
+    finish(run)
+    assert run.variant(4).status == "completed" and run.variant(4).objective == 500.0

@@ -133,9 +133,12 @@ async def test_inject_through_the_form(live_run):
         await pilot.pause()
         form = app.screen
         assert form.__class__.__name__ == "InjectForm"
-        await pilot.press(*"99")  # x: outside range(0, 6) -> the form refuses
+        await pilot.press(*"5000")  # x: outside its declared range (0, 1000) -> the form refuses
         await pilot.pause()
         assert form.query_one("#ok").disabled
+        await pilot.press("backspace", "backspace")  # 50: off the grid range(0, 6), inside the declared range
+        await pilot.pause()
+        assert "off the grid" in str(form.query_one("#errors").render()) and not form.query_one("#ok").disabled
         await pilot.press("backspace", "backspace", "4", "tab", "b")
         await pilot.pause()
         assert not form.query_one("#ok").disabled
@@ -262,6 +265,7 @@ async def test_filter_sort_and_follow(live_run):
         await pilot.pause()
         assert len(table.order) == 12
         await goto(pilot, app, 5)
+        await pilot.press("F")  # follow: off at first, as in htop
         await pilot.press("colon", *"sort x desc", "enter")
         await pilot.pause()
         xs = [table.rows[v].data["params"]["S.x"] for v in table.order]

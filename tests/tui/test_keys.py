@@ -43,6 +43,8 @@ async def test_palette_runs_the_apps_actions(tmp_path):
         await palette(pilot, "freeze")
         await wait_for(pilot, lambda: app.frozen, what="frozen from the palette")
         await palette(pilot, "sort by")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "SortScreen", what="the list of columns")
+        await pilot.press("j", "enter")  # id, then space
         await wait_for(pilot, lambda: app.table.sort_key == "space", what="sorted from the palette")
         await palette(pilot, "prune")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", what="the prune confirmation")
@@ -62,11 +64,11 @@ async def test_tab_completes_in_the_command_line(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
         await pilot.press("colon", *"pri")
-        await wait_for(pilot, lambda: app.cmdline._suggestion == "prio", what="a suggestion")
+        await wait_for(pilot, lambda: app.cmdline._suggestion == "prio ", what="a suggestion")
         await pilot.press("tab")
-        assert app.cmdline.value == "prio" and app.cmdline.has_focus
-        await pilot.press("space", *"v1")
-        await wait_for(pilot, lambda: app.cmdline._suggestion == "prio v1", what="a variant suggestion")
+        assert app.cmdline.value == "prio " and app.cmdline.has_focus  # the space: ready for the variant
+        await pilot.press(*"v1")
+        await wait_for(pilot, lambda: app.cmdline._suggestion == "prio v1 ", what="a variant suggestion")
         await pilot.press("escape")
         assert not app.cmdline.display and app.table.has_focus
 

@@ -22,6 +22,11 @@ LARGE = (132, 40)
 
 @pytest.fixture
 def frozen_app(tmp_path, monkeypatch):
+    import textual.constants
+
+    # A true-colour terminal, whatever TERM the tests run under (none in CI: Rich would pick 16
+    # colours, where the viewer draws its cursor in reverse video; test_first_hour covers that).
+    monkeypatch.setattr(textual.constants, "COLOR_SYSTEM", "truecolor")
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     db, run_id = frozen_kb(tmp_path)
@@ -93,7 +98,7 @@ def test_inject_form(snap_compare, frozen_app):
         form = pilot.app.screen
         for inp in form.query("Input"):
             inp.cursor_blink = False
-        await pilot.press(*"99")  # out of range: the form says so and keeps Inject disabled
+        await pilot.press(*"5000")  # outside the declared range (0, 1000): the form says so, Inject disabled
         await pilot.pause()
         assert form.query_one("#ok").disabled
 
@@ -109,3 +114,21 @@ def test_filter_line(snap_compare, frozen_app):
         await wait_for(pilot, lambda: len(pilot.app.table.order) == 6, what="filtered rows")
 
     assert snap_compare(frozen_app, terminal_size=SMALL, run_before=run_before)
+
+
+def test_main_screen_16_colours_on_the_linux_console(snap_compare, tmp_path, monkeypatch):
+    """TERM=linux: 16 colours (the cursor row in reverse video, not the accent turned bright red) and
+    ASCII for the tree's icons and guides, the borders and the sort arrow."""
+    import textual.constants
+
+    monkeypatch.setattr(textual.constants, "COLOR_SYSTEM", "standard")
+    monkeypatch.setenv("TERM", "linux")
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    db, run_id = frozen_kb(tmp_path)
+    app = XxpApp(db, run_id, keymap={}, poll_interval=0.05, clock=lambda: T0 + 125)
+    try:
+        assert snap_compare(app, terminal_size=SMALL, run_before=loaded)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import typer
 from xxp_tui.cli.output import fail_usage
 
 DB_OPTION = typer.Option(None, "--db", envvar="XXP_DB",
-                         help="Knowledge base file (default: .xxp/kb.sqlite here or in a parent folder).")
+                         help="Knowledge base file (default: the project's .xxp/kb.sqlite, found from any folder "
+                              "inside the project).")
 
 
 def run_argument(help_text: str = "r3, 3 or latest.", default: str | None = "latest"):
@@ -28,10 +30,11 @@ def variant_argument(help_text: str = "v12 (or 12)."):
     return typer.Argument(..., metavar="VARIANT", help=help_text, autocompletion=complete_variant)
 
 
-def locate_kb(db: Path | None) -> Path:
+def locate_kb(db: Path | None, hint: bool = False) -> Path:
     """The KB to read: `db`, $XXP_DB, or the nearest .xxp/kb.sqlite from here upwards; KBError
     with a sentence when there is none. The one place that decides it: the commands, shell
-    completion and `xxp_tui.results` all call it."""
+    completion and `xxp_tui.results` all call it. `hint`: say on stderr when an older KB beside a
+    spec also exists (xxp_tui.project)."""
     from xxp_tui.kb.connection import KBError
 
     if db is not None:
@@ -47,13 +50,15 @@ def locate_kb(db: Path | None) -> Path:
         if not path.exists():
             raise KBError(f"No knowledge base at {path} (from XXP_DB).")
         return path
-    here = Path.cwd()
-    for folder in (here, *here.parents):
-        candidate = folder / ".xxp" / "kb.sqlite"
-        if candidate.exists():
-            return candidate
-    raise KBError("No knowledge base here (.xxp/kb.sqlite in this folder or a parent). "
-                  "Run an experiment first, or pass --db PATH.")
+    from xxp_tui.project import find_kb, two_kbs_hint
+
+    found = find_kb()
+    if found.path is None:
+        raise KBError("No knowledge base here (.xxp/kb.sqlite at this project's root, in this folder or a parent). "
+                      "Run an experiment first, or pass --db PATH.")
+    if hint and found.other is not None:
+        print(two_kbs_hint(found.path, found.other), file=sys.stderr)
+    return found.path
 
 
 def find_db(db: Path | None) -> Path:
@@ -61,7 +66,7 @@ def find_db(db: Path | None) -> Path:
     from xxp_tui.kb.connection import KBError
 
     try:
-        return locate_kb(db)
+        return locate_kb(db, hint=True)
     except KBError as exc:
         fail_usage(str(exc))
 

@@ -83,7 +83,7 @@ def variants(
         rows = variant_rows(kb, run_id_of(kb, run_ref), status=status)
         notes = kbn.for_variants(kb, [int(r["id"][1:]) for r in rows]) if as_json else {}
     if as_json:
-        keys = ("id", "run", "space", "status", "params", "metrics", "priority", "origin", "reason")
+        keys = ("id", "run", "space", "status", "params", "metrics", "priority", "origin", "off_grid", "reason")
         print(json.dumps([{**{k: r[k] for k in keys}, "notes": [n.to_json() for n in notes[int(r["id"][1:])]]}
                           for r in rows], indent=2))
         return
@@ -94,7 +94,8 @@ def variants(
     table = []
     for r in rows:
         table.append([r["id"], r["space"], r["status"], str(r["priority"]), _fmt(r["objective"]),
-                      *[_fmt(r["params"].get(p)) for p in params], r["origin"], r["reason"] or ""])
+                      *[_fmt(r["params"].get(p)) for p in params],
+                      f"{r['origin']} (off grid)" if r["off_grid"] else r["origin"], r["reason"] or ""])
     print_table(["id", "space", "status", "prio", "objective", *params, "origin", "reason"], table)
 
 

@@ -17,7 +17,8 @@ READ_ONLY = typer.Option(False, "--read-only", envvar="XXP_READ_ONLY",
                          help="Viewer: watch only, steering keys disabled.")
 NO_MOUSE = typer.Option(False, "--no-mouse", envvar="XXP_NO_MOUSE", help="Viewer: do not capture the mouse.")
 LOW_BANDWIDTH = typer.Option(False, "--low-bandwidth", envvar="XXP_LOW_BANDWIDTH",
-                             help="Viewer: fewer frames, no animations (slow SSH).")
+                             help="Viewer for slow links: the screen changes only when the run does (no ticking "
+                                  "clock), fewer frames, no animations, no braille in charts.")
 
 EXIT_CODES = {"completed": 0, "failed": 1, "interrupted": 130, "stopped": 0}
 
@@ -157,8 +158,9 @@ def run(
 ) -> None:
     """Validate SPEC, then run it. Exit 0 when every variant completed (or was pruned), 1 if any
     failed, 2 on an invalid spec or misuse, 130 when interrupted (resume with `xxp-tui resume`)."""
-    from xxp_tui.engine.launch import create_run, start_detached, wait_for_engine
+    from xxp_tui.engine.launch import create_run, project_dir_for, start_detached, wait_for_engine
     from xxp_tui.kb import KBError, default_db_path
+    from xxp_tui.project import older_spec_kb, two_kbs_hint
     from xxp_tui.spec import load_project
 
     if not spec.is_file():
@@ -188,12 +190,20 @@ def run(
         experiment = names[0]
     elif experiment not in names:
         fail_usage(f"No experiment {experiment} in {spec} (experiments: {', '.join(names)}).")
+    from xxp_tui.engine.requirements import missing_modules, refusal
+
+    missing = missing_modules(result.project)
+    if missing:
+        fail(refusal(spec, missing), 2)
     kind, scheduler = _executor_choice(spec, executor, scheduler)
     settings = {"no_cache": no_cache, "max_log_mb": max_log_mb, "warm_start": warm_start, "max_failures": max_failures,
                 "no_task_envs": no_task_envs, "strict_task_envs": strict_task_envs}
     if kind == "dask" and scheduler and not workers:
         settings["slots"] = "cluster"  # as many tasks at once as the cluster has worker threads, live
     db_path = db or default_db_path(spec)
+    older = None if db or os.environ.get("XXP_DB") else older_spec_kb(spec, db_path)
+    if older is not None:
+        print(two_kbs_hint(db_path, older), file=sys.stderr)
     if warm_start not in (None, "auto", "none"):
         _check_warm_start_run(db_path, warm_start)
     try:
@@ -204,14 +214,30 @@ def run(
     if headless or not _interactive():
         print(f"run r{new.run_id} of {experiment} (knowledge base {db_path})", flush=True)
         raise typer.Exit(_drive(db_path, new.run_id, max_log_mb=max_log_mb))
-    proc = start_detached(db_path, new.run_id, spec.resolve().parent)
+    proc = start_detached(db_path, new.run_id, project_dir_for(spec))
+    preload_viewer()
     problem = wait_for_engine(db_path, new.run_id, proc)
     if problem:
         fail(f"the engine of r{new.run_id} did not start: {problem}", 2)
     from xxp_tui.cli.tui_launch import open_tui
 
-    raise typer.Exit(open_tui(db_path, new.run_id, read_only=read_only, mouse=not no_mouse,
-                              low_bandwidth=low_bandwidth))
+    code = open_tui(db_path, new.run_id, read_only=read_only, mouse=not no_mouse, low_bandwidth=low_bandwidth)
+    if older is not None:  # the viewer's screen hid the line printed before it
+        print(two_kbs_hint(db_path, older), file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def preload_viewer() -> None:
+    """Import the viewer (Textual and its widgets: seconds on a busy machine) in a thread while the
+    engine starts, so the first screen comes as soon as the engine beats, not an import later."""
+    import contextlib
+    import threading
+
+    def load() -> None:
+        with contextlib.suppress(Exception):  # open_tui imports it again and reports a real problem
+            import xxp_tui.tui.app  # noqa: F401
+
+    threading.Thread(target=load, name="preload-viewer", daemon=True).start()
 
 
 def _executor_choice(spec: Path, executor: str | None, scheduler: str | None) -> tuple[str, str | None]:
@@ -301,6 +327,7 @@ def resume(
         raise typer.Exit(_drive(db_path, run_id, allow_changed_spec=allow_changed_spec))
     extra = ["--allow-changed-spec"] if allow_changed_spec else []
     proc = start_detached(db_path, run_id, Path(run.project_dir), extra)
+    preload_viewer()
     problem = wait_for_engine(db_path, run_id, proc)
     if problem:
         fail(f"the engine of r{run_id} did not start: {problem}", 2)

@@ -10,20 +10,29 @@ from pathlib import Path
 def open_tui(db: Path, run_id: int, read_only: bool = False, mouse: bool = True, low_bandwidth: bool = False) -> int:
     """Run the viewer on `run_id`; when it closes, say the run goes on and how to come back."""
     if low_bandwidth:
-        os.environ.setdefault("TEXTUAL_FPS", "20")
+        os.environ.setdefault("TEXTUAL_FPS", "10")
         os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
     from xxp_tui.tui.app import XxpApp
 
-    app = XxpApp(db, run_id, read_only=read_only)
+    app = XxpApp(db, run_id, read_only=read_only, low_bandwidth=low_bandwidth)
     status = app.run(mouse=mouse)
     goes_on = status not in ("completed", "failed", "stopped")
-    where = f" --db {db}" if Path.cwd() not in Path(db).resolve().parents else ""
+    where = "" if found_from_here(db) else f" --db {db}"
     if goes_on:
         print(f"Viewer closed; r{run_id} goes on in the background ({status}).")
         print(f"Come back with: xxp-tui attach r{run_id}{where}")
     else:
         print(f"r{run_id} is {status}. Results: xxp-tui variants r{run_id}{where}")
     return 0
+
+
+def found_from_here(db: Path) -> bool:
+    """Whether a command typed in this folder with no --db would open `db` (so a hint can omit it)."""
+    from xxp_tui.project import find_kb
+
+    env = os.environ.get("XXP_DB")
+    chosen = Path(env).expanduser() if env else find_kb().path
+    return chosen is not None and chosen.resolve() == Path(db).resolve()
 
 
 def pick_run(db: Path) -> int | None:

@@ -197,7 +197,7 @@ class Engine(Steering, Transferring):
             import optuna  # noqa: F401 - imported now, not inside the write transaction that starts a space
         self.spec_dir = self.project.entry.parent
         self.project_dir = Path(run.project_dir)
-        private_state_dir(self.project_dir)
+        private_state_dir(self.db_path)
         self.run_dir = run_folder(self.project_dir, self.run_id, self.db_path)
         self.workers = max(1, run.workers)
         self.paused = run.paused

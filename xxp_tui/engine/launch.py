@@ -13,6 +13,7 @@ from pathlib import Path
 from xxp_tui.engine.taskspec import private_state_dir, run_folder
 from xxp_tui.kb import open_kb
 from xxp_tui.kb import runs as kbr
+from xxp_tui.project import root_for_spec
 from xxp_tui.spec.loader import LoadResult
 from xxp_tui.spec.summary import project_summary
 
@@ -25,7 +26,8 @@ class NewRun:
 
 
 def project_dir_for(spec: Path) -> Path:
-    return spec.resolve().parent
+    """The project root (see xxp_tui.project): the engine's working folder and the git state recorded."""
+    return root_for_spec(spec)
 
 
 def create_run(result: LoadResult, experiment: str, db: Path, *, workers: int, seed: int,
@@ -43,13 +45,13 @@ def create_run(result: LoadResult, experiment: str, db: Path, *, workers: int, s
     return NewRun(db, run_id, experiment)
 
 
-def engine_log_path(project_dir: Path, run_id: int, db: Path | None = None) -> Path:
+def engine_log_path(project_dir: Path, run_id: int, db: Path) -> Path:
     return run_folder(project_dir, run_id, db) / "engine.log"
 
 
 def start_detached(db: Path, run_id: int, project_dir: Path, extra: list[str] | None = None) -> subprocess.Popen:
     """Start `python -m xxp_tui.engine` in its own session, logging to the run's engine.log."""
-    private_state_dir(project_dir)
+    private_state_dir(db)
     log = engine_log_path(project_dir, run_id, db)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:

@@ -140,11 +140,12 @@ class Steering:
         (vid,) = kbv.insert(self.kb, self.run_id, [kbv.NewVariant(
             space=node, params=check.params, config=check.config,
             seed=space.seed if space.seed is not None else self.seed, priority=priority, origin="injected",
-            iteration=state.iteration)])
+            iteration=state.iteration, off_grid=bool(check.off_grid))])
         self.node_open.setdefault(node, set()).add(vid)
         self._enqueue(kbv.get(self.kb, vid))
         filled = f"; defaults used for {', '.join(check.filled)}" if check.filled else ""
-        return "done", f"injected v{vid} into {node}: {short(check.params)}{filled}"
+        off = f"; off the grid: {', '.join(check.off_grid)}" if check.off_grid else ""
+        return "done", f"injected v{vid} into {node}: {short(check.params)}{filled}{off}"
 
     def _cmd_pause(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
         if self.paused:

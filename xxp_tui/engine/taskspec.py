@@ -2,7 +2,7 @@
 
 Layout of one task execution (`attempt` > 1 gets `Task.2/`, `Task.3/`…):
 
-    .xxp/runs/r<run>/v<variant>/<Task>/       (r<run>-kb<hash>/ for a KB kept outside the project)
+    .xxp/runs/r<run>/v<variant>/<Task>/       beside the KB (r<run>-kb<hash>/ for a KB not named .xxp/kb.sqlite)
         params.json     XXP_PARAMS: typed params, input and output paths, seed, ids
         metrics.jsonl   XXP_METRICS: the task appends {"name", "value", "step"} lines
         stdout.log  stderr.log
@@ -14,7 +14,6 @@ through params.json, so shell metacharacters in them are inert.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xxp_tui.project import make_private, run_folder_name, runs_root
 from xxp_tui.spec.model import Task, TaskSignature, Workflow
 
 # A script written for ExtremeXP: it uses the injected globals or imports ExtremeXP's helpers.
@@ -104,23 +104,20 @@ class TaskSpec:
     absent_inputs: list[str] = field(default_factory=list)  # linked outputs their task did not write
 
 
-def private_state_dir(project_dir: Path) -> Path:
-    """The project's `.xxp/` (task folders, logs, engine logs), made private to the user: 0700, so
-    everything below it is unreadable to others whatever the umask."""
-    folder = project_dir / ".xxp"
-    folder.mkdir(parents=True, exist_ok=True)
-    if folder.stat().st_mode & 0o077:
-        os.chmod(folder, 0o700)
-    return folder
+def private_state_dir(db: Path) -> Path:
+    """The `.xxp/` beside the KB `db` (task folders, logs, engine logs), made private to the user:
+    0700, so everything below it is unreadable to others whatever the umask."""
+    return make_private(runs_root(db).parent)
 
 
-def run_folder(project_dir: Path, run_id: int, db: Path | None = None) -> Path:
-    """A run's folder under `.xxp/runs/`: `r3` for the project's own KB (`.xxp/kb.sqlite`);
-    a KB kept elsewhere (`--db`) tags it (`r3-kb1a2b…`), so the r3 of two KBs never share folders."""
-    root = project_dir / ".xxp" / "runs"
-    if db is None or Path(db).resolve() == (project_dir / ".xxp" / "kb.sqlite").resolve():
-        return root / f"r{run_id}"
-    return root / f"r{run_id}-kb{hashlib.sha256(str(Path(db).resolve()).encode()).hexdigest()[:10]}"
+def run_folder(project_dir: Path, run_id: int, db: Path) -> Path:
+    """A run's folder: `.xxp/runs/r3` beside the KB (`r3-kb1a2b…` for a KB not named `.xxp/kb.sqlite`).
+    A run started by an earlier version, which put run folders under the project's `.xxp/` whatever
+    the KB, keeps its folder, so resuming it across the upgrade redoes nothing."""
+    name = run_folder_name(db, run_id)
+    current = runs_root(db) / name
+    legacy = project_dir / ".xxp" / "runs" / name
+    return legacy if legacy.is_dir() and not current.exists() else current
 
 
 def workdir(run_dir: Path, variant_id: int, task: str, attempt: int) -> Path:

@@ -79,12 +79,15 @@ def _disk_nearly_full(path: Path) -> bool:
 
 
 def default_db_path(spec: Path | None = None, cwd: Path | None = None) -> Path:
-    """`$XXP_DB`, else `.xxp/kb.sqlite` in the folder holding the spec, else in the working dir."""
+    """`$XXP_DB`, else `.xxp/kb.sqlite` at the spec's project root (xxp_tui.project), else in the working dir."""
+    from xxp_tui.project import kb_for_spec
+
+    if spec is not None:
+        return kb_for_spec(spec)
     env = os.environ.get("XXP_DB")
     if env:
         return Path(env).expanduser()
-    base = spec.resolve().parent if spec is not None else (cwd or Path.cwd())
-    return base / DEFAULT_DIR / DEFAULT_NAME
+    return (cwd or Path.cwd()) / DEFAULT_DIR / DEFAULT_NAME
 
 
 def _create_private(path: Path) -> None:

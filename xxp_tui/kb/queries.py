@@ -34,6 +34,7 @@ def variant_row(v: kbv.Variant, metrics: dict[str, object]) -> dict:
         "metrics": metrics,
         "priority": v.priority,
         "origin": v.origin,
+        "off_grid": v.off_grid,
         "reason": v.reason,
         "objective": v.objective,
         "seed": v.seed,

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from xxp_tui.kb.connection import KB
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def _v1(kb: KB) -> None:
@@ -180,7 +180,13 @@ def _v7(kb: KB) -> None:
     kb.db["notes"].create_index(["run_id", "variant_id"])
 
 
-MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(kb: KB) -> None:
+    """An injected variant may take a value the space's lists lack but its task's declared range admits:
+    it is marked off the grid, so the table and `variants --json` never pass it off as a grid point."""
+    kb.db["variants"].add_column("off_grid", int, not_null_default=0)
+
+
+MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

@@ -39,6 +39,7 @@ class Variant:
     attempts: int
     rev: int
     source_variant: int | None = None
+    off_grid: bool = False  # injected with a value outside the space's lists (inside the declared range)
 
     @property
     def label(self) -> str:
@@ -62,7 +63,7 @@ def _variant(row) -> Variant:
         config=json.loads(row["config"] or "{}"), seed=row["seed"], priority=row["priority"] or 0,
         origin=row["origin"], trial=row["trial"], objective=row["objective"], created=row["created"],
         started=row["started"], ended=row["ended"], attempts=row["attempts"] or 0, rev=row["rev"] or 0,
-        source_variant=row["source_variant"],
+        source_variant=row["source_variant"], off_grid=bool(row["off_grid"]),
     )
 
 
@@ -92,6 +93,7 @@ class NewVariant:
     status: str = "queued"
     reason: str | None = None
     source_variant: int | None = None
+    off_grid: bool = False
 
 
 def insert(kb: KB, run_id: int, new: Iterable[NewVariant]) -> list[int]:
@@ -103,9 +105,9 @@ def insert(kb: KB, run_id: int, new: Iterable[NewVariant]) -> list[int]:
             assert v.origin in ORIGINS and v.status in VARIANT_STATES
             cur = kb.conn.execute(
                 "INSERT INTO variants (run_id, space, iteration, status, reason, params, config, seed, priority,"
-                " origin, trial, created, rev, source_variant) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " origin, trial, created, rev, source_variant, off_grid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, v.space, v.iteration, v.status, v.reason, json.dumps(v.params), json.dumps(v.config),
-                 v.seed, v.priority, v.origin, v.trial, now, rev, v.source_variant),
+                 v.seed, v.priority, v.origin, v.trial, now, rev, v.source_variant, int(v.off_grid)),
             )
             ids.append(cur.lastrowid)
             rev += 1
@@ -241,6 +243,18 @@ def task_runs_for_run(kb: KB, run_id: int) -> list[TaskRun]:
     return [_task_run(r) for r in kb.query(
         "SELECT t.* FROM task_runs t JOIN variants v ON v.id = t.variant_id WHERE v.run_id = ? ORDER BY t.id",
         (run_id,))]
+
+
+def task_activity(kb: KB, variant_ids: Iterable[int]) -> dict[int, tuple[int, float | None]]:
+    """Per variant: how many of its task runs are running, and when its last one ended. A paused
+    run's variant with none running sits between two tasks: it is not working."""
+    ids = list(variant_ids)
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    return {r["variant_id"]: (r["running"] or 0, r["last_end"]) for r in kb.query(
+        f"SELECT variant_id, SUM(status = 'running') AS running, MAX(ended) AS last_end FROM task_runs"
+        f" WHERE variant_id IN ({marks}) GROUP BY variant_id", ids)}
 
 
 def task_runs_in_state(kb: KB, run_id: int, status: str) -> list[TaskRun]:

@@ -84,6 +84,7 @@ class Injection:
     params: dict[str, Scalar] = field(default_factory=dict)  # by Task.param
     errors: list[str] = field(default_factory=list)
     filled: list[str] = field(default_factory=list)  # parameters given their default
+    off_grid: list[str] = field(default_factory=list)  # `Task.param`s set to a value the space's lists lack
 
     @property
     def ok(self) -> bool:
@@ -104,8 +105,10 @@ def check_injection(space: Space, workflow: Workflow | None, values: Mapping[str
     fixed = {b.key for b in space.bindings if b.vp is None}
     chosen: dict[str, Scalar] = {}
     for key, value in values.items():
-        if key in by_vp and key not in params:
-            key = by_vp[key]
+        key, problem = _resolve_key(key, space, params, by_vp, fixed)
+        if problem:
+            out.errors.append(problem)
+            continue
         if key in fixed:
             out.errors.append(f"{key} is fixed by space {space.name}; it cannot be set")
             continue
@@ -141,14 +144,47 @@ def check_injection(space: Space, workflow: Workflow | None, values: Mapping[str
             value = int(value)
         if domains and not any(d.contains(value) for d in domains):
             shown = " + ".join(d.describe() for d in domains)
-            out.errors.append(f"{key}={value!r} is outside the space's {vp} = {shown}")
-            continue
+            admitted = _declared_admits(declared, value)
+            if admitted is None:
+                out.errors.append(f"{key}={value!r} is not in the space's {vp} = {shown}, and {key} declares no range "
+                                  "that would admit another value")
+                continue
+            if not admitted:
+                out.errors.append(f"{key}={value!r} is outside {key}'s declared {declared.domain.describe()} "
+                                  f"(the space's {vp} = {shown})")
+                continue
+            out.off_grid.append(key)
         out.params[key] = value
         out.config[vp] = value
     for b in space.bindings:
         if b.vp is None:
             out.params[b.key] = b.value
     return out
+
+
+def _resolve_key(key: str, space: Space, params: Mapping, by_vp: Mapping[str, str], fixed: set[str]
+                 ) -> tuple[str, str | None]:
+    """`Task.param`, a value list's name, or a param's short name when only one task of the space has it."""
+    if key in params or key in fixed or "." in key:
+        return key, None
+    if key in by_vp:
+        return by_vp[key], None
+    matches = [k for k in (*params, *sorted(fixed)) if k.split(".", 1)[-1] == key]
+    if len(matches) == 1:
+        return matches[0], None
+    if len(matches) > 1:
+        return key, f"{key} is ambiguous in space {space.name}: say which one ({', '.join(matches)})"
+    return key, None
+
+
+def _declared_admits(declared: ParamSpec | None, value: Scalar) -> bool | None:
+    """Whether the task's declared range (or enum) admits `value`; None when it declares none."""
+    domain = declared.domain if declared is not None else None
+    if domain is None:
+        return None
+    if isinstance(domain, RangeDomain):
+        return domain.within_bounds(value)
+    return domain.contains(value)
 
 
 def check_answer(fields: Mapping[str, ParamSpec], values: Mapping[str, Scalar]) -> tuple[dict[str, Scalar], list[str]]:

@@ -30,6 +30,7 @@ from xxp_tui.spec.model import Project
 from xxp_tui.tui import commandline
 from xxp_tui.tui.screens.modals import AnswerForm, ConfirmScreen, HelpScreen, InjectForm, NoteForm
 from xxp_tui.tui.source import Delta, RunSource, VariantDetail, read_tail
+from xxp_tui.tui.terminal import glyphs
 from xxp_tui.tui.widgets.charts import ChartPane
 from xxp_tui.tui.widgets.panes import DetailsPane, EventsPane, LogPane, StatusBar
 from xxp_tui.tui.widgets.run_tree import RunTree
@@ -47,11 +48,12 @@ PALETTE_TITLES = {
     "xxp.resume_engine": "Restart the dead engine", "xxp.command": "Command line (:)", "xxp.filter": "Filter the table",
     "xxp.help": "Help: every key", "xxp.quit": "Quit the viewer (the run goes on)", "xxp.details": "Details pane",
     "xxp.logs": "Log tail pane", "xxp.charts": "Charts pane (again: next chart)", "xxp.events": "Events pane",
-    "xxp.sort": "Sort by the next column", "xxp.sort.invert": "Invert the sort",
+    "xxp.sort": "Sort by a column (a list of them)", "xxp.sort.invert": "Invert the sort",
     "xxp.follow": "Follow the cursor's variant on/off", "xxp.freeze": "Freeze or unfreeze live updates",
     "xxp.table.tag": "Tag or untag the cursor's variant", "xxp.table.untag": "Untag all",
     "xxp.knowledge": "Knowledge: cache reuse, best configurations, parameter importance",
     "xxp.note": "Note on the cursor's variant (or the run): what you learned",
+    "xxp.chart.full": "Chart on the whole screen",
 }
 # Moves and Back have no use in a palette.
 PALETTE_SKIP = {"xxp.escape", "xxp.focus.tree", "xxp.table.down", "xxp.table.up", "xxp.table.pagedown",
@@ -118,7 +120,8 @@ class CommandSuggester(Suggester):
             [c.key for c in table.columns])
         if not options:
             return None
-        return " ".join([*words[:-1], options[0].rstrip()]) if len(words) > 1 else options[0].rstrip()
+        # A completed command keeps its trailing space (`:go` Tab gives `goto `, ready for `v3`).
+        return " ".join([*words[:-1], options[0]]) if len(words) > 1 else options[0]
 
 
 class CommandLine(Input):
@@ -151,7 +154,8 @@ class XxpApp(App[str]):
         Binding("minus", "parallel(-1)", "Workers-", show=False, id="xxp.parallel.down"),
         Binding("X", "stop", "Stop run", show=False, id="xxp.stop"),
         Binding("R", "resume_engine", "Restart engine", show=False, id="xxp.resume_engine"),
-        Binding("enter", "pane('details')", "Details", show=False, id="xxp.details"),
+        Binding("enter", "pane('details', False)", "Details", show=False, id="xxp.details"),
+        Binding("C", "chart_screen", "Full chart", show=False, id="xxp.chart.full"),
         Binding("l", "pane('logs')", "Logs", show=False, id="xxp.logs"),
         Binding("c", "charts", "Charts", show=False, id="xxp.charts"),
         Binding("x", "next_param", "Chart param", show=False, id="xxp.chart.param"),
@@ -167,8 +171,18 @@ class XxpApp(App[str]):
     ]
 
     def __init__(self, db: Path, run_id: int, *, read_only: bool = False, poll_interval: float = 0.25,
-                 keymap: dict[str, str] | None = None, clock=time.time) -> None:
+                 keymap: dict[str, str] | None = None, clock=time.time, low_bandwidth: bool = False) -> None:
         super().__init__()
+        if self.no_color:
+            # Textual answers NO_COLOR with grey shades; no-color.org asks for no colour at all.
+            from textual.filter import Monochrome, NoColor
+
+            self._filters = [NoColor() if isinstance(f, Monochrome) else f for f in self._filters]
+        # --low-bandwidth: the screen changes only when the run does (no clock ticking each second),
+        # the KB is read once a second, logs and charts refresh less often, and charts draw no braille.
+        self.low_bandwidth = low_bandwidth
+        if low_bandwidth:
+            poll_interval = max(poll_interval, 1.0)
         self.clock = clock  # injectable, so snapshots of a live run are stable
         self.db = Path(db)
         self.run_id = run_id
@@ -237,12 +251,18 @@ class XxpApp(App[str]):
             self.set_keymap(self._keymap)
         self.cmdline.display = False
         self.table.focus()
+        if glyphs().tree_lines is not None:
+            self.screen.add_class("ascii")  # borders of ASCII characters (app.tcss)
+        if self.low_bandwidth:
+            self.chart.line_marker = "dot"
         self.on_resize()
         self.load_project()
         self.poll()
-        self.set_interval(0.5, self.tail_logs)
-        self.set_interval(1.0, self.refresh_charts)
-        self.set_interval(1.0, self.tick_status)
+        slow = 4 if self.low_bandwidth else 1
+        self.set_interval(0.5 * slow, self.tail_logs)
+        self.set_interval(1.0 * slow, self.refresh_charts)
+        if not self.low_bandwidth:  # with it, the status line changes with the run only (see _apply)
+            self.set_interval(1.0, self.tick_status)
 
     def on_resize(self, event=None) -> None:
         if not hasattr(self, "bottom"):
@@ -297,7 +317,7 @@ class XxpApp(App[str]):
         tree = self.run_tree
         if self.summary is not None:
             tree.build(self.project, experiment, self.nodes)
-            tree.update_states(self.nodes, self.progress())
+            tree.update_states(self.nodes, self.progress(), self.summary.run.status, self.summary.run.paused)
         chart = self.chart
         if self.project and experiment in self.project.experiments:
             objectives = [o for sp in self.project.experiments[experiment].spaces.values() for o in sp.objectives]
@@ -343,17 +363,28 @@ class XxpApp(App[str]):
             tree = self.run_tree
             if first_summary or not tree.node_items:
                 tree.build(self.project, delta.summary.run.experiment, delta.nodes)
-            tree.update_states(delta.nodes, self.progress())
+            tree.update_states(delta.nodes, self.progress(), delta.summary.run.status, delta.summary.run.paused)
             events = self.events_pane
             for e in delta.events:
                 when = time.strftime("%H:%M:%S", time.localtime(e.time))
                 text = e.detail.get("outcome") or e.detail.get("text") or ""
                 who = "" if e.actor == "engine" else f"{e.actor} {e.kind}: "
                 events.write_line(f"{when} {who}{text}")
-            self.tick_status()
+            if not self.low_bandwidth or self._run_changed(delta):
+                self.tick_status()
         if self.selected is None and self.table.cursor_variant is not None:
             self._select(self.table.cursor_variant)
         self._refresh_bindings_if_changed()
+
+    def _run_changed(self, delta: Delta) -> bool:
+        """Whether a delta carries news (rows, events, states), not only the passing of time: with
+        --low-bandwidth the status line is redrawn for news only, so an idle run sends nothing."""
+        s = delta.summary
+        state = (s.run.status, s.run.paused, s.run.workers, s.engine, tuple(sorted(s.counts.items())),
+                 tuple(sorted((n, st.status) for n, st in delta.nodes.items())))
+        changed = state != getattr(self, "_last_news", None) or bool(delta.variants or delta.events)
+        self._last_news = state
+        return changed
 
     def _tally(self, data: dict, sign: int) -> None:
         key = (data["space"], data.get("iteration") or 0)
@@ -381,6 +412,9 @@ class XxpApp(App[str]):
     def tick_status(self) -> None:
         if self.summary is None:
             return
+        table = self.table
+        shown = table.filter_text.strip()
+        self.status_bar.filter_note = f"filter {shown}: {len(table.order)} of {len(table.rows)}" if shown else ""
         now = self.clock()
         recent = self.completion_times = [t for t in self.completion_times if now - t < 300]
         window = min(300.0, max(30.0, now - (self.summary.run.started or now)))
@@ -390,7 +424,31 @@ class XxpApp(App[str]):
             if state.kind == "space" and state.status == "running" and state.total:
                 created = self._created.get((name, state.iteration), 0)
                 remaining += max(0, state.total - created)
+            elif state.status == "pending":
+                remaining += self._node_size(name)  # nodes still ahead: later spaces, interactions
         self.status_bar.show(self.summary, throughput, remaining, self.read_only, self.frozen, now)
+
+    def _node_size(self, name: str) -> int:
+        """How many variants a node not reached yet will run: a space's budget or grid size, 1 for a
+        task or an interaction (0 when the spec cannot say, e.g. a continuous space without runs)."""
+        exp = self.project.experiments.get(self.summary.run.experiment) if self.project and self.summary else None
+        if exp is None:
+            return 0
+        if name not in exp.spaces:
+            return 1 if name in exp.tasks else 0
+        space = exp.spaces[name]
+        if space.runs:
+            return space.runs
+        size = 1
+        for vp in {b.vp for b in space.bindings if b.vp is not None}:
+            domains = space.param_values.get(vp, ())
+            if not domains or not all(d.is_finite for d in domains):
+                return 0
+            try:
+                size *= sum(len(d.enumerate()) for d in domains)
+            except ValueError:
+                return 0
+        return size
 
     # ------------------------------------------------------------------ selection and panes
 
@@ -437,22 +495,32 @@ class XxpApp(App[str]):
             if text:
                 log.write(text)
 
-    def refresh_charts(self) -> None:
-        chart = self.chart
-        if self.switcher.current != "charts":
-            return
+    def chart_data(self) -> dict:
         done = sorted((r.data.get("ended") or 0, vid, r.data) for vid, r in self.table.rows.items()
                       if r.data["status"] == "completed" and r.data.get("objective") is not None)
         points = [(i, data["objective"]) for i, (_, _, data) in enumerate(done, start=1)]
         names = list(dict.fromkeys(k for _, _, data in done for k in data["params"]))
         param_points = {n: [(data["params"].get(n), data["objective"]) for _, _, data in done] for n in names}
-        chart.set_data(objective=points, param_names=names, param_points=param_points)
+        return {"objective": points, "param_names": names, "param_points": param_points}
+
+    def refresh_charts(self) -> None:
+        chart = self.chart
+        if self.switcher.current != "charts":
+            return
+        chart.set_data(**self.chart_data())
         chart.redraw()
 
-    def action_pane(self, name: str) -> None:
+    def action_chart_screen(self) -> None:
+        """C: the chart on the whole screen, where its axes and points can be read (c, x as below)."""
+        from xxp_tui.tui.screens.chart import ChartScreen
+
+        self.push_screen(ChartScreen(self.chart))
+
+    def action_pane(self, name: str, toggle: bool = True) -> None:
+        """Show a bottom pane; its key again hides it (l, c, e). Enter only ever shows the details."""
         switcher = self.switcher
         bottom = self.bottom
-        if switcher.current == name and bottom.display:
+        if switcher.current == name and bottom.display and toggle:
             bottom.display = False
             return
         bottom.display = True
@@ -480,15 +548,25 @@ class XxpApp(App[str]):
     # ------------------------------------------------------------------ table view actions
 
     def action_sort(self) -> None:
-        key = self.table.cycle_sort()
-        self.notify(f"sorted by {key}", timeout=2)
+        """A list of the columns: one key press and Enter sorts by any of them (I inverts)."""
+        from xxp_tui.tui.screens.modals import SortScreen
+
+        table = self.table
+        columns = [(c.key, c.label) for c in table.columns if c.key != "reason"]
+
+        def done(key: str | None) -> None:
+            if key:
+                table.set_sort(key)
+
+        self.push_screen(SortScreen(columns, table.sort_key), callback=done)
 
     def action_invert_sort(self) -> None:
         self.table.set_sort(self.table.sort_key, not self.table.sort_reverse)
 
     def action_follow(self) -> None:
         self.table.follow = not self.table.follow
-        self.notify(f"follow the cursor's variant: {'on' if self.table.follow else 'off'}", timeout=2)
+        self.notify("follow on: the cursor stays on its variant as rows re-sort" if self.table.follow
+                    else "follow off: the cursor stays on its row", timeout=2)
 
     def action_freeze(self) -> None:
         self.frozen = not self.frozen
@@ -506,7 +584,7 @@ class XxpApp(App[str]):
         if cmd.display:
             cmd.display = False
             if self.cmdline_mode == "/":
-                self.table.set_filter("")
+                self.set_filter("")
         self.table.focus()
 
     def action_knowledge(self) -> None:
@@ -515,10 +593,25 @@ class XxpApp(App[str]):
         self.push_screen(KnowledgeScreen(self.db, self.run_id))
 
     def action_help(self) -> None:
-        rows = []
-        for _key, binding in self._all_bindings():
-            keys = ", ".join(self.get_key_display(binding.with_key(k.strip())) for k in binding.key.split(","))
-            rows.append((keys, binding.description, binding.id or ""))
+        # Every key of every binding id: a binding may be split per key (down and j are one id).
+        keys_of: dict[str, list[str]] = {}
+        first: dict[str, Binding] = {}
+        sources = [a.binding for a in self.active_bindings.values()]
+        sources += [b for node in (self, self.table) for bs in node._bindings.key_to_bindings.values() for b in bs]
+        for b in sources:
+            if not b.id:
+                continue
+            first.setdefault(b.id, b)
+            for k in b.key.split(","):
+                shown = self.get_key_display(b.with_key(k.strip()))
+                if shown not in keys_of.setdefault(b.id, []):
+                    keys_of[b.id].append(shown)
+        rows = [(", ".join(keys_of[i]), first[i].description, i) for i in first]
+        for binding in self.run_tree.BINDINGS:  # the tree's own keys, once t has focused it
+            rows.append((f"{binding.key} (tree)", binding.description, binding.id or ""))
+        rows += [("ctrl+p", "command palette: every action by name", ""),
+                 ("tab, →", "complete the word on the : line", "xxp.cmdline.complete"),
+                 ("↑, ↓", "history on the : line", "")]
         self.push_screen(HelpScreen(rows, commandline.VERBS))
 
     def _all_bindings(self):
@@ -557,7 +650,11 @@ class XxpApp(App[str]):
     @on(Input.Changed, "#cmdline")
     def _line_changed(self, event: Input.Changed) -> None:
         if self.cmdline_mode == "/":
-            self.table.set_filter(event.value)
+            self.set_filter(event.value)
+
+    def set_filter(self, text: str) -> None:
+        self.table.set_filter(text)
+        self.tick_status()
 
     @on(Input.Submitted, "#cmdline")
     def _line_submitted(self, event: Input.Submitted) -> None:
@@ -573,6 +670,9 @@ class XxpApp(App[str]):
         self.run_command_line(text)
 
     def on_key(self, event) -> None:
+        if self._refused_key(event.key):
+            event.stop()
+            return
         cmd = self.cmdline
         if not cmd.has_focus or self.cmdline_mode != ":" or not self.history:
             return
@@ -582,6 +682,23 @@ class XxpApp(App[str]):
             cmd.value = self.history[self.history_pos] if self.history_pos < len(self.history) else ""
             cmd.cursor_position = len(cmd.value)
             event.stop()
+
+    def _refused_key(self, key: str) -> bool:
+        """A steering key on a finished run (or in a read-only viewer) is not offered in the footer,
+        but pressing it still says why nothing happens."""
+        if self.cmdline.has_focus or self.summary is None or self.screen is not self.screen_stack[0]:
+            return False
+        finished = self.summary.run.finished
+        if not (finished or self.read_only):
+            return False
+        for _key, binding in self._all_bindings():
+            action = binding.action.split("(")[0]
+            if action in STEERING and key in [k.strip() for k in binding.key.split(",")]:
+                why = (f"r{self.run_id} is {self.summary.run.status}: it takes no more commands" if finished
+                       else "read-only viewer: steering is disabled")
+                self.notify(why, severity="warning", timeout=3)
+                return True
+        return False
 
     def run_command_line(self, text: str) -> None:
         parsed = commandline.parse(text)
@@ -602,7 +719,7 @@ class XxpApp(App[str]):
             else:
                 self.table.set_sort(match, args["reverse"])
         elif verb == "filter":
-            self.table.set_filter(args["text"])
+            self.set_filter(args["text"])
         elif verb == "tag":
             self.table.tag(int(ref[1:]) for ref in args["variants"])
         elif verb == "goto":
@@ -630,32 +747,37 @@ class XxpApp(App[str]):
             return True if self._waiting() else None
         return True
 
-    def send(self, verb: str, args: dict) -> None:
+    def send(self, verb: str, args: dict | list[dict]) -> None:
+        """Send one command, or one per item of a list (e.g. ] on three tagged variants): either way
+        the outcome comes back as one notice for the whole action."""
         if self.read_only:
             self.notify("read-only viewer: steering is disabled", severity="warning")
             return
-        self._send(verb, args)
+        self._send(verb, args if isinstance(args, list) else [args])
 
     @work(thread=True, group="commands", exit_on_error=False)
-    def _send(self, verb: str, args: dict) -> None:
+    def _send(self, verb: str, batch: list[dict]) -> None:
         from xxp_tui.kb import commands as kbc
         from xxp_tui.kb import open_kb
         from xxp_tui.kb import runs as kbr
 
         with open_kb(self.db, create=False) as kb:
-            cmd_id = kbc.submit(kb, self.run_id, verb, args)
+            ids = [kbc.submit(kb, self.run_id, verb, args) for args in batch]
             if not kbr.liveness(kb, self.run_id).alive:
                 self.post_message(CommandDone(verb, "pending", f"{verb} queued: the engine is not running "
                                                                "(press R to restart it)"))
                 return
-            cmd = kbc.wait(kb, cmd_id, timeout=10)
-        outcome = cmd.outcome or f"{verb} sent; the engine has not answered yet"
-        self.post_message(CommandDone(verb, cmd.status, outcome))
+            cmds = [kbc.wait(kb, cmd_id, timeout=10) for cmd_id in ids]
+        outcomes = [c.outcome or f"{verb} sent; the engine has not answered yet" for c in cmds]
+        statuses = {c.status for c in cmds}
+        status = "refused" if "refused" in statuses else ("done" if statuses == {"done"} else "pending")
+        text = "; ".join(outcomes[:3]) + (f"; and {len(outcomes) - 3} more" if len(outcomes) > 3 else "")
+        self.post_message(CommandDone(verb, status, text))
 
     @on(CommandDone)
     def _command_done(self, message: CommandDone) -> None:
         severity = {"done": "information", "refused": "error"}.get(message.status, "warning")
-        self.notify(message.outcome, title=message.verb, severity=severity, timeout=5)
+        self.notify(message.outcome, severity=severity, timeout=4)
         self._force_poll = True
 
     def action_prune(self) -> None:
@@ -692,7 +814,8 @@ class XxpApp(App[str]):
                     continue
                 self._asked_priority[vid] = (priority, now)
                 rows.append({**row.data, "priority": priority})
-                self.send("prioritize", {"variant": f"v{vid}", "priority": priority})
+        if rows:
+            self.send("prioritize", [{"variant": r["id"], "priority": r["priority"]} for r in rows])
         self.table.upsert(rows)
 
     def action_priority_up(self) -> None:

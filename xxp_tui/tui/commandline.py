@@ -121,4 +121,4 @@ def completions(prefix: str, variants: list[str], spaces: list[str], nodes: list
         pool = nodes
     elif verb == "sort" and len(words) == 2:
         pool = columns
-    return [p for p in pool if p.startswith(current)][:50]
+    return [f"{p} " for p in pool if p.startswith(current)][:50]  # the space: ready for the next word

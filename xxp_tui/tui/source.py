@@ -73,10 +73,25 @@ class RunSource:
         changed += [v for v in also if v is not None]
         finals = kbv.final_metrics(self.kb, [v.id for v in changed])
         rows = [variant_row(v, metric_dict(finals[v.id])) for v in changed]
+        summary = run_summary(self.kb, self.run_id)
+        if summary.run.paused:
+            self._mark_between_tasks(rows)
         events = kbc.events(self.kb, self.run_id, after_id=self.event_id, limit=2000)
         if events:
             self.event_id = events[-1].id
-        return Delta(run_summary(self.kb, self.run_id), kbr.nodes(self.kb, self.run_id), rows, events, first)
+        return Delta(summary, kbr.nodes(self.kb, self.run_id), rows, events, first)
+
+    def _mark_between_tasks(self, rows: list[dict]) -> None:
+        """While the run is paused, a `running` variant whose task finished and whose next task waits
+        for the resume is shown `paused`, its clock stopped at its last task's end."""
+        running = [r for r in rows if r["status"] == "running"]
+        activity = kbv.task_activity(self.kb, [int(r["id"][1:]) for r in running])
+        for r in running:
+            working, last_end = activity.get(int(r["id"][1:]), (0, None))
+            if not working:
+                r["between_tasks"] = True
+                if r["started"] is not None:
+                    r["duration"] = (last_end or r["started"]) - r["started"]
 
     def detail(self, variant_id: int) -> VariantDetail | None:
         v = kbv.find(self.kb, variant_id)

@@ -108,7 +108,9 @@ class InjectForm(_Form):
                 for key, (vp, spec) in self.params.items():
                     domains = self.space.param_values.get(vp, ())
                     typ = spec.type if spec and spec.type else "?"
-                    yield Label(Text.assemble((key, "bold"), f"  {typ}  {describe(list(domains))}"))
+                    declared = f"  (declared {spec.domain.describe()})" if spec and spec.domain else ""
+                    yield Label(Text.assemble((key, "bold"), f"  {typ}  {describe(list(domains))}",
+                                              (declared, "dim")))
                     default = spec.default if spec and spec.default is not None else ""
                     yield Input(placeholder=f"default {default}" if default != "" else "value",
                                 id=f"p-{_safe(key)}", name=key)
@@ -139,7 +141,8 @@ class InjectForm(_Form):
         by_key = {key: any(e.startswith(key) for e in errors) for key in self.params}
         for inp in self.query(Input):
             inp.set_class(by_key.get(inp.name, False), "-invalid")
-        self.query_one("#errors", Static).update("\n".join(errors))
+        note = [f"{key}: off the grid (inside its declared range)" for key in check.off_grid]
+        self.query_one("#errors", Static).update("\n".join(errors or note))
         self.query_one("#ok", Button).disabled = bool(errors)
         return errors
 
@@ -283,3 +286,72 @@ class NoteForm(_Form):
         if self._validate():
             tags = [t.strip() for t in self.query_one("#note-tags", Input).value.split(",") if t.strip()]
             self.dismiss({"text": self.query_one("#note-text", Input).value.strip(), "tags": tags})
+
+
+class SortScreen(ModalScreen[str | None]):
+    """Sort by any column at once: the columns in a list, the current one selected; Enter sorts."""
+
+    DEFAULT_CSS = MODAL_CSS + """
+    SortScreen .dialog { width: 40; }
+    SortScreen OptionList { height: auto; max-height: 16; }
+    """
+    BINDINGS = [Binding("escape,q,s", "cancel", "Close", id="xxp.sort.close"),
+                Binding("j", "down", "Down", show=False, id="xxp.sort.down"),
+                Binding("k", "up", "Up", show=False, id="xxp.sort.up")]
+
+    def __init__(self, columns: list[tuple[str, str]], current: str) -> None:
+        super().__init__()
+        self.columns = columns
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import OptionList
+        from textual.widgets.option_list import Option
+
+        with Vertical(classes="dialog"):
+            yield Label("Sort by: a letter or Enter (I inverts)", classes="title")
+            yield OptionList(*[Option(label, id=key) for key, label in self.columns])
+
+    def on_mount(self) -> None:
+        from textual.widgets import OptionList
+
+        options = self.query_one(OptionList)
+        keys = [key for key, _ in self.columns]
+        options.highlighted = keys.index(self.current) if self.current in keys else 0
+        options.focus()
+
+    def on_option_list_option_selected(self, event) -> None:
+        self.dismiss(event.option.id)
+
+    def on_key(self, event) -> None:
+        """A letter picks the column whose name starts with it (`s o` sorts by the objective); when
+        several do, it moves to the next of them and Enter picks."""
+        from textual.widgets import OptionList
+
+        char = event.character or ""
+        if len(char) != 1 or not char.isalpha() or char in "jkqs":
+            return
+        labels = [label.lower() for _, label in self.columns]
+        hits = [i for i, label in enumerate(labels) if label.startswith(char.lower())]
+        if not hits:
+            return
+        event.stop()
+        if len(hits) == 1:
+            self.dismiss(self.columns[hits[0]][0])
+            return
+        options = self.query_one(OptionList)
+        current = options.highlighted if options.highlighted is not None else -1
+        options.highlighted = next((i for i in hits if i > current), hits[0])
+
+    def action_down(self) -> None:
+        from textual.widgets import OptionList
+
+        self.query_one(OptionList).action_cursor_down()
+
+    def action_up(self) -> None:
+        from textual.widgets import OptionList
+
+        self.query_one(OptionList).action_cursor_up()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -11,10 +11,37 @@ from __future__ import annotations
 import math
 import time
 
+from rich.text import Text
 from textual_plotext import PlotextPlot
 
+from xxp_tui.tui.terminal import glyphs
+
 MODES = ("objective", "series", "param")
+# plotext draws its frame and markers with box and bullet glyphs; the Linux console and non-UTF-8
+# locales get these ASCII stand-ins, one character for one, so colours and positions stay.
+ASCII_TABLE = str.maketrans({**dict.fromkeys("─━═", "-"), **dict.fromkeys("│┃║", "|"),
+                             **dict.fromkeys("┌┐└┘├┤┬┴┼╭╮╰╯", "+"), "•": "*", "·": ".", "●": "o", "▲": "^",
+                             "▼": "v", "…": "~", "⋅": "."})
 MIN_INTERVAL = 1.0
+
+
+def integer_ticks(xs: list[float], width: int) -> list[int] | None:
+    """Whole-number ticks for an axis whose values are all whole (variant numbers, steps, an integer
+    param): plotext would print 1.0 2.5 4.0. About one tick per 8 columns."""
+    if not xs or any(not float(x).is_integer() for x in xs):
+        return None
+    lo, hi = int(min(xs)), int(max(xs))
+    step = max(1, math.ceil((hi - lo + 1) / max(2, width // 8)))
+    return list(range(lo, hi + 1, step))
+
+
+def headroom(ys: list[float], lines: int) -> tuple[float, float] | None:
+    """A y range with room above the data for a legend of `lines` lines (plotext draws it top left)."""
+    if not ys:
+        return None
+    lo, hi = min(ys), max(ys)
+    span = (hi - lo) or abs(hi) or 1.0
+    return lo - span * 0.05, hi + span * (0.15 + 0.12 * lines)
 
 
 def downsample(xs: list[float], ys: list[float], buckets: int) -> tuple[list[float], list[float]]:
@@ -48,6 +75,15 @@ class ChartPane(PlotextPlot):
         self._data: dict = {}
         self._last_draw = 0.0
         self._dirty = False
+        self.ascii = glyphs().tree_lines is not None  # a terminal that draws ASCII only
+        self.line_marker = glyphs().chart_marker  # braille, or dots where it cannot be drawn
+
+    def render(self):
+        text = super().render()
+        if self.ascii:
+            plain = text.plain.translate(ASCII_TABLE)
+            text = Text(plain.encode("ascii", "replace").decode("ascii"), style=text.style, spans=text.spans)
+        return text
 
     def set_data(self, **data) -> None:
         self._data.update(data)
@@ -102,8 +138,9 @@ class ChartPane(PlotextPlot):
         dx, dy = downsample(xs, ys, buckets)
         plt.scatter(dx, dy, marker="dot")
         bx, by = downsample(xs, best, buckets)
-        plt.plot(bx, by, marker="braille")
+        plt.plot(bx, by, marker=self.line_marker)
         plt.xlabel("variant")
+        self._ticks(plt, xs)
 
     def _series(self, plt, buckets: int) -> None:
         series: dict[str, list[tuple[int, float]]] = self._data.get("series", {})
@@ -112,12 +149,20 @@ class ChartPane(PlotextPlot):
             plt.title(f"{label}: no series metric reported")
             return
         plt.title(f"{label}: series metrics by step")
-        for name, pts in list(series.items())[:3]:
+        shown = list(series.items())[:3]
+        every_x, every_y = [], []
+        for name, pts in shown:
             xs = [float(s) for s, _ in pts]
             ys = [v for _, v in pts]
+            every_x += xs
+            every_y += ys
             dx, dy = downsample(xs, ys, buckets)
-            plt.plot(dx, dy, marker="braille", label=name)
+            plt.plot(dx, dy, marker=self.line_marker, label=name)
+        limits = headroom(every_y, len(shown))
+        if limits:
+            plt.ylim(*limits)  # the legend sits in the room above the lines, never over them
         plt.xlabel("step")
+        self._ticks(plt, every_x)
 
     def _param(self, plt) -> None:
         names = self._data.get("param_names") or []
@@ -130,4 +175,10 @@ class ChartPane(PlotextPlot):
         plt.title(f"{name} vs objective (x: next parameter)")
         if pairs:
             plt.scatter([p[0] for p in pairs], [p[1] for p in pairs], marker="dot")
+            self._ticks(plt, [p[0] for p in pairs])
         plt.xlabel(name)
+
+    def _ticks(self, plt, xs: list[float]) -> None:
+        ticks = integer_ticks(xs, self.size.width or 80)
+        if ticks:
+            plt.xticks(ticks, [str(t) for t in ticks])

@@ -35,6 +35,7 @@ class StatusBar(Static):
     _shown: Text | None = None
 
     _last: tuple | None = None
+    filter_note = ""  # "filter label:b: 6 of 12": a filter on is always in sight (the counts are the run's)
 
     def on_resize(self) -> None:
         if self._last is not None:  # what fits depends on the width
@@ -69,7 +70,9 @@ class StatusBar(Static):
             pieces.append((f"{throughput:.1f}/min ", "dim", 6))
             if remaining:
                 pieces.append((f"ETA {_clock(remaining / throughput * 60)} ", "dim", 2))
-        pieces.append((f"w{run.workers} ", "dim", 2))
+        pieces.append((f"{run.workers} worker{'s' if run.workers != 1 else ''} ", "dim", 4))
+        if self.filter_note:
+            pieces.append((f"{self.filter_note} ", "bold cyan", 0))
         if run.executor != "local":  # e.g. "dask tcp://10.0.0.5:8786, 4 workers" (live workers)
             pieces.append((f"{summary.executor_label} ", "dim", 7))
         if read_only:

@@ -8,17 +8,17 @@ as research/textual.md §2.7 advises.
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from xxp_tui.kb.runs import NodeState
 from xxp_tui.spec.drawing import draw, workflow_graph
 from xxp_tui.spec.model import END, START, Experiment, Project
+from xxp_tui.tui.terminal import glyphs
 
-NODE_ICONS = {
-    "pending": ("○", "dim"), "running": ("●", "yellow"), "done": ("✓", "green"), "skipped": ("⊘", "bright_black"),
-    "failed": ("✗", "red"), "waiting": ("?", "cyan"),
-}
+NODE_STYLES = {"pending": "dim", "running": "yellow", "done": "green", "skipped": "bright_black", "failed": "red",
+               "waiting": "cyan", "stopped": "bright_black", "paused": "yellow"}
 
 
 def control_order(exp: Experiment) -> list[str]:
@@ -37,9 +37,17 @@ def control_order(exp: Experiment) -> list[str]:
 
 
 class RunTree(Tree[str]):
+    """Focused (`t`), the tree widens to its longest line (up to most of the screen) and takes the
+    table's keys: j/k move, Enter opens or closes a node; Esc goes back to the table."""
+
     DEFAULT_CSS = """
     RunTree { background: $surface; padding: 0 1 0 0; }
     """
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="xxp.tree.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="xxp.tree.up"),
+        Binding("enter", "toggle_node", "Open/close", show=False, id="xxp.tree.toggle"),
+    ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("experiment", id=id)
@@ -49,6 +57,38 @@ class RunTree(Tree[str]):
         self.exp: Experiment | None = None
         self.project: Project | None = None
         self._progress: dict[str, str] = {}
+        self.glyphs = glyphs()
+        if self.glyphs.tree_lines is not None:  # ASCII guides and arrows where box glyphs cannot be drawn
+            self.LINES = dict.fromkeys(Tree.LINES, self.glyphs.tree_lines)
+            self.ICON_NODE, self.ICON_NODE_EXPANDED = self.glyphs.tree_closed, self.glyphs.tree_open
+
+    def on_focus(self) -> None:
+        self.call_after_refresh(self.fit_width)
+
+    def on_blur(self) -> None:
+        self.styles.width = None  # back to the stylesheet's width
+
+    def on_tree_node_expanded(self) -> None:
+        self.call_after_refresh(self.fit_width)
+
+    def on_tree_node_collapsed(self) -> None:
+        self.call_after_refresh(self.fit_width)
+
+    def fit_width(self) -> None:
+        """While focused: as wide as the longest shown line (whole labels such as "ForestGrid 4/4"),
+        at most three quarters of the screen."""
+        if not self.has_focus:
+            return
+        widest = 0
+        stack = [(self.root, 0)]
+        while stack:
+            node, depth = stack.pop()
+            label = node.label.plain if isinstance(node.label, Text) else str(node.label)
+            widest = max(widest, depth * 4 + len(label) + 4)
+            if node.is_expanded:
+                stack.extend((child, depth + 1) for child in node.children)
+        limit = max(20, self.screen.size.width * 3 // 4)
+        self.styles.width = min(limit, max(widest + 2, self.outer_size.width))
 
     def build(self, project: Project | None, experiment: str, states: dict[str, NodeState]) -> None:
         self.clear()
@@ -91,14 +131,24 @@ class RunTree(Tree[str]):
         outgoing = [e for e in exp.edges if e.src == name]
         for e in outgoing:
             cond = f" if {e.label}" if e.label else ""
-            item.add_leaf(Text(f"→ {e.dst}{cond}", style="dim italic"))
+            item.add_leaf(Text(f"{'->' if self.glyphs.tree_lines else '→'} {e.dst}{cond}", style="dim italic"))
 
-    def update_states(self, states: dict[str, NodeState], progress: dict[str, str]) -> None:
+    def update_states(self, states: dict[str, NodeState], progress: dict[str, str], run_status: str = "",
+                      paused: bool = False) -> None:
+        """Icons from the nodes' states; once the run is over (X stops it) nothing is shown running,
+        and while it is paused a running node shows paused."""
         self._progress.update(progress)
+        over = run_status in ("completed", "failed", "stopped")
         for name, item in self.node_items.items():
             state = states.get(name)
             status = state.status if state else "pending"
-            icon, style = NODE_ICONS.get(status, ("·", ""))
+            if over and status in ("running", "waiting"):
+                status = "stopped"
+            elif over and status == "pending":
+                status = "skipped"
+            elif paused and status == "running":
+                status = "paused"
+            icon, style = self.glyphs.node_icons.get(status, "-"), NODE_STYLES.get(status, "")
             label = Text.assemble((icon + " ", style), (name, "bold" if status == "running" else ""))
             kind = state.kind if state else (self.exp.node_kind(name) if self.exp else "")
             if kind in ("task", "interaction"):

@@ -23,6 +23,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from xxp_tui.tui.terminal import few_colours, glyphs
+
 STATUS_ORDER = {"running": 0, "waiting_input": 1, "queued": 2, "completed": 3, "failed": 4, "pruned": 5,
                 "cancelled": 6}
 STATUS_STYLES = {
@@ -37,12 +39,19 @@ STATUS_STYLES = {
 GAP = 1
 
 
-@dataclass(frozen=True)
+@dataclass
 class Column:
+    """A table column. `width` grows (never shrinks) to the widest value shown, so a number's digits
+    or a state's name are never cut; only free text (`reason`) is cut, with an ellipsis."""
+
     key: str
     label: str
     width: int
     numeric: bool = False
+
+    @property
+    def may_cut(self) -> bool:
+        return self.key == "reason"
 
 
 @dataclass
@@ -125,7 +134,7 @@ class VariantTable(ScrollView, can_focus=True):
             self.table = table
             self.variant_id = variant_id
 
-    follow: reactive[bool] = reactive(True)
+    follow: reactive[bool] = reactive(False)  # F: keep the cursor on its variant across re-sorts (htop's F)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -146,6 +155,8 @@ class VariantTable(ScrollView, can_focus=True):
         self._lines: LRUCache[tuple, Strip] = LRUCache(1024)  # a few screens: Strips are not small
         self._style_cache: dict[tuple, Style] = {}
         self._layout_version = 0
+        self._relayout_pending = False
+        self.glyphs = glyphs()
         self._param_keys: list[str] = []
         self._metric_keys: list[str] = []
         self._seen_metrics: set[str] = set()
@@ -154,6 +165,7 @@ class VariantTable(ScrollView, can_focus=True):
     # ------------------------------------------------------------------ model
 
     def _set_columns(self) -> None:
+        grown = {c.key: c.width for c in self.columns}
         cols = [
             Column("id", "id", 6), Column("space", "space", 10), Column("status", "status", 9),
             Column("priority", "pri", 3, True), Column("objective", "objective", 9, True),
@@ -162,6 +174,8 @@ class VariantTable(ScrollView, can_focus=True):
                  for k in self._param_keys]
         cols += [Column(f"m:{k}", k, max(7, min(12, len(k) + 1)), True) for k in self._metric_keys]
         cols += [Column("duration", "time", 6, True), Column("origin", "origin", 10), Column("reason", "reason", 40)]
+        for col in cols:
+            col.width = max(col.width, grown.get(col.key, 0))
         self.columns = cols
         self._layout_version += 1
         self._lines.clear()
@@ -434,7 +448,13 @@ class VariantTable(ScrollView, can_focus=True):
             if strip is None:
                 strip = self._row_strip(row, index == self.cursor, vid in self.tagged)
                 self._lines[key] = strip
-        return strip.crop_extend(scroll_x, scroll_x + width, self._style("base", False))
+        base = self._style("base", False)
+        if not scroll_x or not self.columns:
+            return strip.crop_extend(0, width, base)
+        # The id column stays put when the table scrolls sideways: which row is which stays readable.
+        fixed = self.columns[0].width + GAP
+        return Strip.join([strip.crop_extend(0, fixed, base),
+                           strip.crop_extend(fixed + scroll_x, scroll_x + width, base)])
 
     def _header_strip(self) -> Strip:
         style = self.get_component_rich_style("variant-table--header")
@@ -442,8 +462,8 @@ class VariantTable(ScrollView, can_focus=True):
         for col in self.columns:
             label = col.label
             if col.key == self.sort_key:
-                label = f"{label}{'▼' if self.sort_reverse else '▲'}"
-            segments.append(Segment(_fit(label, col.width, col.numeric) + " " * GAP, style))
+                label = f"{label}{self.glyphs.sort_down if self.sort_reverse else self.glyphs.sort_up}"
+            segments.append(Segment(_fit(label, col.width, col.numeric, self.glyphs.ellipsis) + " " * GAP, style))
         return Strip(segments)
 
     def _cell_text(self, row: Row, col: Column) -> str:
@@ -453,9 +473,13 @@ class VariantTable(ScrollView, can_focus=True):
                 text = f"v{row.id}"
             elif col.key == "duration":
                 text = _duration(row.data.get("duration"))
+            elif col.key == "status" and row.data.get("between_tasks"):
+                text = "paused"  # running, but between two tasks of a paused run: nothing works on it
+            elif col.key == "origin" and row.data.get("off_grid"):
+                text = "off-grid"  # injected with a value the space's lists lack
             else:
                 text = _fmt(cell_value(row.data, col.key))
-            if col.key != "duration" or row.data.get("status") != "running":
+            if col.key != "duration" or row.data.get("status") != "running" or row.data.get("between_tasks"):
                 row.text[col.key] = text
         return text
 
@@ -466,7 +490,11 @@ class VariantTable(ScrollView, can_focus=True):
         style = self._style_cache.get(key)
         if style is None:
             style = self.rich_style
-            if is_cursor:
+            if is_cursor and few_colours(self.app):
+                # 16 colours turn the accent into bright red (every cursor row would read as an
+                # error), and NO_COLOR has none: reverse video is the cursor every terminal draws.
+                style = style + Style(reverse=True, bold=self.has_focus)
+            elif is_cursor:
                 style = style + self.get_component_rich_style("variant-table--cursor")
             if kind == "tagged":
                 style = style + self.get_component_rich_style("variant-table--tagged")
@@ -483,23 +511,43 @@ class VariantTable(ScrollView, can_focus=True):
         run: list[str] = []
         for col in self.columns:
             text = self._cell_text(row, col)
+            shown = len(text) + (col.key == "id" and is_tagged)
+            if shown > col.width and not col.may_cut:
+                self._widen(col, shown)
             style = base
             if col.key == "status":
-                style = self._style(row.data.get("status", ""), is_cursor)
+                style = self._style("queued" if row.data.get("between_tasks") else row.data.get("status", ""),
+                                    is_cursor)
             elif col.key == "id" and is_tagged:
                 text = "*" + text
                 style = self._style("tagged", is_cursor)
             if style is base:
-                run.append(_fit(text, col.width, col.numeric))
+                run.append(_fit(text, col.width, col.numeric, self.glyphs.ellipsis))
             else:
                 if run:
                     segments.append(Segment("".join(run), base))
                     run = []
-                segments.append(Segment(_fit(text, col.width, col.numeric), style))
+                segments.append(Segment(_fit(text, col.width, col.numeric, self.glyphs.ellipsis), style))
             run.append(" " * GAP)
         if run:
             segments.append(Segment("".join(run), base))
         return Strip(segments)
+
+    def _widen(self, col: Column, width: int) -> None:
+        """Grow a column to fit a value; lines drawn with the old widths are dropped and the table
+        repainted once, after this frame."""
+        col.width = width
+        if not self._relayout_pending:
+            self._relayout_pending = True
+            self.call_after_refresh(self._relayout)
+
+    def _relayout(self) -> None:
+        self._relayout_pending = False
+        self.glyphs = glyphs()
+        self._layout_version += 1
+        self._lines.clear()
+        self._update_virtual_size()
+        self.refresh()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -516,9 +564,9 @@ class VariantTable(ScrollView, can_focus=True):
         self.refresh()
 
 
-def _fit(text: str, width: int, right: bool) -> str:
+def _fit(text: str, width: int, right: bool, ellipsis: str = "…") -> str:
     if len(text) > width:
-        return text[: width - 1] + "…"
+        return text[: width - 1] + ellipsis
     return text.rjust(width) if right else text.ljust(width)
 
 
