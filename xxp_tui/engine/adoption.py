@@ -8,8 +8,9 @@ KB still calls `running` is one of:
 - **alive**: its process still runs (same pid and start time), or its supervisor still does (it is
   writing the record): it is *adopted*, watched until its record appears;
 - **lost**: neither (the machine rebooted, the supervisor was killed, the engine died before the
-  task started, or a Dask task whose client went away): it is killed if anything of it is left,
-  recorded `interrupted` and its variant re-queued, as before adoption existed.
+  task started, or a Dask task whose client went away), or its record says its own engine stopped
+  it (an interrupt the KB could not record, such as a full disk): it is killed if anything of it is
+  left, recorded `interrupted` and its variant re-queued, as before adoption existed.
 
 Only tasks of variants that are still running can be adopted: a task of a variant pruned or
 cancelled before the crash is one to kill.
@@ -28,6 +29,9 @@ from xxp_tui.kb import variants as kbv
 from xxp_tui.spec.model import Task
 
 ADOPTABLE_VARIANTS = ("running", "waiting_input")
+# Why an engine stops its own tasks when it interrupts the run (Ctrl-C, a full disk) or shuts down:
+# such a task did not end by itself, so its record is no outcome to collect.
+ENGINE_STOPS = ("interrupted", "the engine stopped")
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,10 @@ def _survivor(tr: kbv.TaskRun) -> Survivor | None:
     pid = tr.pid if tr.pid is not None else _int(record.get("pid"))
     proc_start = tr.proc_start if tr.pid is not None else _start_time(pid, record.get("started"))
     supervisor = _int(record.get("supervisor"))
-    if exit_record(tr.cwd) is not None:
+    ended = exit_record(tr.cwd)
+    if ended is not None:
+        if str(ended.get("reason") or "").startswith(ENGINE_STOPS):
+            return None  # its own engine stopped it (an interrupt the KB could not record): it runs again
         return Survivor(tr, pid, proc_start, supervisor, ended=True)
     if not record:
         return None  # the supervisor never started it: nothing ran
