@@ -93,5 +93,5 @@ def test_make_run_installs_only_what_running_needs():
     assert "requirements" not in run  # the quickstart needs the standard library only
     assert "xxp_tui.engine.requirements sample_workflows/classify/classify.xxp" in plan(
         "run", "SPEC=sample_workflows/classify/classify.xxp")
-    assert "-e '.[test,examples,dask]'" in plan("test")
+    assert "-e '.[all]'" in plan("test")  # make test installs every extra
     assert "tools/pip_progress.py" in run  # progress, not silence

@@ -44,7 +44,7 @@ KILL_ROUNDS = 5
 KILL_SEED = 3_2024
 KILL_DELAY = (0.05, 1.5)  # seconds after the engine's first beat
 GRID_SIZE = 6
-BUDGET = 10
+BUDGET = 20  # enough work that five kills all land before the end, now that resume loses no work
 LINGER = 60.0  # a Work task whose parent died lingers this long (under its supervisor, none does)
 
 SPEC = """

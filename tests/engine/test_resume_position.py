@@ -34,7 +34,7 @@ experiment E {
         START -> First -> (Left || Right) -> Ask;
         Ask ?-> Loop { condition "results['Ask'][1]['result']['more']" };
         Ask ?-> Skipped { else };
-        Loop ?-> Loop { condition "results['Loop'][1]['result']['prepared'] > 0"; max_iterations 1 };
+        Loop ?-> Loop { condition "results['Loop'][1]['result']['prepared'] > 0"; max_iterations 2 };
         Loop ?-> Last { else };
         Skipped -> Last;
         Last -> END;

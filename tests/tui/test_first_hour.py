@@ -287,10 +287,11 @@ async def test_end_reaches_the_last_row():
         table = app.query_one(VariantTable)
         table.upsert([row(i) for i in range(1, 301)])
         table.focus()
+        await wait_for(pilot, lambda: table.has_focus and line(table, 1).startswith("v1 "), what="the rows on screen")
         await pilot.press("end")
-        await pilot.pause()
-        last = line(table, table.size.height - 1)
-        assert last.startswith("v300 "), last
+        await wait_for(pilot, lambda: table.cursor_variant == 300, what="the cursor on the last row")
+        await wait_for(pilot, lambda: line(table, table.size.height - 1).startswith("v300 "),
+                       what=f"v300 on the last line (it reads {line(table, table.size.height - 1)!r})")
 
 
 async def test_s_then_a_letter_sorts_by_that_column(tmp_path):

@@ -8,8 +8,10 @@ scikit-learn example needs `examples`). `make run` asks the same question to ins
 first: `python -m xxp_tui.engine.requirements SPEC` prints the extras a spec needs.
 
 Only imports that always run are counted: those at the top of the module, not inside `try`, `if` or a
-function (a script may fall back when an optional package is missing). A task with its own `venv`
-runs another interpreter and is not checked.
+function (a script may fall back when an optional package is missing). Modules beside the script, in
+its `dependency` folders, in the project's dependencies folder (eexp_config.py) and, for ExtremeXP-style
+scripts, the shim's helper modules count as found. A task with its own `venv` runs another interpreter
+and is not checked.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from xxp_tui.engine.taskspec import EXTREMEXP_STYLE, dependency_folders
 from xxp_tui.spec.model import Project
+
+COMPAT_DIR = Path(__file__).resolve().parents[1] / "extremexp" / "compat"
 
 # The extras of xxp-tui's pyproject.toml, by the top-level module a task script imports.
 EXTRA_OF_MODULE = {"sklearn": "examples", "numpy": "examples", "dask": "dask", "distributed": "dask"}
@@ -53,6 +58,13 @@ def unconditional_imports(script: Path) -> set[str]:
     return names
 
 
+def _extremexp_style(script: Path) -> bool:
+    try:
+        return bool(EXTREMEXP_STYLE.search(script.read_text(encoding="utf-8", errors="replace")))
+    except OSError:
+        return False
+
+
 def _local(module: str, folders: list[Path]) -> bool:
     return any((f / f"{module}.py").is_file() or (f / module).is_dir() for f in folders)
 
@@ -66,7 +78,11 @@ def missing_modules(project: Project) -> list[Missing]:
             sig = task.signature
             if sig is None or sig.script is None or sig.script.suffix != ".py" or sig.venv:
                 continue
-            folders = [sig.script.parent, *([sig.folder] if sig.folder else [])]
+            folders = [sig.script.parent, *([sig.folder] if sig.folder else []), *dependency_folders(sig)]
+            if project.dependencies_dir is not None:
+                folders.append(project.dependencies_dir)
+            if _extremexp_style(sig.script):  # the shim's helper modules (proactive_helper…) are ours
+                folders.append(COMPAT_DIR)
             for module in sorted(unconditional_imports(sig.script)):
                 if (sig.script, module) in seen or module in sys.stdlib_module_names or _local(module, folders):
                     continue

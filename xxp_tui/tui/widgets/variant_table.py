@@ -547,6 +547,9 @@ class VariantTable(ScrollView, can_focus=True):
         self._layout_version += 1
         self._lines.clear()
         self._update_virtual_size()
+        # A key that moved the cursor in the same frame (End as the rows first appear) scrolled against
+        # the old size, which the new one undid: keep the cursor in view.
+        self.call_after_refresh(self._scroll_to_cursor)
         self.refresh()
 
     def notify_style_update(self) -> None:
