@@ -86,7 +86,8 @@ def test_two_gpus_run_at_most_two_trainings_at_once_each_on_its_own_gpu(project:
         run = kbr.get_run(kb, kbr.resolve_run(kb, "latest"))
         events = [e.detail.get("text", "") for e in kbc.events(kb, run.id)]
         assert "GPUs: 0,1 as given (NVML not available to check them)" in events
-        recorded = {(tr.variant_id, tr.task): tr.gpus for v in kbv.for_run(kb, run.id) for tr in kbv.task_runs(kb, v.id)}
+        recorded = {(tr.variant_id, tr.task): tr.gpus
+                    for v in kbv.for_run(kb, run.id) for tr in kbv.task_runs(kb, v.id)}
     seen = {(int(x["variant"].lstrip("v")), "Train" if x["cuda"] else "Cpu"): x["cuda"] for x in lines}
     assert recorded == seen  # what each task run was given is what it saw
 
@@ -98,7 +99,8 @@ def test_two_gpus_run_at_most_two_trainings_at_once_each_on_its_own_gpu(project:
 
 def test_a_task_asking_more_gpus_than_the_run_has_is_refused_at_start(project: Project) -> None:
     spec = gpu_project(project, gpus="3")
-    done = xxp("run", spec, "--headless", "--gpus", "0,1", "--db", project.db, timeout=120)
+    (project.root / "xxp.toml").write_text("gpus = [0, 1]\n")  # as --gpus 0,1
+    done = xxp("run", spec, "--headless", "--db", project.db, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (
         "xxp-tui: task Train of Grid asks for 3 GPU(s) but this run has 2 GPU(s) (0, 1); choose them with "
@@ -112,6 +114,11 @@ def test_a_malformed_gpus_setting_is_one_sentence_and_exit_2(project: Project) -
     assert done.returncode == 2
     assert done.stderr.strip() == "xxp-tui: --gpus: 'bad' is not a GPU index; give indexes like 0,1,3, or none."
     assert not project.db.exists() or not project.variants()
+    (project.root / "xxp.toml").write_text('gpus = "0;1"\n')
+    done = xxp("run", spec, "--headless", "--db", project.db)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"xxp-tui: gpus in {project.root / 'xxp.toml'}: '0;1' is not a GPU index; "
+                                   "give indexes like 0,1,3, or none.")
 
 
 GATED_SPEC = """
