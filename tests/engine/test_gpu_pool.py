@@ -151,12 +151,14 @@ def test_after_an_engine_sigkill_the_adopted_tasks_keep_their_gpus_and_none_stay
         run.start()
         wait_until(lambda: any("2 running task(s) adopted" in e.detail.get("text", "")
                                for e in kbc.events(run.kb, run.run_id)), 30, "the resume")
+        wait_until(lambda: run.variant(third).reason == "task G waits for a free GPU", 30, "the third to wait")
         freed, kept = first
         run.release(freed)
         tr = wait_until(lambda: [t for t in run.task_runs(third) if t.pgid is not None], 30, "the third task")[0]
         (ended,) = run.task_runs(freed)
         assert ended.ended is not None and tr.started >= ended.ended  # it waited for a GPU to be freed
         assert tr.gpus == held[freed] != held[kept]
+        assert run.variant(third).reason is None
         run.release_all()
         assert run.wait_finished().status == "completed"
     finally:

@@ -956,14 +956,23 @@ class Engine(Steering, Transferring):
             for task in vexec.ready():
                 if free <= 0:
                     break
-                if self.gpu_pool is None:
-                    free -= self._start_task(vexec, task)
-                elif self.gpu_pool.admit((vexec.id, task), vexec.workflow.tasks[task]):
-                    free -= self._start_task(vexec, task)
-                    if vexec.state[task] != RUNNING:  # a cache hit, a wait, a failure: it holds nothing
-                        self.gpu_pool.release((vexec.id, task))
+                free -= self._start_task(vexec, task) if self.gpu_pool is None else self._start_pooled(vexec, task)
                 hit = hit or vexec.state[task] == DONE
         return free
+
+    def _start_pooled(self, vexec: VariantExec, name: str) -> int:
+        """Start a task once the pool grants what it asks for (gpu_pool.py); until then it waits, holding
+        no slot, and its variant's reason says so."""
+        key = (vexec.id, name)
+        admitted, changed = self.gpu_pool.admit(key, vexec.workflow.tasks[name])
+        if changed:
+            kbv.update(self.kb, vexec.id, reason=None if admitted else f"task {name} waits for a free GPU")
+        if not admitted:
+            return 0
+        took = self._start_task(vexec, name)
+        if vexec.state[name] != RUNNING:  # a cache hit, a wait, a failure: it holds nothing
+            self.gpu_pool.release(key)
+        return took
 
     def _start_variant(self, v: kbv.Variant) -> VariantExec:
         workflow, extra = self._workflow_for(v.space)

@@ -38,6 +38,7 @@ class TaskPool:
         self.pool = ResourcePool(gpus=list(choice.ids), cpus=float(os.cpu_count() or 1), memory=_machine_memory())
         self.note = choice.note
         self.waited = False  # a task found no grant during the current scheduling turn
+        self.waiting: set[tuple[int, str]] = set()  # tasks that found no grant, until they get one
 
     def refusal(self, tasks: Iterable[tuple[str, str, object]]) -> str | None:
         """One sentence on the first (node, task name, task) that could never start, else None."""
@@ -50,16 +51,21 @@ class TaskPool:
                 return f"task {name} of {node} {why}"
         return None
 
-    def admit(self, key: tuple[int, str], task) -> bool:
-        """Take what `task` asks for, if it is free now; False: it waits for another turn."""
+    def admit(self, key: tuple[int, str], task) -> tuple[bool, bool]:
+        """Take what `task` asks for, if it is free now (else it waits for another turn); and whether
+        that changed: it starts to wait, or stops waiting (its variant's reason says so)."""
         try:
             request = Request.of(task.resources)
         except ResourceError:
             request = Request()  # refused at start (refusal); a spec changed on resume runs it unconstrained
         if self.pool.try_acquire(key, request) is not None:
-            return True
+            was_waiting = key in self.waiting
+            self.waiting.discard(key)
+            return True, was_waiting
         self.waited = True
-        return False
+        new = key not in self.waiting
+        self.waiting.add(key)
+        return False, new
 
     def devices(self, key: tuple[int, str]) -> str:
         grant = self.pool.held.get(key)
