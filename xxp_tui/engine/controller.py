@@ -224,7 +224,7 @@ class Engine(Steering, Transferring):
         self._connect_executor()
         self._beat()
         fresh = self.run.status == "starting"
-        self._open_gpu_pool(refuse=fresh)
+        self._open_gpu_pool(fresh)
         if fresh and self.rerun_of is not None:
             self._rerun_source(self.rerun_of)  # refuse before anything is recorded as started
         if fresh:
@@ -259,21 +259,21 @@ class Engine(Steering, Transferring):
             self._apply_step(None, step)
         crash_point("start", "after")
 
-    def _open_gpu_pool(self, refuse: bool) -> None:
-        """The local executor's pool, from the run's --gpus (Dask workers keep their own resources). A new
-        run whose task could never fit it is refused now, not left waiting; the choice is one event line."""
+    def _open_gpu_pool(self, fresh: bool) -> None:
+        """The local executor's pool, from the run's --gpus (Dask workers keep their own resources). A run
+        whose task could never fit it is refused now, not left waiting (a resumed one stays resumable, for
+        when the GPUs are back); the choice is one event line."""
         if self.run.executor != "local":
             return
         try:
             pool = TaskPool(gpu_setting.choose(self.run.settings.get("gpus")))
         except gpu_setting.GpuError as exc:
             raise EngineError(str(exc)) from None
-        if refuse:
-            why = pool.refusal((node, name, task) for node in self.exp.nodes
-                               if node in self.exp.spaces or node in self.exp.tasks
-                               for name, task in self._workflow_for(node)[0].tasks.items())
-            if why:
-                raise EngineError(f"{why}; nothing was run")
+        why = pool.refusal((node, name, task) for node in self.exp.nodes
+                           if node in self.exp.spaces or node in self.exp.tasks
+                           for name, task in self._workflow_for(node)[0].tasks.items())
+        if why:
+            raise EngineError(f"{why}; nothing was run" if fresh else why)
         self.gpu_pool = pool
         self.emit("run", pool.note)
 
