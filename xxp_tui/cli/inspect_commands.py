@@ -188,7 +188,7 @@ def _variant_record(kb, vid: int, lineage: bool) -> dict:
                    else round(t.duration, 3), "cache_hit": t.cache_hit, "argv": t.argv, "cwd": t.cwd,
                    "stdout": t.stdout_path, "stderr": t.stderr_path, "code_hash": t.code_hash,
                    "inputs_hash": t.inputs_hash, "cache_key": t.cache_key, "cache_source": t.cache_source,
-                   "env_hash": t.env_hash}
+                   "env_hash": t.env_hash, "gpus": t.gpus}
                   for t in kbv.task_runs(kb, vid)],
         "artifacts": [{"task": a["task"], "port": a["port"], "path": a["path"], "sha256": a["sha256"],
                        "size": a["size"]} for a in kbv.artifacts(kb, vid)],

@@ -154,6 +154,9 @@ def run(
     scheduler: str = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT", envvar="XXP_SCHEDULER",
                                   help="With --executor dask: the Dask scheduler (default: a local cluster of "
                                        "--workers processes). xxp.toml: [executor] scheduler = \"tcp://…\"."),
+    gpus: str = typer.Option(None, "--gpus", metavar="0,1,3|none", envvar="XXP_GPUS",
+                             help="GPUs tasks may use (indexes), or none; default: every GPU NVML finds. "
+                                  "Tasks get theirs in CUDA_VISIBLE_DEVICES. xxp.toml: gpus = \"0,1\"."),
     db: Path = DB_OPTION,
 ) -> None:
     """Validate SPEC, then run it. Exit 0 when every variant completed (or was pruned), 1 if any
@@ -198,6 +201,9 @@ def run(
     kind, scheduler = _executor_choice(spec, executor, scheduler)
     settings = {"no_cache": no_cache, "max_log_mb": max_log_mb, "warm_start": warm_start, "max_failures": max_failures,
                 "no_task_envs": no_task_envs, "strict_task_envs": strict_task_envs}
+    gpu_setting = _gpu_choice(spec, gpus)
+    if gpu_setting is not None:
+        settings["gpus"] = gpu_setting
     if kind == "dask" and scheduler and not workers:
         settings["slots"] = "cluster"  # as many tasks at once as the cluster has worker threads, live
     db_path = db or default_db_path(spec)
@@ -238,6 +244,31 @@ def preload_viewer() -> None:
             import xxp_tui.tui.app  # noqa: F401
 
     threading.Thread(target=load, name="preload-viewer", daemon=True).start()
+
+
+def _gpu_choice(spec: Path, gpus: str | None) -> str | None:
+    """The run's GPU setting: --gpus / XXP_GPUS, else `gpus` in xxp.toml, else None (NVML finds them);
+    a malformed one exits 2 with a sentence. The engine chooses the GPUs themselves when it starts."""
+    from xxp_tui.engine.gpus import GpuError, parse_setting
+    from xxp_tui.spec.library import ConfigError, libraries_for
+
+    source = "--gpus"
+    if gpus is None:
+        try:
+            libs = libraries_for(spec)
+            gpus, origin = libs.settings.get("gpus"), libs.config_file
+        except ConfigError:
+            return None  # already reported by the spec's diagnostics
+        if gpus is None:
+            return None
+        if not isinstance(gpus, str | list):
+            fail_usage(f"{origin}: gpus must be a string such as \"0,1\" or \"none\", or a list of indexes.")
+        source = f"gpus in {origin}"
+    try:
+        ids = parse_setting(gpus)
+    except GpuError as exc:
+        fail_usage(str(exc).replace("--gpus", source, 1) + ".")
+    return "all" if ids is None else "none" if ids == [] else ",".join(ids)
 
 
 def _executor_choice(spec: Path, executor: str | None, scheduler: str | None) -> tuple[str, str | None]:

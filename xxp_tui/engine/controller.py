@@ -31,11 +31,13 @@ from pathlib import Path
 
 from xxp_tui.engine import adoption, cache, environment, usercode, warmstart
 from xxp_tui.engine import conditions as conds
+from xxp_tui.engine import gpus as gpu_setting
 from xxp_tui.engine.control import ACTIVE, PENDING, ControlFlow, NodeRun
 from xxp_tui.engine.events import EngineEvent, short
 from xxp_tui.engine.executors import ExecutorError, Finished, MetricEvent, Started, make_executor
 from xxp_tui.engine.executors.local import kill_leftover
 from xxp_tui.engine.faults import crash_point
+from xxp_tui.engine.gpu_pool import CUDA, TaskPool
 from xxp_tui.engine.hashing import describe_path
 from xxp_tui.engine.steering import Steering
 from xxp_tui.engine.strategies import (
@@ -151,6 +153,7 @@ class Engine(Steering, Transferring):
         self.asked: dict[str, int] = {}
         self.grids: dict[str, LazyGrid] = {}  # grid spaces still handing out configurations
         self.waiting: dict[int, str] = {}  # waiting_input variant -> node (interactions)
+        self.gpu_pool: TaskPool | None = None  # the local executor's GPUs, cores and memory (gpu_pool.py)
         self.metric_buffer: list[tuple] = []
         self.intermediate: dict[int, dict[int, float]] = {}
         self.last_flush = self.last_beat = self.last_commands = 0.0
@@ -221,6 +224,7 @@ class Engine(Steering, Transferring):
         self._connect_executor()
         self._beat()
         fresh = self.run.status == "starting"
+        self._open_gpu_pool(fresh)
         if fresh and self.rerun_of is not None:
             self._rerun_source(self.rerun_of)  # refuse before anything is recorded as started
         if fresh:
@@ -254,6 +258,24 @@ class Engine(Steering, Transferring):
                                  f"{self.workers} worker(s)")
             self._apply_step(None, step)
         crash_point("start", "after")
+
+    def _open_gpu_pool(self, fresh: bool) -> None:
+        """The local executor's pool, from the run's --gpus (Dask workers keep their own resources). A run
+        whose task could never fit it is refused now, not left waiting (a resumed one stays resumable, for
+        when the GPUs are back); the choice is one event line."""
+        if self.run.executor != "local":
+            return
+        try:
+            pool = TaskPool(gpu_setting.choose(self.run.settings.get("gpus")))
+        except gpu_setting.GpuError as exc:
+            raise EngineError(str(exc)) from None
+        why = pool.refusal((node, name, task) for node in self.exp.nodes
+                           if node in self.exp.spaces or node in self.exp.tasks
+                           for name, task in self._workflow_for(node)[0].tasks.items())
+        if why:
+            raise EngineError(f"{why}; nothing was run" if fresh else why)
+        self.gpu_pool = pool
+        self.emit("run", pool.note)
 
     def _record_nodes(self) -> None:
         for name in self.exp.nodes:
@@ -391,6 +413,8 @@ class Engine(Steering, Transferring):
         vexec.state[tr.task] = RUNNING
         vexec.handles[tr.task] = spec.key
         self.running[spec.key] = Running(vexec, tr.task, tr.id, handle, spec, tr.cache_key)
+        if self.gpu_pool is not None:  # its GPUs stay its own, and are freed when it ends
+            self.gpu_pool.readopt((vexec.id, tr.task), task, tr.gpus)
         self.emit("task", f"v{vexec.id} {tr.task} " + ("ended while no engine ran: collected" if s.ended
                                                         else "still running: adopted"), vexec.id, log=False)
 
@@ -883,6 +907,8 @@ class Engine(Steering, Transferring):
         self.schedule_more = False
         if self.paused or self.stop_request:
             return
+        if self.gpu_pool is not None:
+            self.gpu_pool.waited = False
         free = self.workers - len(self.running) - self._blocked_count()
         if free <= 0:
             return
@@ -894,6 +920,8 @@ class Engine(Steering, Transferring):
             if free <= 0 or self._out_of_time():
                 return
         while free > 0 and not self._out_of_time():
+            if self.gpu_pool is not None and self.gpu_pool.waited:
+                return  # a started variant waits for GPUs: starting more would only make them wait too
             self._ask_trials()
             self._fill_grids()
             v = self._next_queued()
@@ -928,9 +956,23 @@ class Engine(Steering, Transferring):
             for task in vexec.ready():
                 if free <= 0:
                     break
-                free -= self._start_task(vexec, task)
+                free -= self._start_task(vexec, task) if self.gpu_pool is None else self._start_pooled(vexec, task)
                 hit = hit or vexec.state[task] == DONE
         return free
+
+    def _start_pooled(self, vexec: VariantExec, name: str) -> int:
+        """Start a task once the pool grants what it asks for (gpu_pool.py); until then it waits, holding
+        no slot, and its variant's reason says so."""
+        key = (vexec.id, name)
+        admitted, changed = self.gpu_pool.admit(key, vexec.workflow.tasks[name])
+        if changed:
+            kbv.update(self.kb, vexec.id, reason=None if admitted else f"task {name} waits for a free GPU")
+        if not admitted:
+            return 0
+        took = self._start_task(vexec, name)
+        if vexec.state[name] != RUNNING:  # a cache hit, a wait, a failure: it holds nothing
+            self.gpu_pool.release(key)
+        return took
 
     def _start_variant(self, v: kbv.Variant) -> VariantExec:
         workflow, extra = self._workflow_for(v.space)
@@ -976,6 +1018,8 @@ class Engine(Steering, Transferring):
                 dataset_dir=self.project.dataset_dir, dependencies_dir=self.project.dependencies_dir,
                 received=vexec.received(name), results_text=results_text, experiment=self.exp.name,
             )
+            if self.gpu_pool is not None:
+                spec.env[CUDA] = self.gpu_pool.devices((vexec.id, name))
         except (PrepareError, TaskEnvError, OSError) as exc:
             kbv.insert_task_run(self.kb, variant_id=vexec.id, task=name, attempt=attempt, status="failed",
                                 reason=str(exc), started=time.time(), ended=time.time())
@@ -1007,6 +1051,7 @@ class Engine(Steering, Transferring):
                 cwd=str(spec.cwd), started=now, stdout_path=str(spec.stdout_path), stderr_path=str(spec.stderr_path),
                 host=self.executor.host, outputs=spec.outputs, cache_key=key, code_hash=code, inputs_hash=inputs,
                 params=spec.params, env_hash=env.hash if env else None,
+                gpus=spec.env.get(CUDA) if self.gpu_pool is not None else None,
             )
             kbv.update(self.kb, vexec.id, attempts=max(vexec.variant.attempts, attempt))
         try:
@@ -1144,6 +1189,8 @@ class Engine(Steering, Transferring):
         self._take_final_metrics(r)
         malformed = r.handle.malformed
         self.executor.release(f.key)
+        if self.gpu_pool is not None:
+            self.gpu_pool.release((r.vexec.id, r.task))
         self._unblock(r.cache_key)
         self._read_result_map(r)
         self._flush_metrics()

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from xxp_tui.kb.connection import KB
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 def _v1(kb: KB) -> None:
@@ -186,7 +186,14 @@ def _v8(kb: KB) -> None:
     kb.db["variants"].add_column("off_grid", int, not_null_default=0)
 
 
-MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(kb: KB) -> None:
+    """Which GPUs a task run held (CUDA_VISIBLE_DEVICES as granted by the run's pool, e.g. "0,1"; "" for
+    none, NULL when no pool was kept): shown by `show`, and what a resumed engine takes back for the
+    tasks it adopts, so no GPU stays taken by a dead task nor is handed out twice."""
+    kb.db["task_runs"].add_column("gpus", str)
+
+
+MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

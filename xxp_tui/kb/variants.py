@@ -194,6 +194,7 @@ class TaskRun:
     inputs_hash: str | None
     outputs: dict
     env_hash: str | None = None  # the task's own environment (engine/taskenv.py), when it has one
+    gpus: str | None = None  # the GPU ids it held ("0,1"; "" none), None when the run kept no GPU pool
 
     @property
     def duration(self) -> float | None:
@@ -211,6 +212,7 @@ def _task_run(r) -> TaskRun:
         cache_key=r["cache_key"], cache_hit=bool(r["cache_hit"]), cache_source=r["cache_source"],
         code_hash=r["code_hash"], inputs_hash=r["inputs_hash"], outputs=json.loads(r["outputs"] or "{}"),
         env_hash=r["env_hash"] if "env_hash" in r.keys() else None,  # noqa: SIM118 - `in` on a Row tests values
+        gpus=r["gpus"] if "gpus" in r.keys() else None,  # noqa: SIM118
     )
 
 
