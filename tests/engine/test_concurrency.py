@@ -20,7 +20,7 @@ from xxp_tui.kb import variants as kbv
 
 pytestmark = pytest.mark.slow
 
-STEER_SECONDS = 30.0
+STEER_SECONDS = 20.0
 CLIENTS = ("api", "api", "cli", "cli")
 GRID_SIZE = 400  # more work than 4 × STEER_SECONDS of steering can see finish
 WORKER = Path(__file__).with_name("steer_worker.py")
@@ -46,7 +46,7 @@ def busy_run(tmp_path: Path):
     run.stop()
 
 
-def test_four_processes_steering_for_30s_each_command_applied_once(busy_run: LiveRun, tmp_path: Path):
+def test_four_processes_steering_for_20s_each_command_applied_once(busy_run: LiveRun, tmp_path: Path):
     run = busy_run
     run.wait_running(2)
     procs = []
