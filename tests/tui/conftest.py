@@ -147,13 +147,19 @@ def live_run(tmp_path: Path):
 
 
 async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
+    """Poll `condition`; one that cannot be evaluated yet (the app's first poll has not filled
+    `app.summary`, say) counts as not yet true, and its error is named if the deadline passes."""
     deadline = time.monotonic() + timeout
+    error: Exception | None = None
     while time.monotonic() < deadline:
-        if condition():
-            return
+        try:
+            if condition():
+                return
+        except (AttributeError, TypeError, LookupError) as exc:
+            error = exc
         await pilot.pause(0.05)
         await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or condition}")
+    raise AssertionError(f"timed out waiting for {what or condition}" + (f" (last: {error!r})" if error else ""))
 
 
 # ----------------------------------------------------------------------------- frozen KB for snapshots
