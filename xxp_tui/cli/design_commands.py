@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from xxp_tui.cli.output import fail, fail_usage
+from xxp_tui.files import atomic_write
 
 new_app = typer.Typer(help="Create a library task or a project to start from.", no_args_is_help=True,
                       rich_markup_mode=None)
@@ -50,7 +51,7 @@ def fmt(
             continue
         if write:
             if out != text:
-                _replace(path, out)
+                atomic_write(path, out)
         else:
             sys.stdout.write(out)
     if check:
@@ -60,21 +61,6 @@ def fmt(
     raise typer.Exit(1 if failed else 0)
 
 
-def _replace(path: Path, text: str) -> None:
-    """Write beside, then rename over: a crash never leaves half a spec; the mode is kept."""
-    import os
-    import tempfile
-
-    mode = path.stat().st_mode & 0o777
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def graph(

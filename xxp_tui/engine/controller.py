@@ -486,8 +486,7 @@ class Engine(Steering, Transferring):
         self.stop_request = "interrupt"
         self.interrupt_reason = reason
         with contextlib.suppress(sqlite3.Error):
-            if self.kb.conn.in_transaction:
-                self.kb.conn.execute("ROLLBACK")
+            self.kb.abandon_transaction()
         for r in list(self.running.values()):
             self.executor.cancel(r.handle, "interrupted: the knowledge base cannot be written")
         if getattr(self, "_lock_fd", None) is not None:  # give back the space kept for this write

@@ -149,6 +149,11 @@ class KB:
         if readonly:
             conn.execute("PRAGMA query_only=1")
 
+    def abandon_transaction(self) -> None:
+        """Roll back a write that failed half-way (a full disk), so the next, smaller write can be tried."""
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
     def close(self) -> None:
         self.conn.close()
 

@@ -11,9 +11,7 @@ again (the diagnostics are those of `xxp-tui validate`, shown under the canvas).
 
 from __future__ import annotations
 
-import os
 import shlex
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from textual.suggester import Suggester
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from xxp_tui.files import atomic_write
 from xxp_tui.spec.catalog import LibraryItem, describe, library_items
 from xxp_tui.spec.edit import EditError, SpecEditor, check_domain, parse_domain
 
@@ -63,19 +62,6 @@ class Focus:
     name: str
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write beside and rename over; a new file is private, an existing one keeps its mode."""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class DesignSuggester(Suggester):
