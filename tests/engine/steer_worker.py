@@ -76,7 +76,7 @@ def main() -> int:
         verb, args = pick(rng, n, mode)
         try:
             if mode == "api":
-                cid = kbc.submit(kb, run_id, verb, args, who=f"api-{seed}@test")
+                cid = kbc.submit(kb, run_id, kbc.decode(verb, args), who=f"api-{seed}@test")
                 cmd = kbc.wait(kb, cid, timeout=ANSWER_WITHIN)
                 result["issued"][cid] = cmd.status
                 if cmd.status == "pending":

@@ -3,7 +3,9 @@
 A priority too large for the KB's integers once raised OverflowError inside the engine: it exited,
 the command stayed pending, and every resume applied it again and died again. Priorities are now
 range-checked by the CLI, the viewer's command line and the engine; and a command whose handler
-raises anything at all is refused with the error's sentence while the engine goes on.
+raises anything at all is refused with the error's sentence while the engine goes on. A stored row the
+vocabulary cannot decode (a missing or renamed argument, an unknown verb, arguments that are not JSON)
+is refused with the decoder's sentence.
 """
 
 from __future__ import annotations
@@ -38,24 +40,34 @@ def test_poison_commands_are_refused_and_the_engine_goes_on(tmp_path: Path):
     run = LiveRun(tmp_path, GRID).start()
     try:
         assert run.wait_running(1) == [1]
-        poisons = {  # each reached the engine as any front end (or an older CLI) could send it
-            "prioritize": ({"variant": "v2", "priority": HUGE}, "priority must be between"),
-            "inject": ({"space": "Grid", "values": {"G.x": 1}, "priority": HUGE}, "priority must be between"),
-            # JSON allows Infinity: int() of it raises OverflowError, which no handler expects
-            "parallel": ({"workers": float("inf")}, "parallel could not be applied: cannot convert float infinity"),
-            "prune": ({"variants": ["v2", "v" + "9" * 30]}, "is not a variant of r"),
-        }
+        poisons = [  # each reached the engine as any front end (or an older CLI) could send it
+            ("prioritize", {"variant": "v2", "priority": HUGE}, "priority must be between"),
+            ("inject", {"space": "Grid", "values": {"G.x": 1}, "priority": HUGE}, "priority must be between"),
+            # JSON allows Infinity: int() of it once raised OverflowError, which no handler expected
+            ("parallel", {"workers": float("inf")}, "parallelism must be a whole number between 1 and 1024, not inf"),
+            ("prune", {"variants": ["v2", "v" + "9" * 30]}, "is not a variant of r"),
+            # rows the vocabulary cannot decode: a renamed, an unknown, a missing argument; a verb accepted
+            # once though no handler did it
+            ("answer", {"value": {"x": 1}}, "malformed answer command: unknown argument value (it takes values, node)"),
+            ("pause", {"now": True}, "malformed pause command: unknown argument now (it takes no arguments)"),
+            ("inject", {"values": {"G.x": 1}}, "malformed inject command: space missing"),
+            ("rerun", {"variant": "v1"}, "unknown command rerun"),
+        ]
         with open_kb(run.db, create=False) as kb:
-            ids = {verb: kbc.submit(kb, run.run_id, verb, args) for verb, (args, _) in poisons.items()}
-            for verb, (_, expected) in poisons.items():
-                cmd = kbc.wait(kb, ids[verb], timeout=30)
+            ids = [kbc.submit_raw(kb, run.run_id, verb, args) for verb, args, _ in poisons]
+            with kb.write():  # a hand-written row whose arguments are not JSON
+                ids.append(kb.conn.execute(
+                    "INSERT INTO commands (run_id, verb, args, issuer, status, created) "
+                    "VALUES (?, 'stop', '{oops', 'test', 'pending', 0)", (run.run_id,)).lastrowid)
+            poisons.append(("stop", {}, "malformed stop command: its arguments are not a JSON object"))
+            for cmd_id, (verb, _, expected) in zip(ids, poisons, strict=True):
+                cmd = kbc.wait(kb, cmd_id, timeout=30)
                 assert cmd.status != "pending", f"{verb}: the engine never answered\n{run.engine_log()}"
                 assert expected in (cmd.outcome or ""), (verb, cmd.status, cmd.outcome)
-                if verb != "prune":
-                    assert cmd.status == "refused", (verb, cmd.outcome)
+                assert cmd.status == ("done" if verb == "prune" else "refused"), (verb, cmd.outcome)
             # prune refused the bad reference and applied the good one in the same command
-            assert kbc.get(kb, ids["prune"]).status == "done"
-            ok = kbc.submit(kb, run.run_id, "prioritize", {"variant": "v3", "priority": 5})
+            assert kbc.get(kb, ids[3]).outcome.startswith("pruned v2; refused: ")
+            ok = kbc.submit(kb, run.run_id, kbc.Prioritize("v3", 5))
             assert kbc.wait(kb, ok, timeout=30).outcome == "v3 priority 0 -> 5"
         assert run.proc.poll() is None, run.engine_log()
         assert run.variant(2).status == "pruned"
@@ -81,7 +93,7 @@ def test_a_poison_command_left_pending_by_a_dead_engine_does_not_kill_the_next(t
     """The resume loop of the report: the command is pending when an engine starts."""
     run = LiveRun(tmp_path, GRID)
     with open_kb(run.db, create=False) as kb:
-        cmd = kbc.submit(kb, run.run_id, "prioritize", {"variant": "v1", "priority": HUGE})
+        cmd = kbc.submit_raw(kb, run.run_id, "prioritize", {"variant": "v1", "priority": HUGE})
     run.start()
     try:
         with open_kb(run.db, create=False) as kb:

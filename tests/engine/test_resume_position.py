@@ -88,7 +88,7 @@ def answer_if_asked(run: LiveRun, answered: list[int]) -> None:
     if answered or not any(v.space == "Ask" and v.status == "waiting_input" for v in run.variants()):
         return
     with contextlib.closing(kbr.KB(run.db)) as kb:
-        answered.append(kbc.submit(kb, run.run_id, "answer", {"node": "Ask", "values": {"more": True}}))
+        answered.append(kbc.submit(kb, run.run_id, kbc.Answer({"more": True}, node="Ask")))
 
 
 def drive(run: LiveRun, crash_at: str | None, answered: list[int], monkeypatch) -> int:

@@ -348,7 +348,9 @@ def resume(
             fail(f"r{run_id} is {run.status}; nothing to resume.", 1)
         live = kbr.liveness(kb, run_id)
         if live.alive:  # a paused run: the engine un-pauses it, like any steering command
-            send(kb, run_id, "resume", {}, as_json)
+            from xxp_tui.kb.commands import Resume
+
+            send(kb, run_id, Resume(), as_json)
             return
         kbr.set_paused(kb, run_id, False)
         if no_task_envs or strict_task_envs:  # given: from now on; not given: as the run started

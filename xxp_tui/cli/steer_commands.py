@@ -1,11 +1,15 @@
 """Steering a running experiment: each command goes through the KB to the engine, which applies it
 once and writes back the outcome; the command prints that outcome (or says the engine is not
-running and the command waits for `xxp-tui resume`)."""
+running and the command waits for `xxp-tui resume`).
+
+Each command is made as its class of `kb.commands`' vocabulary, which checks its arguments: a bad one
+is a usage error (exit 2) here, before anything reaches the KB."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -19,6 +23,9 @@ from xxp_tui.cli.completion import (
 )
 from xxp_tui.cli.output import fail, fail_usage
 
+if TYPE_CHECKING:  # the vocabulary is imported where a command runs: `xxp-tui --help` stays light
+    from xxp_tui.kb.commands import SteerCommand
+
 WAIT = 15.0
 
 
@@ -28,17 +35,18 @@ def register(app: typer.Typer) -> None:
         app.command(fn.__name__)(fn)
 
 
-def send(kb, run_id: int, verb: str, args: dict, as_json: bool = False) -> None:
+def send(kb, run_id: int, command: SteerCommand, as_json: bool = False) -> None:
     """Submit, wait for the engine's outcome, print it; exit 1 when refused. With `as_json`, one
     object: command id, run, verb, status (done, refused, pending: not answered in time, queued: no
     engine running) and the outcome sentence."""
     from xxp_tui.kb import commands as kbc
     from xxp_tui.kb import runs as kbr
 
+    verb = command.verb
     run = kbr.get_run(kb, run_id)
     if run.finished:
         fail(f"r{run_id} is {run.status}; it takes no more commands.")
-    cmd_id = kbc.submit(kb, run_id, verb, args)
+    cmd_id = kbc.submit(kb, run_id, command)
     live = kbr.liveness(kb, run_id)
     if not live.alive:
         _report(as_json, cmd_id, run_id, verb, "queued",
@@ -80,11 +88,14 @@ def _variant_run(kb, ref: str) -> int:
     return v.run_id
 
 
-def _check_priority(priority: int) -> None:
-    from xxp_tui.kb.commands import priority_problem
+def make(cls: type[SteerCommand], **args) -> SteerCommand:
+    """The command, or a usage error (exit 2) with its own sentence when an argument is out of bounds."""
+    from xxp_tui.kb.commands import CommandError
 
-    problem = priority_problem(priority)
-    if problem:
+    try:
+        return cls(**args)
+    except CommandError as exc:
+        problem = str(exc)
         fail_usage(problem[0].upper() + problem[1:] + ".")
 
 
@@ -95,20 +106,25 @@ def prune(variants: list[str] = typer.Argument(..., metavar="VARIANT...", help="
                                                autocompletion=complete_variant),
           as_json: bool = JSON, db: Path = DB_OPTION) -> None:
     """Prune variants: queued ones never run, running ones are stopped (process group killed)."""
+    from xxp_tui.kb.commands import Prune
+
+    command = make(Prune, variants=tuple(variants))
     with kb_session(db) as kb:
         runs = {_variant_run(kb, ref) for ref in variants}
         if len(runs) > 1:
             fail_usage("Those variants belong to different runs; prune them one run at a time.")
-        send(kb, runs.pop(), "prune", {"variants": list(variants)}, as_json)
+        send(kb, runs.pop(), command, as_json)
 
 
 def prioritize(variant: str = variant_argument(),
                priority: int = typer.Option(..., "--priority", "-p", help="Higher runs sooner (default 0)."),
                as_json: bool = JSON, db: Path = DB_OPTION) -> None:
     """Change a queued variant's priority; higher runs sooner."""
-    _check_priority(priority)
+    from xxp_tui.kb.commands import Prioritize
+
+    command = make(Prioritize, variant=variant, priority=priority)
     with kb_session(db) as kb:
-        send(kb, _variant_run(kb, variant), "prioritize", {"variant": variant, "priority": priority}, as_json)
+        send(kb, _variant_run(kb, variant), command, as_json)
 
 
 def inject(run_ref: str = run_argument(),
@@ -119,20 +135,23 @@ def inject(run_ref: str = run_argument(),
            priority: int = typer.Option(1, "--priority", "-p", help="Priority of the new variant."),
            as_json: bool = JSON, db: Path = DB_OPTION) -> None:
     """Add a variant with chosen params to a running space (checked against its value lists)."""
+    from xxp_tui.kb.commands import Inject
     from xxp_tui.spec.assign import parse_assignments
 
     values, errors = parse_assignments(assignments)
     if errors:
         fail_usage("; ".join(errors))
-    _check_priority(priority)
+    command = make(Inject, space=space, values=values, priority=priority)
     with kb_session(db) as kb:
-        send(kb, run_id_of(kb, run_ref), "inject", {"space": space, "values": values, "priority": priority}, as_json)
+        send(kb, run_id_of(kb, run_ref), command, as_json)
 
 
 def pause(run_ref: str = run_argument(), as_json: bool = JSON, db: Path = DB_OPTION) -> None:
     """Pause a run: running tasks finish, no new ones start."""
+    from xxp_tui.kb.commands import Pause
+
     with kb_session(db) as kb:
-        send(kb, run_id_of(kb, run_ref), "pause", {}, as_json)
+        send(kb, run_id_of(kb, run_ref), Pause(), as_json)
 
 
 def parallel(words: list[str] = typer.Argument(None, metavar="[RUN] N", autocompletion=complete_run,
@@ -142,10 +161,13 @@ def parallel(words: list[str] = typer.Argument(None, metavar="[RUN] N", autocomp
     if not words or len(words) > 2:
         fail_usage("parallel takes [RUN] N: a run (default: latest) and a number.")
     run_ref, count = ("latest", words[0]) if len(words) == 1 else (words[0], words[1])
+    from xxp_tui.kb.commands import Parallel
+
     if not count.strip().isdigit() or int(count) < 1:
         fail_usage(f"N must be a whole number, 1 or more, not {count!r}.")
+    command = make(Parallel, workers=int(count))
     with kb_session(db) as kb:
-        send(kb, run_id_of(kb, run_ref), "parallel", {"workers": int(count)}, as_json)
+        send(kb, run_id_of(kb, run_ref), command, as_json)
 
 
 def answer(run_ref: str = run_argument(),
@@ -154,19 +176,20 @@ def answer(run_ref: str = run_argument(),
            assignments: list[str] = typer.Option([], "--set", help="field=value (repeatable)."),
            as_json: bool = JSON, db: Path = DB_OPTION) -> None:
     """Answer a waiting interaction; the answer becomes that node's result for later conditions."""
+    from xxp_tui.kb.commands import Answer
     from xxp_tui.spec.assign import parse_assignments
 
     values, errors = parse_assignments(assignments)
     if errors:
         fail_usage("; ".join(errors))
+    command = make(Answer, values=values, node=node)
     with kb_session(db) as kb:
-        args = {"values": values}
-        if node is not None:
-            args["node"] = node
-        send(kb, run_id_of(kb, run_ref), "answer", args, as_json)
+        send(kb, run_id_of(kb, run_ref), command, as_json)
 
 
 def stop(run_ref: str = run_argument(), as_json: bool = JSON, db: Path = DB_OPTION) -> None:
     """Stop a run for good: running tasks are killed, queued variants cancelled."""
+    from xxp_tui.kb.commands import Stop
+
     with kb_session(db) as kb:
-        send(kb, run_id_of(kb, run_ref), "stop", {}, as_json)
+        send(kb, run_id_of(kb, run_ref), Stop(), as_json)

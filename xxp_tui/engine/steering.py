@@ -5,6 +5,10 @@ module because it is the one place that turns a human's command into state chang
 is applied in one transaction with its outcome ("done" or "refused" with a sentence) and its audit
 event, and what must happen after the commit (stopping processes, finishing a node) is returned
 as `after` actions.
+
+Dispatch is by command class (`HANDLERS`, at the end): a stored row is decoded into its command of
+`kb.commands`' vocabulary first, so a malformed row is refused with the decoder's sentence and a
+handler only ever sees well-formed arguments.
 """
 
 from __future__ import annotations
@@ -47,13 +51,11 @@ class Steering:
                 self.on_event(EngineEvent(time.time(), "command", f"{cmd.verb} by {cmd.issuer}: {outcome}"))
 
     def _handle(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
-        handler = getattr(self, f"_cmd_{cmd.verb}", None)
-        if handler is None:
-            return "refused", f"unknown command {cmd.verb}"
         try:
-            return handler(cmd, after)
-        except (KeyError, TypeError, ValueError) as exc:
-            return "refused", f"malformed {cmd.verb} command: {exc}"
+            command = cmd.decoded()
+        except kbc.CommandError as exc:
+            return "refused", str(exc)
+        return HANDLERS[type(command)](self, command, cmd, after)
 
     def _record_outcome(self, cmd: kbc.Command, status: str, outcome: str) -> None:
         kbc.finish(self.kb, cmd, status, outcome)
@@ -67,11 +69,10 @@ class Steering:
             return f"{ref} is not a variant of r{self.run_id}"
         return v
 
-    def _cmd_prune(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
-        args = cmd.args
+    def _cmd_prune(self, command: kbc.Prune, cmd: kbc.Command, after: list) -> tuple[str, str]:
         done, refused = [], []
         reason = f"pruned by {cmd.issuer}"
-        for ref in args["variants"]:
+        for ref in command.variants:
             v = self._variant_ref(ref)
             if isinstance(v, str):
                 refused.append(v)
@@ -101,16 +102,13 @@ class Steering:
         if v.space in self.flow.nodes and self.flow.nodes[v.space].status == ACTIVE:
             self._maybe_finish_node(v.space)
 
-    def _cmd_prioritize(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
-        args = cmd.args
-        v = self._variant_ref(args["variant"])
+    def _cmd_prioritize(self, command: kbc.Prioritize, cmd: kbc.Command, after: list) -> tuple[str, str]:
+        v = self._variant_ref(command.variant)
         if isinstance(v, str):
             return "refused", v
         if v.finished:
             return "refused", f"v{v.id} already {v.status}"
-        priority = args["priority"]
-        if problem := kbc.priority_problem(priority):
-            return "refused", problem
+        priority = command.priority
         before = v.priority
         kbv.update(self.kb, v.id, priority=priority)
         if v.id in self.queued:
@@ -120,9 +118,8 @@ class Steering:
         note = " (already running: it keeps its place)" if v.status == "running" else ""
         return "done", f"v{v.id} priority {before} -> {priority}{note}"
 
-    def _cmd_inject(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
-        args = cmd.args
-        node = args["space"]
+    def _cmd_inject(self, command: kbc.Inject, cmd: kbc.Command, after: list) -> tuple[str, str]:
+        node = command.space
         if node not in self.exp.spaces:
             return "refused", f"{node} is not a space of {self.exp.name} (spaces: {', '.join(self.exp.spaces)})"
         state = self.flow.nodes[node]
@@ -131,12 +128,10 @@ class Steering:
                               "into a running space"
         space = self.exp.spaces[node]
         workflow = self.project.workflows.get(space.workflow)
-        check = check_injection(space, workflow, args.get("values", {}))
+        check = check_injection(space, workflow, command.values)
         if not check.ok:
             return "refused", "; ".join(check.errors)
-        priority = args.get("priority", 1)
-        if problem := kbc.priority_problem(priority):
-            return "refused", problem
+        priority = command.priority
         (vid,) = kbv.insert(self.kb, self.run_id, [kbv.NewVariant(
             space=node, params=check.params, config=check.config,
             seed=space.seed if space.seed is not None else self.seed, priority=priority, origin="injected",
@@ -147,25 +142,22 @@ class Steering:
         off = f"; off the grid: {', '.join(check.off_grid)}" if check.off_grid else ""
         return "done", f"injected v{vid} into {node}: {short(check.params)}{filled}{off}"
 
-    def _cmd_pause(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
+    def _cmd_pause(self, command: kbc.Pause, cmd: kbc.Command, after: list) -> tuple[str, str]:
         if self.paused:
             return "done", f"r{self.run_id} is already paused"
         self.paused = True
         kbr.set_paused(self.kb, self.run_id, True)
         return "done", f"r{self.run_id} paused: running tasks finish, no new ones start"
 
-    def _cmd_resume(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
+    def _cmd_resume(self, command: kbc.Resume, cmd: kbc.Command, after: list) -> tuple[str, str]:
         if not self.paused:
             return "done", f"r{self.run_id} is running"
         self.paused = False
         kbr.set_paused(self.kb, self.run_id, False)
         return "done", f"r{self.run_id} resumed"
 
-    def _cmd_parallel(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
-        args = cmd.args
-        n = int(args["workers"])
-        if n < 1 or n > 1024:
-            return "refused", f"parallelism must be between 1 and 1024, not {n}"
+    def _cmd_parallel(self, command: kbc.Parallel, cmd: kbc.Command, after: list) -> tuple[str, str]:
+        n = command.workers
         before, self.workers = self.workers, n
         kbr.set_workers(self.kb, self.run_id, n)
         if self.auto_slots:  # a human's choice outlasts the cluster's size, and a restart
@@ -173,9 +165,8 @@ class Steering:
             kbr.update_settings(self.kb, self.run_id, slots=None)
         return "done", f"workers {before} -> {n}"
 
-    def _cmd_answer(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
-        args = cmd.args
-        target = args.get("node")
+    def _cmd_answer(self, command: kbc.Answer, cmd: kbc.Command, after: list) -> tuple[str, str]:
+        target = command.node
         waiting = {vid: node for vid, node in self.waiting.items()}
         task_waits = {v.id: v for v in self.active.values() if v.waiting()}
         if not waiting and not task_waits:
@@ -194,7 +185,7 @@ class Steering:
                     vid = ref
             if vid is None:
                 return "refused", f"{target} is not waiting for an answer"
-        values = args.get("values", {})
+        values = command.values
         if vid in waiting:
             node = waiting[vid]
             answer, errors = check_answer(self.exp.tasks[node].fields, values)
@@ -228,7 +219,7 @@ class Steering:
         after.append(lambda: self._finalize(vexec) if vexec.settled else None)
         return "done", f"v{vid} {name} answered: {short(answer)}"
 
-    def _cmd_stop(self, cmd: kbc.Command, after: list) -> tuple[str, str]:
+    def _cmd_stop(self, command: kbc.Stop, cmd: kbc.Command, after: list) -> tuple[str, str]:
         count = len(self.active)
         self._stop_everything("the run was stopped", after)
         return "done", f"r{self.run_id} stopping: {count} running variant(s) cancelled"
@@ -250,18 +241,35 @@ class Steering:
             after.append(lambda vexec=vexec: self._stop_variant(vexec, "cancelled", reason))
 
 
+# One handler per command class of the vocabulary (a test checks none is missing).
+HANDLERS: dict[type[kbc.SteerCommand], Callable[..., tuple[str, str]]] = {
+    kbc.Prune: Steering._cmd_prune,
+    kbc.Prioritize: Steering._cmd_prioritize,
+    kbc.Inject: Steering._cmd_inject,
+    kbc.Pause: Steering._cmd_pause,
+    kbc.Resume: Steering._cmd_resume,
+    kbc.Parallel: Steering._cmd_parallel,
+    kbc.Answer: Steering._cmd_answer,
+    kbc.Stop: Steering._cmd_stop,
+}
+
+
 def _sentence(exc: BaseException) -> str:
     """An exception as a sentence: its own message, else its kind."""
     text = " ".join(str(exc).split())
     return text[:300] if text else type(exc).__name__
 
 
-def _target(args: dict) -> str | None:
+def _target(args: object) -> str | None:
+    """What the audit event is about, read from the stored arguments (which may be malformed)."""
+    if not isinstance(args, dict):
+        return None
     for key in ("variant", "space", "node"):
         if key in args:
             return str(args[key])
     if "variants" in args:
-        return ",".join(str(v) for v in args["variants"])
+        refs = args["variants"]
+        return ",".join(str(v) for v in refs) if isinstance(refs, list) else str(refs)
     return None
 
 

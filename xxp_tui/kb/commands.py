@@ -1,6 +1,16 @@
-"""The steering channel and the audit log.
+"""The steering channel, its vocabulary, and the audit log.
 
-Front ends call `submit` (one short INSERT) and `wait` for the outcome; the engine takes
+The vocabulary: one frozen dataclass per steering command (`Prune`, `Prioritize`, `Inject`, …), each
+registered under the verb stored in the commands table. A command checks its own arguments when it is
+made (`CommandError`, one sentence), so the CLI, the viewer and the engine refuse exactly the same
+things; `encode` gives the JSON arguments stored in the KB and `decode` reads them back, refusing a
+malformed row with a sentence instead of a KeyError at run time.
+
+Adding a verb: one class here (with `@steering_command`), one handler in `engine/steering.py`
+(`HANDLERS`), and its bindings: a `:` line syntax (`tui/commandline.py`), a CLI command
+(`cli/steer_commands.py`) and, if it deserves one, a key (`tui/app.py`). Tests check the first three.
+
+The channel: front ends call `submit` (one short INSERT) and `wait` for the outcome; the engine takes
 `pending` commands in order and, in the same transaction as their effect, marks each `done` or
 `refused` with a sentence and writes the audit event. One transaction per command is what makes
 "applied exactly once" hold even if the engine dies half-way.
@@ -10,17 +20,24 @@ from __future__ import annotations
 
 import getpass
 import json
+import math
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, ClassVar, TypeVar
 
 from xxp_tui.kb.connection import KB
 
-VERBS = ("prune", "prioritize", "inject", "pause", "resume", "parallel", "answer", "stop", "rerun")
-COMMAND_STATES = ("pending", "done", "refused")
 # A variant's priority is stored in an SQLite INTEGER (64 bits); a billion either way is more room
 # than ordering a queue needs, and keeps every front end and the engine on one bound.
 PRIORITY_LIMIT = 1_000_000_000
+WORKERS_LIMIT = 1024
+# What a human types as a parameter's or an answer's value (the language's scalars).
+Value = int | float | str | bool
+
+
+class CommandError(ValueError):
+    """A steering command that cannot be made or read; the message is one sentence saying why."""
 
 
 def priority_problem(value: object) -> str | None:
@@ -33,6 +50,192 @@ def priority_problem(value: object) -> str | None:
     return None
 
 
+# ----------------------------------------------------------------------------- the vocabulary
+
+
+@dataclass(frozen=True)
+class SteerCommand:
+    """A steering command: what a human asked the engine to do to a run."""
+
+    verb: ClassVar[str]  # as stored in the commands table; the registry's key
+    summary: ClassVar[str]  # one line, for help texts
+
+    def encode(self) -> dict[str, Any]:
+        """The JSON arguments stored in the commands table (an optional argument left None is omitted)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+REGISTRY: dict[str, type[SteerCommand]] = {}
+
+
+C = TypeVar("C", bound=type[SteerCommand])
+
+
+def steering_command(cls: C) -> C:
+    """Register a command class under its verb (the order of registration is the order of help texts)."""
+    assert cls.verb not in REGISTRY, f"two steering commands named {cls.verb}"
+    REGISTRY[cls.verb] = cls
+    return cls
+
+
+def decode(verb: str, args: object) -> SteerCommand:
+    """The command a stored (verb, args) pair means, or CommandError with the sentence to refuse it with."""
+    cls = REGISTRY.get(verb)
+    if cls is None:
+        raise CommandError(f"unknown command {verb}")
+    if not isinstance(args, dict):
+        raise CommandError(f"malformed {verb} command: its arguments are not a JSON object")
+    known = {f.name: f for f in fields(cls)}
+    takes = ", ".join(known) or "no arguments"
+    if unknown := sorted(str(k) for k in args if k not in known):
+        raise CommandError(f"malformed {verb} command: unknown argument {', '.join(unknown)} (it takes {takes})")
+    missing = [name for name, f in known.items()
+               if name not in args and f.default is MISSING and f.default_factory is MISSING]
+    if missing:
+        raise CommandError(f"malformed {verb} command: {', '.join(missing)} missing (it takes {takes})")
+    return cls(**args)
+
+
+def _refs(value: object, what: str) -> tuple[str, ...]:
+    """Variant references as given (`v12` or `12`); which of them name a variant of the run is the engine's call."""
+    if not isinstance(value, list | tuple) or not value:
+        raise CommandError(f"{what} must be a non-empty list of variants, not {value!r}")
+    return tuple(_ref(v, what) for v in value)
+
+
+def _ref(value: object, what: str) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"v{value}"
+    if not isinstance(value, str) or not value.strip():
+        raise CommandError(f"{what} must name a variant (v12), not {value!r}")
+    return value
+
+
+def _name(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise CommandError(f"{what} must be a name, not {value!r}")
+    return value
+
+
+def _values(value: object) -> dict[str, Value]:
+    if not isinstance(value, dict):
+        raise CommandError(f"values must be an object of name=value pairs, not {value!r}")
+    for key, v in value.items():
+        if not isinstance(key, str) or not key:
+            raise CommandError(f"a value's name must be text, not {key!r}")
+        if not isinstance(v, int | float | str | bool) or (isinstance(v, float) and not math.isfinite(v)):
+            raise CommandError(f"{key} must be a number, text or true/false, not {v!r}")
+    return dict(value)
+
+
+def _check_priority(value: object) -> None:
+    if problem := priority_problem(value):
+        raise CommandError(problem)
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)  # a frozen dataclass normalising its own argument
+
+
+@steering_command
+@dataclass(frozen=True)
+class Prune(SteerCommand):
+    verb = "prune"
+    summary = "prune variants: queued ones never run, running ones are stopped"
+    variants: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _set(self, "variants", _refs(self.variants, "variants"))
+
+
+@steering_command
+@dataclass(frozen=True)
+class Prioritize(SteerCommand):
+    verb = "prioritize"
+    summary = "change a variant's priority; higher runs sooner"
+    variant: str
+    priority: int
+
+    def __post_init__(self) -> None:
+        _set(self, "variant", _ref(self.variant, "variant"))
+        _check_priority(self.priority)
+
+
+@steering_command
+@dataclass(frozen=True)
+class Inject(SteerCommand):
+    verb = "inject"
+    summary = "add a variant with chosen params to a running space"
+    space: str
+    values: dict[str, Value] = field(default_factory=dict, hash=False)
+    priority: int = 1
+
+    def __post_init__(self) -> None:
+        _name(self.space, "space")
+        _set(self, "values", _values(self.values))
+        _check_priority(self.priority)
+
+
+@steering_command
+@dataclass(frozen=True)
+class Pause(SteerCommand):
+    verb = "pause"
+    summary = "pause the run: running tasks finish, no new ones start"
+
+
+@steering_command
+@dataclass(frozen=True)
+class Resume(SteerCommand):
+    verb = "resume"
+    summary = "resume a paused run"
+
+
+@steering_command
+@dataclass(frozen=True)
+class Parallel(SteerCommand):
+    verb = "parallel"
+    summary = "change how many tasks run at once"
+    workers: int
+
+    def __post_init__(self) -> None:
+        n = self.workers
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= WORKERS_LIMIT:
+            raise CommandError(f"parallelism must be a whole number between 1 and {WORKERS_LIMIT}, not {n!r}")
+
+
+@steering_command
+@dataclass(frozen=True)
+class Answer(SteerCommand):
+    verb = "answer"
+    summary = "answer a waiting interaction (or a task waiting for a human)"
+    values: dict[str, Value] = field(default_factory=dict, hash=False)
+    node: str | None = None  # None: the one thing that waits
+
+    def __post_init__(self) -> None:
+        _set(self, "values", _values(self.values))
+        if self.node is not None:
+            _name(self.node, "node")
+
+
+@steering_command
+@dataclass(frozen=True)
+class Stop(SteerCommand):
+    verb = "stop"
+    summary = "stop the run for good: running tasks are killed, queued variants cancelled"
+
+
+VERBS = tuple(REGISTRY)
+
+
+# ----------------------------------------------------------------------------- the channel
+
+
 def issuer() -> str:
     try:
         user = getpass.getuser()
@@ -43,24 +246,40 @@ def issuer() -> str:
 
 @dataclass(frozen=True)
 class Command:
+    """A row of the commands table: a steering command as submitted, with what became of it."""
+
     id: int
     run_id: int
     verb: str
-    args: dict
+    args: Any  # the JSON object stored; its raw text if it is not JSON (a hand-written row), which decode refuses
     issuer: str
     status: str
     outcome: str | None
     created: float
     applied: float | None
 
+    def decoded(self) -> SteerCommand:
+        """What the row asks for; CommandError (a sentence to refuse it with) when it cannot be read."""
+        return decode(self.verb, self.args)
+
 
 def _command(r) -> Command:
-    return Command(r["id"], r["run_id"], r["verb"], json.loads(r["args"] or "{}"), r["issuer"], r["status"],
-                   r["outcome"], r["created"], r["applied"])
+    try:
+        args = json.loads(r["args"] or "{}")
+    except (TypeError, ValueError):
+        args = r["args"]
+    return Command(r["id"], r["run_id"], r["verb"], args, r["issuer"], r["status"], r["outcome"], r["created"],
+                   r["applied"])
 
 
-def submit(kb: KB, run_id: int, verb: str, args: dict | None = None, who: str | None = None) -> int:
-    assert verb in VERBS, verb
+def submit(kb: KB, run_id: int, command: SteerCommand, who: str | None = None) -> int:
+    """Queue `command` for the engine of `run_id`; its id, to `wait` on."""
+    return submit_raw(kb, run_id, command.verb, command.encode(), who)
+
+
+def submit_raw(kb: KB, run_id: int, verb: str, args: dict | None = None, who: str | None = None) -> int:
+    """Store a verb and arguments as they are, unchecked: what an older client could have stored. Front
+    ends use `submit`; this is for tests of how the engine refuses a malformed row."""
     with kb.write():
         return kb.conn.execute(
             "INSERT INTO commands (run_id, verb, args, issuer, status, created) VALUES (?, ?, ?, ?, 'pending', ?)",

@@ -24,7 +24,18 @@ from textual.suggester import Suggester
 from textual.widgets import ContentSwitcher, Footer, Input
 from textual.worker import get_current_worker
 
-from xxp_tui.kb.commands import priority_problem
+from xxp_tui.kb.commands import (
+    Answer,
+    CommandError,
+    Inject,
+    Parallel,
+    Pause,
+    Prioritize,
+    Prune,
+    Resume,
+    SteerCommand,
+    Stop,
+)
 from xxp_tui.kb.queries import RunSummary
 from xxp_tui.spec.model import Project
 from xxp_tui.tui import commandline
@@ -36,8 +47,14 @@ from xxp_tui.tui.widgets.panes import DetailsPane, EventsPane, LogPane, StatusBa
 from xxp_tui.tui.widgets.run_tree import RunTree
 from xxp_tui.tui.widgets.variant_table import VariantTable
 
-STEERING = {"prune", "priority_up", "priority_down", "inject", "pause_resume", "parallel", "answer", "stop",
-            "resume_engine"}
+# The viewer's steering actions (their keys are the `BINDINGS` below) and the commands they send;
+# restarting a dead engine sends none, it starts one.
+STEERING_ACTIONS: dict[str, tuple[type[SteerCommand], ...]] = {
+    "prune": (Prune,), "priority_up": (Prioritize,), "priority_down": (Prioritize,), "inject": (Inject,),
+    "pause_resume": (Pause, Resume), "parallel": (Parallel,), "answer": (Answer,), "stop": (Stop,),
+    "resume_engine": (),
+}
+STEERING = set(STEERING_ACTIONS)
 FINISHED = ("completed", "failed", "pruned", "cancelled")
 ASKED_PRIORITY_TTL = 5.0  # seconds a priority the viewer asked for counts over the table's older value
 PALETTE_TITLES = {
@@ -727,12 +744,8 @@ class XxpApp(App[str]):
                 self.notify(f"{args['variant']} is not in the table (filtered?)", severity="warning")
         elif self.read_only:
             self.notify("read-only viewer: steering is disabled", severity="warning")
-        elif verb == "prio":
-            self.send("prioritize", {"variant": args["variant"], "priority": args["priority"]})
-        elif verb == "parallel":
-            self.send("parallel", args)
-        else:
-            self.send(verb, args)
+        elif parsed.command is not None:
+            self.send(parsed.command)
 
     # ------------------------------------------------------------------ steering
 
@@ -747,22 +760,34 @@ class XxpApp(App[str]):
             return True if self._waiting() else None
         return True
 
-    def send(self, verb: str, args: dict | list[dict]) -> None:
-        """Send one command, or one per item of a list (e.g. ] on three tagged variants): either way
-        the outcome comes back as one notice for the whole action."""
+    def send(self, command: SteerCommand | list[SteerCommand]) -> None:
+        """Send one command, or each of a list (e.g. ] on three tagged variants): either way the
+        outcome comes back as one notice for the whole action."""
+        batch = command if isinstance(command, list) else [command]
+        if not batch:
+            return
         if self.read_only:
             self.notify("read-only viewer: steering is disabled", severity="warning")
             return
-        self._send(verb, args if isinstance(args, list) else [args])
+        self._send(batch)
+
+    def make(self, cls: type[SteerCommand], *args, **kwargs) -> SteerCommand | None:
+        """The command, or None after a notice saying why its arguments are refused."""
+        try:
+            return cls(*args, **kwargs)
+        except CommandError as exc:
+            self.notify(str(exc), severity="warning")
+            return None
 
     @work(thread=True, group="commands", exit_on_error=False)
-    def _send(self, verb: str, batch: list[dict]) -> None:
+    def _send(self, batch: list[SteerCommand]) -> None:
         from xxp_tui.kb import commands as kbc
         from xxp_tui.kb import open_kb
         from xxp_tui.kb import runs as kbr
 
+        verb = batch[0].verb
         with open_kb(self.db, create=False) as kb:
-            ids = [kbc.submit(kb, self.run_id, verb, args) for args in batch]
+            ids = [kbc.submit(kb, self.run_id, command) for command in batch]
             if not kbr.liveness(kb, self.run_id).alive:
                 self.post_message(CommandDone(verb, "pending", f"{verb} queued: the engine is not running "
                                                                "(press R to restart it)"))
@@ -790,7 +815,7 @@ class XxpApp(App[str]):
 
         def done(ok: bool | None) -> None:
             if ok:
-                self.send("prune", {"variants": [f"v{t}" for t in targets]})
+                self.send(Prune(tuple(f"v{t}" for t in targets)))
                 self.table.tagged.clear()
                 self.table.refresh()
 
@@ -798,7 +823,7 @@ class XxpApp(App[str]):
                          callback=done)
 
     def _priority(self, delta: int) -> None:
-        rows = []
+        rows, commands = [], []
         now = time.monotonic()
         for vid in self.table.targets():
             row = self.table.rows.get(vid)
@@ -809,13 +834,14 @@ class XxpApp(App[str]):
                 asked = self._asked_priority.get(vid)
                 base = asked[0] if asked and now - asked[1] < ASKED_PRIORITY_TTL else int(row.data["priority"])
                 priority = base + delta
-                if problem := priority_problem(priority):
-                    self.notify(f"v{vid}: {problem}", severity="warning")
+                try:
+                    commands.append(Prioritize(f"v{vid}", priority))
+                except CommandError as exc:
+                    self.notify(f"v{vid}: {exc}", severity="warning")
                     continue
                 self._asked_priority[vid] = (priority, now)
                 rows.append({**row.data, "priority": priority})
-        if rows:
-            self.send("prioritize", [{"variant": r["id"], "priority": r["priority"]} for r in rows])
+        self.send(commands)
         self.table.upsert(rows)
 
     def action_priority_up(self) -> None:
@@ -848,21 +874,21 @@ class XxpApp(App[str]):
         workflow = self.project.workflows.get(space.workflow)
 
         def done(result: dict | None) -> None:
-            if result:
-                self.send("inject", result)
+            if result and (command := self.make(Inject, result["space"], result["values"])):
+                self.send(command)
 
         self.push_screen(InjectForm(space, workflow), callback=done)
 
     def action_pause_resume(self) -> None:
         if self.summary is None:
             return
-        self.send("resume" if self.summary.run.paused else "pause", {})
+        self.send(Resume() if self.summary.run.paused else Pause())
 
     def action_parallel(self, delta: int) -> None:
         if self.summary is None:
             return
-        workers = max(1, self.summary.run.workers + delta)
-        self.send("parallel", {"workers": workers})
+        if command := self.make(Parallel, max(1, self.summary.run.workers + delta)):
+            self.send(command)
 
     def _waiting(self) -> list[tuple[str, str | None, dict, str]]:
         """What waits for an answer: (target, prompt, fields, label)."""
@@ -891,8 +917,8 @@ class XxpApp(App[str]):
         target, prompt, fields, label = chosen
 
         def done(result: dict | None) -> None:
-            if result is not None:
-                self.send("answer", {"node": target, "values": result["values"]})
+            if result is not None and (command := self.make(Answer, result["values"], target)):
+                self.send(command)
 
         self.push_screen(AnswerForm(label, prompt, fields), callback=done)
 
@@ -923,7 +949,7 @@ class XxpApp(App[str]):
     def action_stop(self) -> None:
         def done(ok: bool | None) -> None:
             if ok:
-                self.send("stop", {})
+                self.send(Stop())
 
         self.push_screen(ConfirmScreen(f"Stop r{self.run_id} for good?",
                                        "Running tasks are killed and queued variants cancelled."), callback=done)

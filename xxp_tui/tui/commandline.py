@@ -5,22 +5,120 @@
     :stop                 :sort objective desc :filter status:running
     :tag v3 v4            :goto v12            :q
 
-Parsing is pure (tested on its own); the app executes the result.
+A steering verb is the line syntax of a command class of `kb.commands` (`STEERING`: its name, usage,
+word parser and what its words complete to); the command checks its own arguments, so the line refuses
+what the CLI and the engine refuse, with the same sentences. The other verbs (`VIEWER`) act on the viewer
+only. Parsing is pure (tested on its own); the app executes the result.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from xxp_tui.kb.commands import priority_problem
+from xxp_tui.kb.commands import (
+    Answer,
+    CommandError,
+    Inject,
+    Parallel,
+    Pause,
+    Prioritize,
+    Prune,
+    Resume,
+    SteerCommand,
+    Stop,
+)
 from xxp_tui.spec.assign import parse_assignments
 
-VERBS = {
-    "prune": "prune VARIANT…", "prio": "prio VARIANT N", "inject": "inject SPACE key=value…",
-    "pause": "pause", "resume": "resume", "parallel": "parallel N", "answer": "answer [NODE] key=value…",
-    "stop": "stop", "sort": "sort COLUMN [asc|desc]", "filter": "filter TEXT", "tag": "tag VARIANT…",
+
+def _variants(words: list[str]) -> tuple[list[str], list[str]]:
+    ok, bad = [], []
+    for w in words:
+        text = w.lower().lstrip("v")
+        (ok if text.isdigit() else bad).append(f"v{text}" if text.isdigit() else w)
+    return ok, bad
+
+
+def _assignments(words: list[str]) -> dict:
+    values, errors = parse_assignments(words)
+    if errors:
+        raise CommandError("; ".join(errors))
+    return values
+
+
+# Each parser takes the words after the verb and returns the command, None for "show the usage", or
+# raises CommandError with a sentence.
+
+
+def _prune(rest: list[str]) -> SteerCommand | None:
+    ok, bad = _variants(rest)
+    if bad:
+        raise CommandError("not variants: " + " ".join(bad))
+    return Prune(tuple(ok)) if ok else None
+
+
+def _prioritize(rest: list[str]) -> SteerCommand | None:
+    if len(rest) != 2:
+        return None
+    ok, bad = _variants(rest[:1])
+    try:
+        priority = int(rest[1])
+    except ValueError:
+        raise CommandError(f"priority must be an integer, not {rest[1]!r}") from None
+    if bad:
+        raise CommandError(f"not a variant: {rest[0]}")
+    return Prioritize(ok[0], priority)
+
+
+def _inject(rest: list[str]) -> SteerCommand | None:
+    return Inject(rest[0], _assignments(rest[1:])) if rest else None
+
+
+def _answer(rest: list[str]) -> SteerCommand | None:
+    node = None
+    if rest and "=" not in rest[0]:
+        node, rest = rest[0], rest[1:]
+    return Answer(_assignments(rest), node)
+
+
+def _parallel(rest: list[str]) -> SteerCommand | None:
+    if len(rest) != 1 or not rest[0].isdigit() or int(rest[0]) < 1:
+        return None
+    return Parallel(int(rest[0]))
+
+
+def _bare(cls: type[SteerCommand]) -> Callable[[list[str]], SteerCommand | None]:
+    """A command without arguments: any word after the verb shows the usage."""
+    return lambda rest: None if rest else cls()
+
+
+@dataclass(frozen=True)
+class LineSyntax:
+    name: str  # what is typed after `:`
+    usage: str
+    parse: Callable[[list[str]], SteerCommand | None]
+    completes: str | None = None  # what its words complete to: "variants" (every word), "space" or "node" (the first)
+
+
+# The `:` line syntax of every steering command (a test checks each registered command has one).
+STEERING: dict[type[SteerCommand], LineSyntax] = {
+    Prune: LineSyntax("prune", "prune VARIANT…", _prune, "variants"),
+    Prioritize: LineSyntax("prio", "prio VARIANT N", _prioritize, "variants"),
+    Inject: LineSyntax("inject", "inject SPACE key=value…", _inject, "space"),
+    Pause: LineSyntax("pause", "pause", _bare(Pause)),
+    Resume: LineSyntax("resume", "resume", _bare(Resume)),
+    Parallel: LineSyntax("parallel", "parallel N", _parallel),
+    Answer: LineSyntax("answer", "answer [NODE] key=value…", _answer, "node"),
+    Stop: LineSyntax("stop", "stop", _bare(Stop)),
+}
+# Verbs that act on the viewer, not the run.
+VIEWER = {
+    "sort": "sort COLUMN [asc|desc]", "filter": "filter TEXT", "tag": "tag VARIANT…",
     "goto": "goto VARIANT", "q": "q (quit the viewer; the run goes on)", "help": "help",
 }
+VIEWER_COMPLETES = {"tag": "variants", "goto": "variants", "sort": "column"}
+BY_NAME = {syntax.name: syntax for syntax in STEERING.values()}
+VERBS = {**{syntax.name: syntax.usage for syntax in STEERING.values()}, **VIEWER}
 ALIASES = {"prioritize": "prio", "priority": "prio", "par": "parallel", "quit": "q", "exit": "q", "kill": "prune",
            "f": "filter", "s": "sort"}
 
@@ -30,14 +128,7 @@ class Parsed:
     verb: str
     args: dict = field(default_factory=dict)
     error: str | None = None
-
-
-def _variants(words: list[str]) -> tuple[list[str], list[str]]:
-    ok, bad = [], []
-    for w in words:
-        text = w.lower().lstrip("v")
-        (ok if text.isdigit() else bad).append(f"v{text}" if text.isdigit() else w)
-    return ok, bad
+    command: SteerCommand | None = None  # set for a steering verb: what to send
 
 
 def parse(line: str) -> Parsed:
@@ -49,7 +140,15 @@ def parse(line: str) -> Parsed:
     if verb not in VERBS:
         return Parsed(verb, error=f"unknown command {words[0]!r}; commands: {', '.join(VERBS)}")
     usage = f"usage: {VERBS[verb]}"
-    if verb in ("prune", "tag"):
+    if verb in BY_NAME:
+        try:
+            command = BY_NAME[verb].parse(rest)
+        except CommandError as exc:
+            return Parsed(verb, error=str(exc))
+        if command is None:
+            return Parsed(verb, error=usage)
+        return Parsed(verb, command.encode(), command=command)
+    if verb == "tag":
         ok, bad = _variants(rest)
         if bad or not ok:
             return Parsed(verb, error=f"{'not variants: ' + ' '.join(bad) if bad else usage}")
@@ -59,41 +158,6 @@ def parse(line: str) -> Parsed:
         if len(ok) != 1 or bad:
             return Parsed(verb, error=usage)
         return Parsed(verb, {"variant": ok[0]})
-    if verb == "prio":
-        if len(rest) != 2:
-            return Parsed(verb, error=usage)
-        ok, bad = _variants(rest[:1])
-        try:
-            priority = int(rest[1])
-        except ValueError:
-            return Parsed(verb, error=f"priority must be an integer, not {rest[1]!r}")
-        if bad:
-            return Parsed(verb, error=f"not a variant: {rest[0]}")
-        if problem := priority_problem(priority):
-            return Parsed(verb, error=problem)
-        return Parsed(verb, {"variant": ok[0], "priority": priority})
-    if verb == "inject":
-        if not rest:
-            return Parsed(verb, error=usage)
-        values, errors = parse_assignments(rest[1:])
-        if errors:
-            return Parsed(verb, error="; ".join(errors))
-        return Parsed(verb, {"space": rest[0], "values": values})
-    if verb == "answer":
-        node = None
-        if rest and "=" not in rest[0]:
-            node, rest = rest[0], rest[1:]
-        values, errors = parse_assignments(rest)
-        if errors:
-            return Parsed(verb, error="; ".join(errors))
-        args = {"values": values}
-        if node:
-            args["node"] = node
-        return Parsed(verb, args)
-    if verb == "parallel":
-        if len(rest) != 1 or not rest[0].isdigit() or int(rest[0]) < 1:
-            return Parsed(verb, error=usage)
-        return Parsed(verb, {"workers": int(rest[0])})
     if verb == "sort":
         if not rest or len(rest) > 2 or (len(rest) == 2 and rest[1] not in ("asc", "desc")):
             return Parsed(verb, error=usage)
@@ -111,14 +175,11 @@ def completions(prefix: str, variants: list[str], spaces: list[str], nodes: list
     if len(words) <= 1:
         return [f"{v} " for v in VERBS if v.startswith(words[0])]
     verb = ALIASES.get(words[0], words[0])
+    kind = BY_NAME[verb].completes if verb in BY_NAME else VIEWER_COMPLETES.get(verb)
     current = words[-1]
     pool: list[str] = []
-    if verb in ("prune", "prio", "tag", "goto"):
+    if kind == "variants":
         pool = variants
-    elif verb == "inject" and len(words) == 2:
-        pool = spaces
-    elif verb == "answer" and len(words) == 2:
-        pool = nodes
-    elif verb == "sort" and len(words) == 2:
-        pool = columns
+    elif len(words) == 2:
+        pool = {"space": spaces, "node": nodes, "column": columns}.get(kind or "", [])
     return [f"{p} " for p in pool if p.startswith(current)][:50]  # the space: ready for the next word
