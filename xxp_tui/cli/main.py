@@ -122,13 +122,13 @@ def main() -> None:
 
 
 def _storage_sentence(exc: Exception) -> str | None:
-    import sqlite3
     import sys
     from pathlib import Path
 
-    if not isinstance(exc, sqlite3.Error):
+    from xxp_tui.kb.connection import DatabaseError, default_db_path, storage_sentence
+
+    if not isinstance(exc, DatabaseError):
         return None
-    from xxp_tui.kb.connection import default_db_path, storage_sentence
 
     args = sys.argv[1:]
     path = next((a[5:] for a in args if a.startswith("--db=")), None)

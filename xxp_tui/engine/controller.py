@@ -22,7 +22,6 @@ import os
 import queue
 import signal
 import socket
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -60,7 +59,7 @@ from xxp_tui.kb import commands as kbc
 from xxp_tui.kb import knowledge as kbknow
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
-from xxp_tui.kb.connection import storage_failure
+from xxp_tui.kb.connection import DatabaseError, storage_failure
 from xxp_tui.spec import load_project
 from xxp_tui.spec.model import Experiment, ExpTask, Project, Space, Workflow, frozen_map
 
@@ -463,17 +462,17 @@ class Engine(Steering, Transferring):
         except usercode.HookInterrupted:  # asked to stop while a project hook ran: nothing was decided
             self.stop_request = "interrupt"
             return self._interrupt()
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             if not storage_failure(exc):
                 raise
             return self._storage_failed(exc)
         finally:
             self.executor.shutdown("the engine stopped")
-            with contextlib.suppress(sqlite3.Error):  # the KB may be what failed
+            with contextlib.suppress(DatabaseError):  # the KB may be what failed
                 self._flush_metrics()
                 kbr.clear_heartbeat(self.kb, self.run_id, os.getpid())
 
-    def _storage_failed(self, exc: sqlite3.Error) -> str:
+    def _storage_failed(self, exc: DatabaseError) -> str:
         """The KB's disk is full (or failing): nothing more can be recorded, so nothing more may
         happen. Running tasks are stopped (by run_loop's shutdown) and the run is left resumable:
         as `interrupted` with the reason (written in the space the engine kept for it), or, if even
@@ -485,7 +484,7 @@ class Engine(Steering, Transferring):
         reason = f"{what} ({self.db_path}); free space, then: xxp-tui resume r{self.run_id}"
         self.stop_request = "interrupt"
         self.interrupt_reason = reason
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(DatabaseError):
             self.kb.abandon_transaction()
         for r in list(self.running.values()):
             self.executor.cancel(r.handle, "interrupted: the knowledge base cannot be written")
@@ -493,7 +492,7 @@ class Engine(Steering, Transferring):
             with contextlib.suppress(OSError):
                 os.ftruncate(self._lock_fd, 0)
         recorded = False
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(DatabaseError):
             kbr.set_status(self.kb, self.run_id, "interrupted", reason)
             recorded = True
         self.status = "interrupted"
@@ -1468,7 +1467,7 @@ class Engine(Steering, Transferring):
                 kbr.upsert_node(self.kb, self.run_id, name, status="skipped", reason="never reached")
         damage = self._kb_damage()
         if damage:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(DatabaseError):
                 self._set_status("failed", damage)
             self.emit("run", f"run r{self.run_id} failed: {damage}", status="failed", log=False)
             return "failed"
@@ -1499,7 +1498,7 @@ class Engine(Steering, Transferring):
             return f"the knowledge base {self.db_path} was deleted or replaced while the run went on"
         try:
             verdict = self.kb.scalar("PRAGMA quick_check")
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             verdict = str(exc)
         return None if verdict == "ok" else f"the knowledge base {self.db_path} is damaged ({verdict})"
 

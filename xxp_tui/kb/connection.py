@@ -24,6 +24,11 @@ class KBError(Exception):
     """A knowledge-base problem worth a sentence to the user (missing file, newer schema…)."""
 
 
+# What the database raises when a statement or its storage fails. Code above kb catches this name, so
+# that only kb imports the sqlite modules (tests/test_layers.py).
+DatabaseError = sqlite3.Error
+
+
 # SQLite result codes (low byte of the extended code) that mean the file or its disk failed, not
 # the statement: full, I/O error, corrupt, read-only, cannot open, not a database.
 _STORAGE_CODES = {13: "full", 10: "ioerr", 11: "corrupt", 8: "readonly", 14: "cantopen", 26: "notadb"}
