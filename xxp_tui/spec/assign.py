@@ -6,7 +6,6 @@ accept and refuse exactly the same things, with the same sentences.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -218,6 +217,3 @@ def check_answer(fields: Mapping[str, ParamSpec], values: Mapping[str, Scalar]) 
                 answer[key] = spec.default
     return answer, errors
 
-
-def describe_fields(fields: Mapping[str, ParamSpec]) -> str:
-    return json.dumps({k: {"type": f.type, "default": f.default} for k, f in fields.items()})

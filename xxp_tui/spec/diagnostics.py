@@ -86,10 +86,6 @@ class Diagnostics:
         for d in other:
             self.add(d.pos, d.severity, d.message)
 
-    @property
-    def has_errors(self) -> bool:
-        return any(d.is_error for d in self.items)
-
     def sorted(self) -> list[Diagnostic]:
         return sorted(self.items, key=lambda d: (d.pos.file, d.pos.line, d.pos.col))
 

@@ -1,7 +1,8 @@
-"""Graphs of a spec with networkx: the task DAG of a workflow and the experiment control graph.
+"""Graph questions about a spec, answered with networkx: a stable topological order, the edge that
+closes a cycle, the control graph's cycles and what START reaches.
 
-Used by validation (cycles, reachability), by the engine (task order, control flow) and by the
-TUI tree. networkx is imported here only, and only when a graph is asked for.
+Used by the loader (task order, cycles) and the checker (loops, unreachable nodes). networkx is
+imported here only, and only when a question is asked.
 """
 
 from __future__ import annotations
@@ -9,21 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from xxp_tui.spec.model import END, START
-
 if TYPE_CHECKING:
-    import networkx as nx
 
-    from xxp_tui.spec.model import Experiment, Workflow
-
-
-def task_graph(workflow: Workflow) -> nx.DiGraph:
-    import networkx as nx
-
-    g = nx.DiGraph()
-    g.add_nodes_from(workflow.tasks)
-    g.add_edges_from(workflow.edges)
-    return g
+    from xxp_tui.spec.model import Experiment
 
 
 def ordered(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> tuple[list[str], list[str] | None]:
@@ -56,17 +45,6 @@ def closing_edge(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> tupl
             return (a, b), nx.shortest_path(g, b, a)
         g.add_edge(a, b)
     return None
-
-
-def control_graph(experiment: Experiment) -> nx.MultiDiGraph:
-    """Nodes are control nodes plus START and END; each edge carries its ControlEdge as `edge`."""
-    import networkx as nx
-
-    g = nx.MultiDiGraph()
-    g.add_nodes_from([START, *experiment.nodes, END])
-    for e in experiment.edges:
-        g.add_edge(e.src, e.dst, edge=e)
-    return g
 
 
 def control_cycles(experiment: Experiment) -> list[list[str]]:

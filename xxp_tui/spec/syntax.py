@@ -239,7 +239,3 @@ class SpecFile:
     workflows: list[WorkflowDecl] = field(default_factory=list)
     experiments: list[ExperimentDecl] = field(default_factory=list)
     signatures: list[TaskBlock] = field(default_factory=list)
-
-    @property
-    def is_task_signature(self) -> bool:
-        return bool(self.signatures) and not self.workflows and not self.experiments
