@@ -89,7 +89,7 @@ def evict(kb: KB, task_run_ids: list[int]) -> None:
 
 def run_stats(kb: KB, run_id: int) -> tuple[int, int]:
     """(task executions that were cache hits, task executions in all) of a run."""
-    row = kb.one(
+    row = kb.row(
         "SELECT COALESCE(SUM(t.cache_hit), 0) AS hits, COUNT(*) AS total FROM task_runs t"
         " JOIN variants v ON v.id = t.variant_id WHERE v.run_id = ?", (run_id,))
     return row["hits"], row["total"]

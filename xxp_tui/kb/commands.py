@@ -26,7 +26,7 @@ import time
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
-from xxp_tui.kb.connection import KB
+from xxp_tui.kb.connection import KB, row_id
 
 # A variant's priority is stored in an SQLite INTEGER (64 bits); a billion either way is more room
 # than ordering a queue needs, and keeps every front end and the engine on one bound.
@@ -281,10 +281,10 @@ def submit_raw(kb: KB, run_id: int, verb: str, args: dict | None = None, who: st
     """Store a verb and arguments as they are, unchecked: what an older client could have stored. Front
     ends use `submit`; this is for tests of how the engine refuses a malformed row."""
     with kb.write():
-        return kb.conn.execute(
+        return row_id(kb.conn.execute(
             "INSERT INTO commands (run_id, verb, args, issuer, status, created) VALUES (?, ?, ?, ?, 'pending', ?)",
             (run_id, verb, json.dumps(args or {}), who or issuer(), time.time()),
-        ).lastrowid
+        ))
 
 
 def get(kb: KB, command_id: int) -> Command:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 DEFAULT_DIR = ".xxp"
 DEFAULT_NAME = "kb.sqlite"
@@ -22,6 +23,17 @@ BUSY_TIMEOUT_MS = 30_000
 
 class KBError(Exception):
     """A knowledge-base problem worth a sentence to the user (missing file, newer schema…)."""
+
+
+# Statement parameters: positional or named.
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+def row_id(cursor: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just made (sqlite3 types it optional: it is None before any INSERT)."""
+    rid = cursor.lastrowid
+    assert rid is not None
+    return rid
 
 
 # What the database raises when a statement or its storage fails. Code above kb catches this name, so
@@ -184,13 +196,19 @@ class KB:
         else:
             self.conn.execute("COMMIT")
 
-    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
 
-    def one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
+    def one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
 
-    def scalar(self, sql: str, params: tuple | dict = ()):
+    def row(self, sql: str, params: Params = ()) -> sqlite3.Row:
+        """The one row a query is sure to return (an aggregate, or a row known to exist)."""
+        row = self.conn.execute(sql, params).fetchone()
+        assert row is not None, sql
+        return row
+
+    def scalar(self, sql: str, params: Params = ()):
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xxp_tui.kb.connection import KB, KBError, open_kb
+from xxp_tui.kb.connection import KB, KBError, open_kb, row_id
 from xxp_tui.kb.runs import FINISHED_RUN_STATES
 
 LABEL = re.compile(r"^([rv])(\d+)$")  # an event's target: a run or a variant, remapped on merge
@@ -117,7 +117,7 @@ class _Copier:
             values = fix(dict(r))
             cur = self.target.conn.execute(sql, [values.get(c) for c in cols])
             if "id" in values:
-                ids[values["id"]] = cur.lastrowid
+                ids[values["id"]] = row_id(cur)
         self.report.count(table, len(rows))
         return ids
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from xxp_tui.kb.commands import issuer, log_event
-from xxp_tui.kb.connection import KB
+from xxp_tui.kb.connection import KB, row_id
 
 MAX_NOTE_CHARS = 10_000
 
@@ -57,9 +57,9 @@ def add(kb: KB, run_id: int, text: str, variant_id: int | None = None, tags: Ite
         raise ValueError(f"a note holds at most {MAX_NOTE_CHARS} characters, not {len(text)}")
     who, now, tag_list = author or issuer(), time.time(), clean_tags(tags)
     with kb.write():
-        nid = kb.conn.execute(
+        nid = row_id(kb.conn.execute(
             "INSERT INTO notes (run_id, variant_id, author, time, text, tags) VALUES (?, ?, ?, ?, ?, ?)",
-            (run_id, variant_id, who, now, text, json.dumps(tag_list))).lastrowid
+            (run_id, variant_id, who, now, text, json.dumps(tag_list))))
         target = f"v{variant_id}" if variant_id is not None else f"r{run_id}"
         log_event(kb, run_id, who, "note", target, {"note": nid, "text": text, "tags": tag_list})
     return Note(nid, run_id, variant_id, who, now, text, tag_list)

@@ -8,7 +8,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from xxp_tui.kb.connection import KB, KBError
+from xxp_tui.kb.connection import KB, KBError, row_id
 
 RUN_STATES = ("starting", "running", "paused", "waiting_input", "completed", "failed", "interrupted", "stopped")
 FINISHED_RUN_STATES = ("completed", "failed", "stopped")
@@ -67,7 +67,7 @@ def create_run(
             (experiment, spec_path, project_dir, spec_hash, spec_text, json.dumps(spec_files), json.dumps(model),
              json.dumps(settings), workers, time.time(), seed, executor, scheduler, uuid.uuid4().hex),
         )
-        return cur.lastrowid
+        return row_id(cur)
 
 
 def get_run(kb: KB, run_id: int) -> Run:
@@ -113,7 +113,7 @@ def list_runs(kb: KB) -> list[Run]:
 
 
 def spec_record(kb: KB, run_id: int) -> tuple[str, dict[str, str], dict]:
-    row = kb.one("SELECT spec_text, spec_files, model FROM runs WHERE id = ?", (run_id,))
+    row = kb.row("SELECT spec_text, spec_files, model FROM runs WHERE id = ?", (run_id,))
     return row["spec_text"], json.loads(row["spec_files"] or "{}"), json.loads(row["model"] or "{}")
 
 
@@ -152,7 +152,7 @@ def update_settings(kb: KB, run_id: int, **changes) -> None:
 
 def record_environment(kb: KB, run_id: int, env: dict) -> None:
     with kb.write():
-        kb.db["environment"].upsert({"run_id": run_id, **env, "recorded": time.time()}, pk="run_id")
+        kb.db.table("environment").upsert({"run_id": run_id, **env, "recorded": time.time()}, pk="run_id")
 
 
 def get_environment(kb: KB, run_id: int) -> dict | None:
@@ -188,7 +188,7 @@ def upsert_node(kb: KB, run_id: int, name: str, **fields) -> None:
             cols = ", ".join(f"{k} = ?" for k in fields)
             kb.conn.execute(f"UPDATE nodes SET {cols} WHERE run_id = ? AND name = ?", (*fields.values(), run_id, name))
         else:
-            kb.db["nodes"].insert({"run_id": run_id, "name": name, **fields})
+            kb.db.table("nodes").insert({"run_id": run_id, "name": name, **fields})
 
 
 def nodes(kb: KB, run_id: int) -> dict[str, NodeState]:

@@ -30,7 +30,7 @@ SCHEMA_VERSION = 9
 
 def _v1(kb: KB) -> None:
     db = kb.db
-    db["runs"].create(
+    db.table("runs").create(
         {
             "id": int, "experiment": str, "status": str, "reason": str,
             "spec_path": str, "project_dir": str, "spec_hash": str, "spec_text": str, "spec_files": str,
@@ -42,7 +42,7 @@ def _v1(kb: KB) -> None:
         not_null={"experiment", "status", "spec_path", "created"},
         defaults={"paused": 0, "executor": "local"},
     )
-    db["environment"].create(
+    db.table("environment").create(
         {
             "run_id": int, "python": str, "implementation": str, "platform": str, "host": str, "user": str,
             "xxp_version": str, "packages": str, "packages_hash": str, "git_commit": str, "git_dirty": int,
@@ -51,7 +51,7 @@ def _v1(kb: KB) -> None:
         pk="run_id",
         foreign_keys=[("run_id", "runs", "id")],
     )
-    db["nodes"].create(
+    db.table("nodes").create(
         {
             "run_id": int, "name": str, "kind": str, "status": str, "iteration": int, "reason": str,
             "started": float, "ended": float, "fired": str, "result": str, "total": int,
@@ -61,7 +61,7 @@ def _v1(kb: KB) -> None:
         defaults={"status": "pending", "iteration": 0, "fired": "{}"},
         foreign_keys=[("run_id", "runs", "id")],
     )
-    db["variants"].create(
+    db.table("variants").create(
         {
             "id": int, "run_id": int, "space": str, "iteration": int, "status": str, "reason": str,
             "params": str, "config": str, "seed": int, "priority": int, "origin": str, "trial": int,
@@ -73,7 +73,7 @@ def _v1(kb: KB) -> None:
         defaults={"priority": 0, "iteration": 0, "attempts": 0, "rev": 0, "params": "{}", "config": "{}"},
         foreign_keys=[("run_id", "runs", "id")],
     )
-    db["task_runs"].create(
+    db.table("task_runs").create(
         {
             "id": int, "variant_id": int, "task": str, "attempt": int, "status": str, "reason": str,
             "argv": str, "cwd": str, "pid": int, "pgid": int, "proc_start": float, "host": str,
@@ -86,20 +86,20 @@ def _v1(kb: KB) -> None:
         defaults={"attempt": 1, "cache_hit": 0},
         foreign_keys=[("variant_id", "variants", "id")],
     )
-    db["metrics"].create(
+    db.table("metrics").create(
         {"id": int, "variant_id": int, "task": str, "name": str, "value": float, "text": str,
          "step": int, "time": float},
         pk="id",
         not_null={"variant_id", "name"},
         foreign_keys=[("variant_id", "variants", "id")],
     )
-    db["artifacts"].create(
+    db.table("artifacts").create(
         {"id": int, "variant_id": int, "task": str, "port": str, "path": str, "sha256": str, "size": int,
          "is_dir": int, "created": float},
         pk="id",
         foreign_keys=[("variant_id", "variants", "id")],
     )
-    db["commands"].create(
+    db.table("commands").create(
         {"id": int, "run_id": int, "verb": str, "args": str, "issuer": str, "status": str, "outcome": str,
          "created": float, "applied": float},
         pk="id",
@@ -107,90 +107,90 @@ def _v1(kb: KB) -> None:
         defaults={"status": "pending", "args": "{}"},
         foreign_keys=[("run_id", "runs", "id")],
     )
-    db["events"].create(
+    db.table("events").create(
         {"id": int, "run_id": int, "time": float, "actor": str, "kind": str, "target": str, "detail": str,
          "command_id": int},
         pk="id",
         not_null={"run_id", "time", "actor", "kind"},
         foreign_keys=[("run_id", "runs", "id")],
     )
-    db["heartbeat"].create(
+    db.table("heartbeat").create(
         {"run_id": int, "pid": int, "host": str, "started": float, "beat": float, "proc_start": float},
         pk="run_id",
         foreign_keys=[("run_id", "runs", "id")],
     )
     # Indexes for every query the CLI and the TUI make.
-    db["variants"].create_index(["run_id", "status"])
-    db["variants"].create_index(["run_id", "space", "iteration"])
-    db["variants"].create_index(["run_id", "rev"])
-    db["task_runs"].create_index(["variant_id", "task", "attempt"])
-    db["task_runs"].create_index(["cache_key"])
-    db["metrics"].create_index(["variant_id", "name", "step"])
-    db["artifacts"].create_index(["variant_id"])
-    db["commands"].create_index(["run_id", "status"])
-    db["events"].create_index(["run_id", "id"])
+    db.table("variants").create_index(["run_id", "status"])
+    db.table("variants").create_index(["run_id", "space", "iteration"])
+    db.table("variants").create_index(["run_id", "rev"])
+    db.table("task_runs").create_index(["variant_id", "task", "attempt"])
+    db.table("task_runs").create_index(["cache_key"])
+    db.table("metrics").create_index(["variant_id", "name", "step"])
+    db.table("artifacts").create_index(["variant_id"])
+    db.table("commands").create_index(["run_id", "status"])
+    db.table("events").create_index(["run_id", "id"])
 
 
 def _v2(kb: KB) -> None:
     """The task cache: an entry can be evicted (`xxp-tui cache gc`) without losing its history."""
-    kb.db["task_runs"].add_column("cache_evicted", int, not_null_default=0)
-    kb.db["task_runs"].create_index(["cache_key", "status"])
+    kb.db.table("task_runs").add_column("cache_evicted", int, not_null_default=0)
+    kb.db.table("task_runs").create_index(["cache_key", "status"])
 
 
 def _v3(kb: KB) -> None:
     """Distributed runs: the engine's heartbeat carries how many Dask workers were live."""
-    kb.db["heartbeat"].add_column("live_workers", int)
+    kb.db.table("heartbeat").add_column("live_workers", int)
 
 
 def _v4(kb: KB) -> None:
     """`cache ls` counts the hits of each entry: index the reused task run's source."""
-    kb.db["task_runs"].create_index(["cache_source"], if_not_exists=True)
+    kb.db.table("task_runs").create_index(["cache_source"], if_not_exists=True)
 
 
 def _v5(kb: KB) -> None:
     """Each task execution records the params it ran with, resolved (defaults and fixed values
     included): what warm start compares, since a spec can change a default between runs."""
-    kb.db["task_runs"].add_column("params", str)
+    kb.db.table("task_runs").add_column("params", str)
 
 
 def _v6(kb: KB) -> None:
     """A task that declares its own environment (`venv`, `python_version`) records which one it ran
     in: the hash of its requirements and interpreter (engine/taskenv.py)."""
-    kb.db["task_runs"].add_column("env_hash", str)
+    kb.db.table("task_runs").add_column("env_hash", str)
 
 
 def _v7(kb: KB) -> None:
     """Knowledge that compounds. Runs get a global id (`uid`) so that `kb merge` can tell a run it
     already holds (merging twice adds nothing, also through a third KB) and provenance: the KB a
     merged run came from and its id there. `notes` hold what humans learned about a run or a variant."""
-    runs = kb.db["runs"]
+    runs = kb.db.table("runs")
     runs.add_column("uid", str)
     runs.add_column("merged_from", str)
     runs.add_column("merged_run", int)
     runs.add_column("merged_at", float)
     kb.conn.execute("UPDATE runs SET uid = lower(hex(randomblob(16))) WHERE uid IS NULL")
     runs.create_index(["uid"], unique=True)
-    kb.db["notes"].create(
+    kb.db.table("notes").create(
         {"id": int, "run_id": int, "variant_id": int, "author": str, "time": float, "text": str, "tags": str},
         pk="id",
         not_null={"run_id", "author", "time", "text"},
         defaults={"tags": "[]"},
         foreign_keys=[("run_id", "runs", "id"), ("variant_id", "variants", "id")],
     )
-    kb.db["notes"].create_index(["run_id", "variant_id"])
+    kb.db.table("notes").create_index(["run_id", "variant_id"])
 
 
 def _v8(kb: KB) -> None:
     """An injected variant may take a value the space's lists lack but its task's declared range admits:
     it is marked off the grid, so the table and `variants --json` never pass it off as a grid point."""
-    kb.db["variants"].add_column("off_grid", int, not_null_default=0)
+    kb.db.table("variants").add_column("off_grid", int, not_null_default=0)
 
 
 def _v9(kb: KB) -> None:
     """Which GPUs a task run held (CUDA_VISIBLE_DEVICES as granted by the run's pool, e.g. "0,1"; "" for
     none, NULL when no pool was kept): shown by `show`, and what a resumed engine takes back for the
     tasks it adopts, so no GPU stays taken by a dead task nor is handed out twice."""
-    kb.db["task_runs"].add_column("gpus", str)
+    kb.db.table("task_runs").add_column("gpus", str)
 
 
 MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from xxp_tui.kb.connection import KB, KBError
+from xxp_tui.kb.connection import KB, KBError, row_id
 
 VARIANT_STATES = ("queued", "running", "completed", "failed", "pruned", "cancelled", "waiting_input")
 FINISHED_VARIANT_STATES = ("completed", "failed", "pruned", "cancelled")
@@ -109,7 +109,7 @@ def insert(kb: KB, run_id: int, new: Iterable[NewVariant]) -> list[int]:
                 (run_id, v.space, v.iteration, v.status, v.reason, json.dumps(v.params), json.dumps(v.config),
                  v.seed, v.priority, v.origin, v.trial, now, rev, v.source_variant, int(v.off_grid)),
             )
-            ids.append(cur.lastrowid)
+            ids.append(row_id(cur))
             rev += 1
     return ids
 
@@ -223,7 +223,7 @@ def insert_task_run(kb: KB, **fields) -> int:
     with kb.write():
         cols = ", ".join(fields)
         marks = ", ".join("?" for _ in fields)
-        return kb.conn.execute(f"INSERT INTO task_runs ({cols}) VALUES ({marks})", tuple(fields.values())).lastrowid
+        return row_id(kb.conn.execute(f"INSERT INTO task_runs ({cols}) VALUES ({marks})", tuple(fields.values())))
 
 
 def update_task_run(kb: KB, task_run_id: int, **fields) -> None:
@@ -322,7 +322,7 @@ def final_metrics(kb: KB, variant_ids: Iterable[int]) -> dict[int, dict[tuple[st
 
 def insert_artifact(kb: KB, **fields) -> None:
     with kb.write():
-        kb.db["artifacts"].insert({**fields, "created": time.time()})
+        kb.db.table("artifacts").insert({**fields, "created": time.time()})
 
 
 def artifacts(kb: KB, variant_id: int) -> list[dict]:
