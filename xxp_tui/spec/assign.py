@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from xxp_tui.spec.domains import EnumDomain, RangeDomain, Scalar, UniformDomain
 from xxp_tui.spec.model import ParamSpec, Space, Workflow
@@ -149,6 +150,7 @@ def check_injection(space: Space, workflow: Workflow | None, values: Mapping[str
                                   "that would admit another value")
                 continue
             if not admitted:
+                assert declared is not None and declared.domain is not None  # else admitted would be None
                 out.errors.append(f"{key}={value!r} is outside {key}'s declared {declared.domain.describe()} "
                                   f"(the space's {vp} = {shown})")
                 continue
@@ -157,7 +159,7 @@ def check_injection(space: Space, workflow: Workflow | None, values: Mapping[str
         out.config[vp] = value
     for b in space.bindings:
         if b.vp is None:
-            out.params[b.key] = b.value
+            out.params[b.key] = cast(Scalar, b.value)  # a binding without a value list has a fixed value
     return out
 
 

@@ -157,7 +157,10 @@ def domain_size(domains: list[Domain]) -> int | None:
     for d in domains:
         if not d.is_finite:
             return None
-        total += d.size() if isinstance(d, RangeDomain) else len(d.enumerate())
+        size = d.size() if isinstance(d, RangeDomain) else len(d.enumerate())
+        if size is None:
+            return None
+        total += size
     return total
 
 

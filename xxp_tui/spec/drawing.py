@@ -58,15 +58,15 @@ def acyclic(nodes: list[str], edges: list[Edge]) -> tuple[list[Edge], list[Edge]
         stack = [(root, iter(succ[root]))]
         while stack:
             node, it = stack[-1]
-            e = next(it, None)
-            if e is None:
+            step = next(it, None)
+            if step is None:
                 state[node] = 2
                 stack.pop()
-            elif state.get(e.dst) == 1:
-                back.add(id(e))
-            elif e.dst not in state:
-                state[e.dst] = 1
-                stack.append((e.dst, iter(succ[e.dst])))
+            elif state.get(step.dst) == 1:
+                back.add(id(step))
+            elif step.dst not in state:
+                state[step.dst] = 1
+                stack.append((step.dst, iter(succ[step.dst])))
     return [e for e in edges if id(e) not in back], [e for e in edges if id(e) in back]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import cast
 
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
@@ -65,18 +66,21 @@ def parse_domain(text: str):
 def check_domain(domain, spec) -> list[str]:
     """Problems of a value list for a declared param (type errors; values outside the declared range)."""
     from xxp_tui.spec.check import _fits_type, _within
-    from xxp_tui.spec.domains import RangeDomain, UniformDomain, domain_values
+    from xxp_tui.spec.domains import RangeDomain, Scalar, UniformDomain, domain_values
 
     problems: list[str] = []
     if spec is None:
         return problems
-    values = domain_values([domain])
-    if values is None:  # continuous
-        ends = [domain.start, domain.stop] if isinstance(domain, RangeDomain) else \
+    listed = domain_values([domain])
+    values: list[Scalar]
+    if listed is None:  # continuous
+        ends: list[Scalar] = [domain.start, domain.stop] if isinstance(domain, RangeDomain) else \
             [domain.low, domain.high] if isinstance(domain, UniformDomain) else []
         if spec.type in ("Integer", "String", "Boolean") and isinstance(domain, UniformDomain):
             problems.append(f"{spec.name} is {spec.type}; a uniform range gives floats")
         values = ends
+    else:
+        values = listed
     for v in values:
         if not _fits_type(v, spec.type):
             problems.append(f"{v!r} is not {spec.type or 'of the declared type'} ({spec.name})")
@@ -239,16 +243,17 @@ class SpecEditor:
             raise EditError(f"workflow {workflow} has no task {old}.")
         if self._tasks_in(wf, new):
             raise EditError(f"workflow {workflow} has a task {new} already.")
-        edits = []
+        edits: list[tuple[int, int, str]] = []
         for s in self._body(wf):
             tokens: list[Token] = []
             if s.data in TASK_RULES:
-                tokens = [s.children[0]]
+                tokens = [cast(Token, s.children[0])]
             elif s.data == "flow_chain":
-                tokens = list(s.children)
+                tokens = [cast(Token, c) for c in s.children]
             elif s.data == "data_link":
-                tokens = [p.children[0] for p in s.children if p.children[1] is not None]
-            edits.extend((t.start_pos, t.end_pos, new) for t in tokens if str(t) == old)
+                tokens = [cast(Token, cast(Tree, p).children[0]) for p in s.children
+                          if cast(Tree, p).children[1] is not None]
+            edits.extend((cast(int, t.start_pos), cast(int, t.end_pos), new) for t in tokens if str(t) == old)
         return self._finish(edits, "workflow", workflow)
 
     def move_task(self, workflow: str, task: str, delta: int) -> str:

@@ -278,7 +278,7 @@ class _Printer:
         if kind == "input_data":
             return f"input data {h[0]}"
         if kind == "param_def":
-            return ("define param " if self._written(s, r"^define\b") else "param ") + h[0]
+            return ("define param " if self._written(s, r"^define\b") else "param ") + f"{h[0]}"
         if kind == "metric_def":
             return f"define metric {h[0]}"
         if kind == "resources":

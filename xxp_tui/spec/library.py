@@ -41,7 +41,7 @@ SIGNATURE_FILE = "task.xxp"
 class ConfigError(Exception):
     """A configuration file that cannot be read; carries the file for the diagnostic."""
 
-    def __init__(self, path: Path, message: str) -> None:
+    def __init__(self, path: Path | None, message: str) -> None:
         super().__init__(message)
         self.path = path
 
@@ -165,7 +165,7 @@ def _load_toml(path: Path) -> dict:
         raise ConfigError(path, f"cannot read {path.name}: {exc}") from exc
 
 
-def _paths(value: object, base: Path, key: str, config: Path) -> tuple[Path, ...]:
+def _paths(value: object, base: Path, key: str, config: Path | None) -> tuple[Path, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -182,12 +182,16 @@ def read_eexp_config(path: Path) -> dict:
         raise ConfigError(path, f"cannot read {path.name}: {exc}") from exc
     found: dict = {}
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else \
-            [node.target] if isinstance(node, ast.AnnAssign) and node.value is not None else []
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
         for target in targets:
             if isinstance(target, ast.Name):
                 try:
-                    found[target.id] = ast.literal_eval(node.value)
+                    found[target.id] = ast.literal_eval(value)
                 except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                     found[target.id] = ...  # set, but not to a literal: named as unused if we do not use it
     return found

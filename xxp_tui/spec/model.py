@@ -183,8 +183,8 @@ class Workflow:
         return {k: tuple(v) for k, v in out.items()}
 
     @cached_property
-    def _links_into(self) -> dict[str, tuple[DataLink, ...]]:
-        out: dict[str, list[DataLink]] = {}
+    def _links_into(self) -> dict[str | None, tuple[DataLink, ...]]:
+        out: dict[str | None, list[DataLink]] = {}
         for link in self.links:
             out.setdefault(link.dst.task, []).append(link)
         return {k: tuple(v) for k, v in out.items()}

@@ -181,7 +181,7 @@ class _FileParser:
 
     def _recover(self) -> Tree:
         before = self.errors
-        root = Tree("start", [])
+        root: Tree = Tree("start", [])
         for piece in self._split(0, len(self.text), depth=0):
             root.children.extend(self._parse_piece(piece, "top_stmt", depth=0))
         if self.errors == before:  # recovery found nothing: report the plain parse error
@@ -341,11 +341,12 @@ class _FileParser:
             shown = repr(ch) if not ch.isprintable() or ch in "'\"" else f"'{ch}'"
             self.error(Pos(self.path, exc.line, exc.column), f"unexpected character {shown}")
             return None
-        expected = sorted({labels.get(t, t) for t in (exc.expected or ()) if t != "$END"})
+        expected = sorted({labels.get(t, t) for t in (getattr(exc, "expected", None) or ()) if t != "$END"})
         at_end = isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END")
         if at_end:
             offset = self._last_significant(start, end)
         else:
+            assert isinstance(exc, UnexpectedToken)  # characters and EOF were handled above
             token: Token = exc.token
             offset = self._line_starts[(token.line or 1) - 1] + (token.column or 1) - 1
         previous = self._last_significant(start, offset)

@@ -12,7 +12,7 @@ def space_summary(space: Space) -> dict:
     for vp, domains in space.param_values.items():
         listed = space.values(vp)
         values[vp] = listed if listed is not None else describe(list(domains))
-    out = {
+    out: dict[str, object] = {
         "workflow": space.workflow,
         "strategy": space.strategy,
         "size": space.size(),
