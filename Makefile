@@ -48,10 +48,12 @@ endif
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python tools/mypy_budget.py
 	$(BIN)/python -m pytest -n 2 --timeout=600 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python tools/mypy_budget.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
@@ -60,4 +62,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/shim_cost.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .xxp
+	rm -rf $(VENV) .pytest_cache .mypy_cache .xxp
