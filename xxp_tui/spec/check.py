@@ -52,8 +52,8 @@ def check_project(project: Project, diags: Diagnostics, libs: Libraries | None, 
             model = project.experiments.get(exp.name.text)
             if model is not None and model.pos == exp.name.pos:
                 checker.experiment(exp, model)
-    for wf in project.workflows.values():
-        checker.workflow_ports(wf)
+    for workflow in project.workflows.values():
+        checker.workflow_ports(workflow)
 
 
 def classify_condition(text: str) -> tuple[str, str | None, list[str]]:
@@ -125,7 +125,7 @@ def _within(domain: Domain | None, value: object) -> bool:
     if domain is None:
         return True
     if isinstance(domain, RangeDomain):
-        return domain.within_bounds(value)  # a declared range is a closed interval
+        return domain.within_bounds(value)  # type: ignore[arg-type]  # a declared range is a closed interval
     return domain.contains(value)  # type: ignore[arg-type]
 
 
@@ -180,7 +180,7 @@ class _Checker:
                 self.diags.error(
                     p.name.pos, f"default {p.default!r} of param {p.name.text} is not of type {declared}"
                 )
-            elif not _within(p.domain, p.default):
+            elif p.domain is not None and not _within(p.domain, p.default):
                 self.diags.error(
                     p.domain_pos or p.name.pos,
                     f"default {p.default!r} of param {p.name.text} is outside its {p.domain.describe()}",
@@ -240,13 +240,13 @@ class _Checker:
         strategy = space.strategy
         if strategy not in STRATEGIES:
             self.diags.error(
-                sp.strategy.pos,
+                (sp.strategy or sp.name).pos,
                 f"unknown strategy {strategy}{did_you_mean(strategy, STRATEGIES)} "
                 f"(strategies: {', '.join(STRATEGIES)})",
             )
         vp_pos: dict[str, Pos] = {}
-        for name, _domain, pos in sp.param_values:
-            vp_pos.setdefault(name.text, pos)
+        for vp_name, _domain, pos in sp.param_values:
+            vp_pos.setdefault(vp_name.text, pos)
         # Strategy needs
         if sp.runs is not None and sp.runs[0] < 1:
             self.diags.error(sp.runs[1], "runs must be at least 1")
@@ -292,24 +292,26 @@ class _Checker:
                 self.python_hook(text.value, text.pos, kind, self.project.configurations_module, "configurations")
 
     def pruner(self, sp: syntax.SpaceDecl, space: Space, wf: Workflow | None) -> None:
-        name = sp.pruner.text
+        pruner = sp.pruner
+        assert pruner is not None  # the caller checks
+        name = pruner.text
         if name not in PRUNERS:
             self.diags.error(
-                sp.pruner.pos,
+                pruner.pos,
                 f"unknown pruner {name}{did_you_mean(name, PRUNERS)} (pruners: {', '.join(PRUNERS)})",
             )
             return
         if name == "none":
             return
         if not space.objectives:
-            self.diags.error(sp.pruner.pos, "a pruner needs an objective to compare variants on")
+            self.diags.error(pruner.pos, "a pruner needs an objective to compare variants on")
             return
         if len(space.objectives) > 1:
-            self.diags.error(sp.pruner.pos, "Optuna cannot prune a multi-objective search; remove the pruner")
+            self.diags.error(pruner.pos, "Optuna cannot prune a multi-objective search; remove the pruner")
             return
         if space.strategy not in OPTUNA_STRATEGIES:
             self.diags.warning(
-                sp.pruner.pos,
+                pruner.pos,
                 f"pruners work with the bayesian/tpe, cmaes, qmc and random strategies; with {space.strategy} "
                 "it is ignored",
             )
@@ -317,8 +319,9 @@ class _Checker:
         if wf is None:
             return
         watch = space.pruned_metric
-        if sp.pruner.watch is not None:
-            task_name, _metric_name = sp.pruner.watch
+        assert watch is not None  # a pruner with no objective was refused above
+        if pruner.watch is not None:
+            task_name, _metric_name = pruner.watch
             if task_name is not None and task_name.text not in wf.tasks:
                 self.diags.error(
                     task_name.pos,
@@ -333,7 +336,7 @@ class _Checker:
         if not declared:
             return  # nothing declared: the run reads whatever the tasks report
         if not any(m == watch.metric and (watch.task is None or t == watch.task) for t, m in series):
-            where = sp.pruner.watch[1].pos if sp.pruner.watch else sp.pruner.pos
+            where = pruner.watch[1].pos if pruner.watch else pruner.pos
             listed = ", ".join(f"{t}.{m}" for t, m in sorted(series)) or "none"
             self.diags.warning(
                 where,
@@ -349,8 +352,9 @@ class _Checker:
                 used.add(b.vp)
             if wf is None:
                 continue
+            where = b.pos or sp.name.pos  # a binding read from a file has its own position
             if b.task not in task_names:
-                self.diags.error(b.pos, _unknown_binding_task(wf.name, b.task, task_names))
+                self.diags.error(where, _unknown_binding_task(wf.name, b.task, task_names))
                 continue
             task = wf.tasks[b.task]
             sig = task.signature
@@ -360,7 +364,7 @@ class _Checker:
                 if spec is None:
                     declared = ", ".join(sig.params) or "none"
                     self.diags.error(
-                        b.pos,
+                        where,
                         f"task {b.task} does not declare param {b.param}{did_you_mean(b.param, sig.params)} "
                         f"(its params: {declared})",
                     )
@@ -368,14 +372,14 @@ class _Checker:
             if b.vp is not None:
                 if b.vp not in space.param_values:
                     self.diags.error(
-                        b.pos,
+                        where,
                         f"unknown value list {b.vp} in space {space.name}{did_you_mean(b.vp, space.param_values)}",
                     )
                     continue
                 if spec is not None:
                     self.values_fit(space, b.vp, spec, b.task, vp_pos[b.vp])
             elif spec is not None and b.value is not None:
-                self.value_fits(b.value, spec, b.task, b.pos)
+                self.value_fits(b.value, spec, b.task, where)
         for name, pos in vp_pos.items():
             if name not in used:
                 self.diags.warning(pos, f"value list {name} is not bound to any task parameter")
@@ -391,7 +395,7 @@ class _Checker:
                     self.diags.error(pos, f"{vp} is {d.describe()} (floats), but {task}.{spec.name} is Integer")
                     return
                 for v in ends:
-                    if not _within(spec.domain, v):
+                    if spec.domain is not None and not _within(spec.domain, v):
                         self.diags.warning(
                             pos,
                             f"{vp} = {d.describe()} reaches {v!r}, outside {task}.{spec.name}'s declared "
@@ -399,8 +403,8 @@ class _Checker:
                         )
                         return
                 continue
-            for v in d.enumerate():
-                if not self.value_fits(v, spec, task, pos, vp):
+            for value in d.enumerate():
+                if not self.value_fits(value, spec, task, pos, vp):
                     return
 
     def value_fits(self, v: object, spec: ParamSpec, task: str, pos: Pos, vp: str | None = None) -> bool:
@@ -410,7 +414,7 @@ class _Checker:
         if not _fits_type(v, spec.type):
             self.diags.error(pos, f"value {v!r}{source} is not of type {spec.type}, as {task}.{spec.name} requires")
             return False
-        if not _within(spec.domain, v):
+        if spec.domain is not None and not _within(spec.domain, v):
             self.diags.warning(
                 pos, f"value {v!r}{source} is outside {task}.{spec.name}'s declared {spec.domain.describe()}"
             )
@@ -423,7 +427,8 @@ class _Checker:
             if obj.task is not None:
                 if obj.task not in wf.tasks:
                     self.diags.error(
-                        term.task.pos, f"workflow {wf.name} has no task {obj.task}{did_you_mean(obj.task, wf.tasks)}"
+                        (term.task or term.metric).pos,
+                        f"workflow {wf.name} has no task {obj.task}{did_you_mean(obj.task, wf.tasks)}",
                     )
                     continue
                 sig = wf.tasks[obj.task].signature
@@ -512,7 +517,7 @@ class _Checker:
                         "(conditions.py or experiment_conditions.py next to the spec or in a task library, "
                         "or 'conditions' in xxp.toml)",
                     )
-            elif fn not in module_functions(module) and " " in text.value.strip():
+            elif fn is not None and fn not in module_functions(module) and " " in text.value.strip():
                 funcs = module_functions(module)
                 self.diags.error(
                     text.pos, f"{module.name} defines no function {fn}{did_you_mean(fn, funcs)}"
@@ -552,7 +557,7 @@ class _Checker:
                         self.diags.warning(text.pos, f"task {key} declares no metric {metric}"
                                            f"{did_you_mean(metric, task_sig.metrics)}")
                     continue
-                if declared and bare not in declared:
+                if wf is not None and declared and bare not in declared:
                     self.diags.warning(
                         text.pos, f"no task of {wf.name} declares metric {key}{did_you_mean(bare, declared)}",
                     )
