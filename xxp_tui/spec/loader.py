@@ -142,6 +142,12 @@ def _has_signature_statements(block: ast.TaskBlock) -> bool:
 
 
 class _Loader:
+    @property
+    def libs(self) -> Libraries:
+        """The task and workflow libraries; known once `load` has read the configuration."""
+        assert self._libs is not None, "libraries are asked for before load() found them"
+        return self._libs
+
     def __init__(self, entry: Path, text: str | None = None) -> None:
         self.entry = entry
         self.entry_text = text
@@ -149,7 +155,7 @@ class _Loader:
         self.sources: dict[str, str] = {}
         self.raw_asts: list[ast.SpecFile] = []
         self.hash_parts: list[tuple[str, str]] = []
-        self.libs: Libraries | None = None
+        self._libs: Libraries | None = None
         self._parsed: dict[Path, ast.SpecFile | None] = {}
         self._signatures: dict[Path, TaskSignature | None] = {}
         self.wf_decls: dict[str, ast.WorkflowDecl] = {}
@@ -203,10 +209,10 @@ class _Loader:
             self.diags.error(Pos(shown), f"no such file: {shown}")
             return None
         try:
-            self.libs = libraries_for(self.entry)
+            self._libs = libraries_for(self.entry)
         except ConfigError as exc:
-            self.diags.error(Pos(display_path(exc.path)), str(exc))
-            self.libs = Libraries(spec_dir=self.entry.resolve().parent, project_root=self.entry.resolve().parent)
+            self.diags.error(Pos(display_path(exc.path or self.entry)), str(exc))
+            self._libs = Libraries(spec_dir=self.entry.resolve().parent, project_root=self.entry.resolve().parent)
         main = self.read(self.entry)
         if main is None:
             return None
@@ -311,7 +317,7 @@ class _Loader:
                 )
             else:
                 base_raw = self._raw_workflow(decl.base.text)
-        if base_raw is not None:
+        if base_raw is not None and decl.base is not None:
             raw = _RawWorkflow(
                 decl.name.text, decl.name.pos, decl.base.text, copy.deepcopy(base_raw.tasks),
                 list(base_raw.chain_edges), dict(base_raw.data), copy.deepcopy(base_raw.data_props),
@@ -536,15 +542,15 @@ class _Loader:
                 if link.src.task is None or link.dst.task is None:
                     continue  # joined below with the outer links
                 links.append(link)
-        for link in raw.links:
-            srcs = self._link_ends(link.src, raw, subs, prefix, outgoing=True)
-            dsts = self._link_ends(link.dst, raw, subs, prefix, outgoing=False)
-            for s in srcs:
-                for d in dsts:
-                    links.append(DataLink(s, d, link.pos))
-                    if s.task and d.task and s.task != d.task:
-                        edges.append((s.task, d.task))
-                        edge_pos.setdefault((s.task, d.task), link.pos)
+        for written in raw.links:
+            srcs = self._link_ends(written.src, raw, subs, prefix, outgoing=True)
+            dsts = self._link_ends(written.dst, raw, subs, prefix, outgoing=False)
+            for src in srcs:
+                for dst in dsts:
+                    links.append(DataLink(src, dst, written.pos))
+                    if src.task and dst.task and src.task != dst.task:
+                        edges.append((src.task, dst.task))
+                        edge_pos.setdefault((src.task, dst.task), written.pos)
         # Sub-workflow data left unconnected from outside keeps its own configuration.
         for name, sub in subs.items():
             for link in sub.links:
@@ -664,6 +670,7 @@ class _Loader:
                 f"({places}){did_you_mean(value, known)}",
             )
             return None
+        assert root is not None  # a library folder is found with its root
         return self._load_signature(folder.resolve(), root.resolve(), ref.pos)
 
     def _warn_if_outside(self, ref: ast.Text, path: Path) -> None:
