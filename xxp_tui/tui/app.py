@@ -823,7 +823,8 @@ class XxpApp(App[str]):
                          callback=done)
 
     def _priority(self, delta: int) -> None:
-        rows, commands = [], []
+        rows: list[dict] = []
+        commands: list[SteerCommand] = []
         now = time.monotonic()
         for vid in self.table.targets():
             row = self.table.rows.get(vid)

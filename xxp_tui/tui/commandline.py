@@ -32,7 +32,8 @@ from xxp_tui.spec.assign import parse_assignments
 
 
 def _variants(words: list[str]) -> tuple[list[str], list[str]]:
-    ok, bad = [], []
+    ok: list[str] = []
+    bad: list[str] = []
     for w in words:
         text = w.lower().lstrip("v")
         (ok if text.isdigit() else bad).append(f"v{text}" if text.isdigit() else w)
