@@ -58,7 +58,6 @@ class SteerCommand:
     """A steering command: what a human asked the engine to do to a run."""
 
     verb: ClassVar[str]  # as stored in the commands table; the registry's key
-    summary: ClassVar[str]  # one line, for help texts
 
     def encode(self) -> dict[str, Any]:
         """The JSON arguments stored in the commands table (an optional argument left None is omitted)."""
@@ -146,8 +145,9 @@ def _set(obj: object, name: str, value: object) -> None:
 @steering_command
 @dataclass(frozen=True)
 class Prune(SteerCommand):
+    """Prune variants: queued ones never run, running ones are stopped."""
+
     verb = "prune"
-    summary = "prune variants: queued ones never run, running ones are stopped"
     variants: tuple[str, ...]
 
     def __post_init__(self) -> None:
@@ -157,8 +157,9 @@ class Prune(SteerCommand):
 @steering_command
 @dataclass(frozen=True)
 class Prioritize(SteerCommand):
+    """Change a variant's priority; higher runs sooner."""
+
     verb = "prioritize"
-    summary = "change a variant's priority; higher runs sooner"
     variant: str
     priority: int
 
@@ -170,8 +171,9 @@ class Prioritize(SteerCommand):
 @steering_command
 @dataclass(frozen=True)
 class Inject(SteerCommand):
+    """Add a variant with chosen params to a running space."""
+
     verb = "inject"
-    summary = "add a variant with chosen params to a running space"
     space: str
     values: dict[str, Value] = field(default_factory=dict, hash=False)
     priority: int = 1
@@ -185,22 +187,25 @@ class Inject(SteerCommand):
 @steering_command
 @dataclass(frozen=True)
 class Pause(SteerCommand):
+    """Pause the run: running tasks finish, no new ones start."""
+
     verb = "pause"
-    summary = "pause the run: running tasks finish, no new ones start"
 
 
 @steering_command
 @dataclass(frozen=True)
 class Resume(SteerCommand):
+    """Resume a paused run."""
+
     verb = "resume"
-    summary = "resume a paused run"
 
 
 @steering_command
 @dataclass(frozen=True)
 class Parallel(SteerCommand):
+    """Change how many tasks run at once."""
+
     verb = "parallel"
-    summary = "change how many tasks run at once"
     workers: int
 
     def __post_init__(self) -> None:
@@ -212,8 +217,9 @@ class Parallel(SteerCommand):
 @steering_command
 @dataclass(frozen=True)
 class Answer(SteerCommand):
+    """Answer a waiting interaction (or a task waiting for a human)."""
+
     verb = "answer"
-    summary = "answer a waiting interaction (or a task waiting for a human)"
     values: dict[str, Value] = field(default_factory=dict, hash=False)
     node: str | None = None  # None: the one thing that waits
 
@@ -226,11 +232,9 @@ class Answer(SteerCommand):
 @steering_command
 @dataclass(frozen=True)
 class Stop(SteerCommand):
+    """Stop the run for good: running tasks are killed, queued variants cancelled."""
+
     verb = "stop"
-    summary = "stop the run for good: running tasks are killed, queued variants cancelled"
-
-
-VERBS = tuple(REGISTRY)
 
 
 # ----------------------------------------------------------------------------- the channel
