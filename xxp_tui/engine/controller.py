@@ -16,7 +16,6 @@ are rebuilt from finished variants.
 from __future__ import annotations
 
 import contextlib
-import heapq
 import json
 import os
 import queue
@@ -33,6 +32,7 @@ from xxp_tui.engine import adoption, cache, environment, usercode, warmstart
 from xxp_tui.engine import conditions as conds
 from xxp_tui.engine import gpus as gpu_setting
 from xxp_tui.engine.control import ACTIVE, PENDING, ControlFlow, NodeRun
+from xxp_tui.engine.core.queue import VariantQueue, below_limit
 from xxp_tui.engine.events import EngineEvent, short
 from xxp_tui.engine.executors import ExecutorError, Finished, MetricEvent, Started, make_executor
 from xxp_tui.engine.executors.local import kill_leftover
@@ -142,9 +142,7 @@ class Engine(Steering, Transferring):
         self.stop_request: str | None = None  # "interrupt" | "stop"
         self.stop_reason: str | None = None  # set when the failure policy stops the run
         self.interrupt_reason: str | None = None  # set when the executor itself is lost
-        self.queued: dict[int, kbv.Variant] = {}
-        self.queued_in: dict[str, int] = {}  # node -> queued variants
-        self.heap: list[tuple[int, int]] = []
+        self.queued: VariantQueue[kbv.Variant] = VariantQueue()  # by priority, within each node's limit
         self.active: dict[int, VariantExec] = {}
         self.running: dict[str, Running] = {}
         self.blocked: dict[str, list[tuple[VariantExec, str]]] = {}  # cache key -> tasks waiting on it
@@ -646,7 +644,7 @@ class Engine(Steering, Transferring):
         """Record the next configurations of a lazy grid as queued variants (up to GRID_AHEAD
         queued at once: enough to see and steer, never the whole grid); their ids."""
         grid = self.grids[name]
-        want = GRID_AHEAD - self.queued_in.get(name, 0)
+        want = GRID_AHEAD - self.queued.count(name)
         if want <= 0 or not grid.left:
             return []
         space = self.exp.spaces[name]
@@ -659,7 +657,7 @@ class Engine(Steering, Transferring):
     def _fill_grids(self) -> None:
         """Lazy grids whose queue runs low get their next batch."""
         for name, grid in self.grids.items():
-            if grid.left and self.queued_in.get(name, 0) < GRID_AHEAD // 2:
+            if grid.left and self.queued.count(name) < GRID_AHEAD // 2:
                 with self.kb.write():
                     ids = self._grid_batch(name)
                 self.node_open.setdefault(name, set()).update(ids)
@@ -822,16 +820,10 @@ class Engine(Steering, Transferring):
     # ------------------------------------------------------------------ queue and scheduling
 
     def _enqueue(self, v: kbv.Variant) -> None:
-        if v.id not in self.queued:
-            self.queued_in[v.space] = self.queued_in.get(v.space, 0) + 1
-        self.queued[v.id] = v
-        heapq.heappush(self.heap, (-v.priority, v.id))
+        self.queued.push(v)
 
     def _dequeue(self, vid: int) -> kbv.Variant | None:
-        v = self.queued.pop(vid, None)
-        if v is not None:
-            self.queued_in[v.space] -= 1
-        return v
+        return self.queued.remove(vid)
 
     def _workflow_for(self, node: str) -> tuple[Workflow, dict[str, dict[str, str]]]:
         if node in self.exp.spaces:
@@ -862,7 +854,7 @@ class Engine(Steering, Transferring):
             space = self.exp.spaces[name]
             if self.asked.get(name, 0) >= (space.runs or 0):
                 continue
-            if self.queued_in.get(name, 0):
+            if self.queued.count(name):
                 continue
             limit = space.parallel
             if limit is not None and self._active_in(name) >= limit:
@@ -879,24 +871,7 @@ class Engine(Steering, Transferring):
             self._enqueue(kbv.get(self.kb, vid))
 
     def _next_queued(self) -> kbv.Variant | None:
-        held = []
-        found = None
-        while self.heap:
-            neg_priority, vid = heapq.heappop(self.heap)
-            v = self.queued.get(vid)
-            if v is None or -neg_priority != v.priority:
-                continue  # stale entry
-            limit = self._space_limit(v.space)
-            if limit is not None and self._active_in(v.space) >= limit:
-                held.append((neg_priority, vid))
-                continue
-            found = v
-            break
-        for item in held:
-            heapq.heappush(self.heap, item)
-        if found is not None:
-            self._dequeue(found.id)
-        return found
+        return self.queued.pop_next(below_limit(self._space_limit, self._active_in))
 
     def _schedule(self) -> None:
         """Start what may start. Cache hits start nothing and take no slot, so a long run of them

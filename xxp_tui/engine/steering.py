@@ -241,9 +241,7 @@ class Steering:
         for vid in list(self.waiting):
             kbv.update(self.kb, vid, status="cancelled", reason=reason, ended=time.time())
         self.queued.clear()
-        self.queued_in.clear()
         self.waiting.clear()
-        self.heap.clear()
         for vexec in list(self.active.values()):
             kbv.update(self.kb, vexec.id, status="cancelled", reason=reason, ended=time.time())
             vexec.stopping, vexec.stop_status = reason, "cancelled"

@@ -26,6 +26,7 @@ from textual.worker import get_current_worker
 
 from xxp_tui.kb.commands import priority_problem
 from xxp_tui.kb.queries import RunSummary
+from xxp_tui.kb.status import FINISHED_VARIANT_STATES
 from xxp_tui.spec.model import Project
 from xxp_tui.tui import commandline
 from xxp_tui.tui.screens.modals import AnswerForm, ConfirmScreen, HelpScreen, InjectForm, NoteForm
@@ -38,7 +39,7 @@ from xxp_tui.tui.widgets.variant_table import VariantTable
 
 STEERING = {"prune", "priority_up", "priority_down", "inject", "pause_resume", "parallel", "answer", "stop",
             "resume_engine"}
-FINISHED = ("completed", "failed", "pruned", "cancelled")
+FINISHED = FINISHED_VARIANT_STATES  # one definition: kb/status.py
 ASKED_PRIORITY_TTL = 5.0  # seconds a priority the viewer asked for counts over the table's older value
 PALETTE_TITLES = {
     "xxp.prune": "Prune the cursor's or the tagged variants", "xxp.inject": "Inject a variant",
