@@ -32,6 +32,21 @@ from xxp_tui.engine import adoption, cache, environment, usercode, warmstart
 from xxp_tui.engine import conditions as conds
 from xxp_tui.engine import gpus as gpu_setting
 from xxp_tui.engine.control import ACTIVE, PENDING, ControlFlow, NodeRun
+from xxp_tui.engine.core import machine, outcomes, planning
+from xxp_tui.engine.core.events import (
+    Action,
+    FailTask,
+    MarkDone,
+    MarkSkipped,
+    RecordTaskEnd,
+    RetryTask,
+    StopRun,
+    TaskEnded,
+    TaskFailed,
+    VariantFailed,
+)
+from xxp_tui.engine.core.planning import NodeProgress
+from xxp_tui.engine.core.policy import FailurePolicy
 from xxp_tui.engine.core.queue import VariantQueue, below_limit
 from xxp_tui.engine.events import EngineEvent, short
 from xxp_tui.engine.executors import ExecutorError, Finished, MetricEvent, Started, make_executor
@@ -112,9 +127,6 @@ class Running:
     handle: object
     spec: TaskSpec
     cache_key: str | None = None
-
-
-SIGNAL_NAMES = {s.value: s.name for s in signal.Signals}
 
 
 class Engine(Steering, Transferring):
@@ -728,15 +740,14 @@ class Engine(Steering, Transferring):
                 if m.step is not None and m.value is not None and (watch.task is None or m.task == watch.task)}
 
     def _maybe_finish_node(self, name: str) -> None:
-        if self.flow.nodes[name].status != ACTIVE or self.node_open.get(name):
+        if self.flow.nodes[name].status != ACTIVE:
             return
-        if self.stop_request:
-            return  # a stopped run follows no more edges: nothing after this node may start
-        search = self.searches.get(name)
-        if search is not None and self.asked.get(name, 0) < (self.exp.spaces[name].runs or 0):
-            return  # budget left: more trials will be asked
-        if name in self.grids and self.grids[name].left:
-            return  # configurations left: the next batch is queued as the queue runs low
+        progress = NodeProgress(
+            open_variants=len(self.node_open.get(name, ())), asked=self.asked.get(name, 0),
+            budget=(self.exp.spaces[name].runs or 0) if name in self.searches else None,
+            grid_left=name in self.grids and bool(self.grids[name].left))
+        if not planning.may_finish(progress, stopping=bool(self.stop_request)):
+            return
         self.grids.pop(name, None)
         self._finish_node(name)
 
@@ -1174,21 +1185,13 @@ class Engine(Steering, Transferring):
         if f.lost and not vexec.stopping and not self.executor.connected():
             self._executor_lost(vexec, name, r.task_run_id)
             return
-        tail = _last_line(f.stderr_tail)
-        if vexec.stopping:
-            status, reason = "cancelled", vexec.stopping
-        elif f.lost:
-            status, reason = "lost", f"{name}: {f.reason or 'the worker running it was lost'}"
-        elif f.reason:
-            status, reason = "failed", f"{name} {f.reason}"
-        elif f.exit_code == 0:
-            status, reason = "completed", None
-        elif f.signal is not None:
-            status, reason = "failed", f"{name} was killed by signal {f.signal} ({SIGNAL_NAMES.get(f.signal, '?')})"
-        else:
-            status, reason = "failed", f"{name} exited with code {f.exit_code}"
-        if reason and tail and status == "failed":
-            reason += f": {tail}"
+        ended = outcomes.TaskExit(name, f.exit_code, f.signal, f.reason, f.lost, f.stderr_tail)
+        actions = machine.handle(TaskEnded(ended, attempts=vexec.attempts[name],
+                                           retries=vexec.workflow.tasks[name].retries,
+                                           forgiven=vexec.forgiven.get(name, 0), stopping=vexec.stopping))
+        record = actions[0]
+        assert isinstance(record, RecordTaskEnd)
+        status, reason = record.status, record.reason
         if malformed:
             note = f"{malformed} malformed metric line(s) from {name} ignored"
             vexec.notes.append(note)
@@ -1205,17 +1208,15 @@ class Engine(Steering, Transferring):
                                 ended=now, reason=reason, **where)
             for port, path, info in artifacts:
                 kbv.insert_artifact(self.kb, variant_id=vexec.id, task=name, port=port, path=path, **info)
-        if status == "completed":
-            vexec.state[name] = DONE
-            vexec.outputs[name] = dict(r.spec.outputs)
-            self._warn_unwritten(vexec, name, r.spec, {port for port, _path, _info in artifacts})
-            if r.spec.shim:
-                self._record_puts(vexec, name, _read_puts(r.spec.cwd), task_run=r.task_run_id)
-        elif status == "cancelled":
-            vexec.state[name] = SKIPPED
-        else:
-            self._task_failed(vexec, name, reason, retry=True, lost=status == "lost")
-            return
+        for action in actions[1:]:
+            if isinstance(action, MarkDone):
+                vexec.state[name] = DONE
+                vexec.outputs[name] = dict(r.spec.outputs)
+                self._warn_unwritten(vexec, name, r.spec, {port for port, _path, _info in artifacts})
+                if r.spec.shim:
+                    self._record_puts(vexec, name, _read_puts(r.spec.cwd), task_run=r.task_run_id)
+            else:
+                self._carry_out(vexec, action)
         if vexec.settled:
             self._finalize(vexec)
 
@@ -1233,30 +1234,35 @@ class Engine(Steering, Transferring):
             self.emit("run", f"run r{self.run_id}: {self.interrupt_reason}")
 
     def _task_failed(self, vexec: VariantExec, name: str, reason: str, retry: bool, lost: bool = False) -> None:
-        """Retry within the task's `retries`. A lost attempt (its Dask worker died) is not the task's
-        fault: the first one of a task is retried without counting against `retries`, so it is
-        retried even with `retries 0`; further lost attempts count like failures."""
-        task = vexec.workflow.tasks[name]
-        if lost and not vexec.forgiven.get(name):
-            vexec.forgiven[name] = 1
-        used = vexec.attempts[name] - vexec.forgiven.get(name, 0)
-        if retry and not vexec.stopping and used <= task.retries:
-            vexec.state[name] = TASK_PENDING
-            if lost:
-                text = f"v{vexec.id} {name} was lost ({reason}); retrying it as attempt {vexec.attempts[name] + 1}"
-            else:
-                text = f"v{vexec.id} {name} failed ({reason}); retry {vexec.attempts[name]}/{task.retries}"
-            self.emit("task", text, vexec.id)
-            return
-        vexec.state[name] = FAILED
-        vexec.failure = reason
-        vexec.rule_out_downstream(name)
-        for _other, key in list(vexec.handles.items()):
-            r = self.running.get(key)
-            if r is not None:
-                self.executor.cancel(r.handle, f"another task of v{vexec.id} failed")
+        """An attempt failed: retried or not as the core decides (core/outcomes.py `retry`)."""
+        event = TaskFailed(name, reason, vexec.attempts[name], vexec.workflow.tasks[name].retries,
+                           vexec.forgiven.get(name, 0), lost=lost, retryable=retry, stopping=bool(vexec.stopping))
+        for action in machine.handle(event):
+            self._carry_out(vexec, action)
         if vexec.settled:
             self._finalize(vexec)
+
+    def _carry_out(self, vexec: VariantExec, action: Action) -> None:
+        """Do what the core decided about one of the variant's tasks."""
+        if isinstance(action, MarkSkipped):
+            vexec.state[action.task] = SKIPPED
+        elif isinstance(action, RetryTask):
+            if action.forgiven:
+                vexec.forgiven[action.task] = action.forgiven
+            vexec.state[action.task] = TASK_PENDING
+            self.emit("task", f"v{vexec.id} {action.note}", vexec.id)
+        elif isinstance(action, FailTask):
+            if action.forgiven:
+                vexec.forgiven[action.task] = action.forgiven
+            vexec.state[action.task] = FAILED
+            vexec.failure = action.reason
+            vexec.rule_out_downstream(action.task)
+            for _other, key in list(vexec.handles.items()):
+                r = self.running.get(key)
+                if r is not None:
+                    self.executor.cancel(r.handle, f"another task of v{vexec.id} failed")
+        else:
+            raise TypeError(f"not an action on a task: {action}")
 
     def _warn_unwritten(self, vexec: VariantExec, name: str, spec: TaskSpec, written: set[str]) -> None:
         """A declared output the task did not write: ExtremeXP carries on (the port may be only
@@ -1327,27 +1333,18 @@ class Engine(Steering, Transferring):
         current = kbv.get(self.kb, vid)
         if current.finished:  # already final (pruned or cancelled by a command)
             status = current.status
-        elif vexec.stopping:
-            status = vexec.stop_status or "cancelled"
-            kbv.update(self.kb, vid, status=status, reason=vexec.stopping, ended=time.time())
-        elif vexec.failure:
-            status = "failed"
-            kbv.update(self.kb, vid, status=status, reason=vexec.failure, ended=time.time())
         else:
-            values = self._objective_values(space, vid)
-            status, reason = "completed", None
-            if space is not None and space.objectives and values is None:
-                missing = ", ".join(o.label for o in space.objectives)
-                status, reason = "failed", f"the objective {missing} was not reported"
-                if vexec.notes:
-                    reason += f" ({'; '.join(vexec.notes)})"
+            status, reason, values = outcomes.variant_outcome(
+                stopping=vexec.stopping, stop_status=vexec.stop_status, failure=vexec.failure,
+                objectives=[o.label for o in space.objectives] if space is not None else [],
+                values=lambda: self._objective_values(space, vid), notes=vexec.notes)
+            settled_by_code = not (vexec.stopping or vexec.failure)  # only then is there an objective to record
             kbv.update(self.kb, vid, status=status, reason=reason, ended=time.time(),
-                       objective=values[0] if values else None)
+                       **({"objective": values[0] if values else None} if settled_by_code else {}))
         search = self.searches.get(node)
         if search is not None:
             values = self._objective_values(space, vid) if status == "completed" else None
-            state = "complete" if values is not None else ("pruned" if status == "pruned" else "fail")
-            note = self._tell(search, kbv.get(self.kb, vid), state, values)
+            note = self._tell(search, kbv.get(self.kb, vid), outcomes.trial_state(status, values), values)
             if note:
                 self.emit("warning", f"v{vid}: {note}", vid)
         self.intermediate.pop(vid, None)
@@ -1363,24 +1360,22 @@ class Engine(Steering, Transferring):
 
     def _check_failure_policy(self) -> None:
         """Failures do not stop a run (the default), unless `--max-failures N` says after how many."""
-        limit = self.run.settings.get("max_failures") or 0
-        if not limit or self.stop_request:
+        policy = FailurePolicy.from_settings(self.run.settings)
+        if not policy.max_failures or self.stop_request:
             return
         failed = kbv.counts(self.kb, self.run_id)["failed"]
-        if failed >= limit:
-            reason = f"stopped after {failed} failed variant(s) (--max-failures {limit})"
-            self.emit("run", f"run r{self.run_id} {reason}")
+        for stop in machine.handle(VariantFailed(failed, policy.max_failures)):
+            assert isinstance(stop, StopRun)
+            self.emit("run", f"run r{self.run_id} {stop.reason}")
             after: list[Callable[[], None]] = []
             with self.kb.write():
-                self._stop_everything(reason, after)
-            self.stop_reason = reason
+                self._stop_everything(stop.reason, after)
+            self.stop_reason = stop.reason
             for action in after:
                 action()
 
     def _tell(self, search: OptunaSearch, v: kbv.Variant, status: str, values: list[float] | None) -> str | None:
-        state = {"completed": "complete", "complete": "complete", "pruned": "pruned"}.get(status, "fail")
-        if state == "complete" and values is None:
-            state = "fail"
+        state = outcomes.trial_state(status, values)
         # After a restart the curve is no longer in memory: the KB has it.
         curve = self.intermediate.get(v.id) or self._series(search.space, v.id)
         return search.tell(v.id, v.config, values, state, curve)
@@ -1562,12 +1557,6 @@ def _proc_start() -> float | None:
 
 def _seconds(s: float) -> str:
     return f"{s:g}s" if s < 120 else f"{s / 60:g}m"
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    last = lines[-1] if lines else ""
-    return last if len(last) <= 300 else last[:299] + "…"
 
 
 def install_signal_handlers(engine: Engine) -> None:
