@@ -1382,16 +1382,12 @@ class Engine(Steering, Transferring):
 
     def _stop_variant(self, vexec: VariantExec, status: str, reason: str) -> None:
         """Prune or cancel a started variant: record it now, stop its processes."""
-        vexec.stopping = reason
-        vexec.stop_status = status
         kbv.update(self.kb, vexec.id, status=status, reason=reason, ended=time.time())
         for key in list(vexec.handles.values()):
             r = self.running.get(key)
             if r is not None:
                 self.executor.cancel(r.handle, reason)
-        for name, state in vexec.state.items():
-            if state in (TASK_PENDING, WAITING, BLOCKED):
-                vexec.state[name] = SKIPPED
+        vexec.stop(status, reason)
         if vexec.settled:
             self._finalize(vexec)
 

@@ -128,6 +128,14 @@ class VariantExec:
             return []
         return [n for n, s in self.state.items() if s == state]
 
+    def stop(self, status: str, reason: str) -> None:
+        """Prune or cancel the variant: nothing more of it starts (what waits is skipped); what runs
+        is stopped by the engine, and the variant settles as `status` once those tasks have ended."""
+        self.stopping, self.stop_status = reason, status
+        for name, state in self.state.items():
+            if state in (PENDING, WAITING, BLOCKED):
+                self.state[name] = SKIPPED
+
     def rule_out_downstream(self, name: str) -> None:
         """A task failed for good: nothing that depends on it can run."""
         frontier = [name]
