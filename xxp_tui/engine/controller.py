@@ -49,7 +49,7 @@ from xxp_tui.engine.core.planning import NodeProgress
 from xxp_tui.engine.core.policy import FailurePolicy
 from xxp_tui.engine.core.queue import VariantQueue, below_limit
 from xxp_tui.engine.events import EngineEvent, short
-from xxp_tui.engine.executors import ExecutorError, Finished, MetricEvent, Started, make_executor
+from xxp_tui.engine.executors import ExecutorError, Finished, Handle, MetricEvent, Started, make_executor
 from xxp_tui.engine.executors.local import kill_leftover
 from xxp_tui.engine.faults import crash_point
 from xxp_tui.engine.gpu_pool import CUDA, TaskPool
@@ -124,7 +124,7 @@ class Running:
     vexec: VariantExec
     task: str
     task_run_id: int
-    handle: object
+    handle: Handle
     spec: TaskSpec
     cache_key: str | None = None
 
@@ -870,13 +870,13 @@ class Engine(Steering, Transferring):
             limit = space.parallel
             if limit is not None and self._active_in(name) >= limit:
                 continue
-            trial = search.study.ask(search.dists)
+            trial = search.ask()
             config = dict(trial.params)
             seed = space.seed if space.seed is not None else self.seed
             (vid,) = kbv.insert(self.kb, self.run_id, [kbv.NewVariant(
                 space=name, params=to_params(space, config), config=config, seed=seed,
                 iteration=self.flow.nodes[name].iteration, trial=trial.number)])
-            search.live[vid] = trial
+            search.bind(vid, trial)
             self.asked[name] = self.asked.get(name, 0) + 1
             self.node_open.setdefault(name, set()).add(vid)
             self._enqueue(kbv.get(self.kb, vid))

@@ -258,14 +258,12 @@ class OptunaSearch:
         )
         self.live: dict[int, optuna.trial.Trial] = {}  # variant id -> asked trial
 
-    def ask(self, variant_key: int | None = None) -> tuple[dict, int]:
-        trial = self.study.ask(self.dists)
-        return dict(trial.params), trial.number
-
-    def ask_trial(self):
+    def ask(self) -> optuna.trial.Trial:
+        """A new trial of the space's distributions; its `params` are the next configuration to run."""
         return self.study.ask(self.dists)
 
-    def bind(self, variant_id: int, trial) -> None:
+    def bind(self, variant_id: int, trial: optuna.trial.Trial) -> None:
+        """The variant that runs an asked trial: its reports and its end go to that trial."""
         self.live[variant_id] = trial
 
     def report(self, variant_id: int, value: float, step: int) -> bool:

@@ -43,7 +43,6 @@ class Finished:
     signal: int | None
     reason: str | None  # set when the executor stopped it (cancel, limit) or it could not start
     stderr_tail: str
-    malformed_metrics: int = 0
     lost: bool = False  # the worker running it went away (distributed executors)
 
 
@@ -60,14 +59,20 @@ class Started:
 
 
 class Handle(Protocol):
+    """A submitted task as the engine sees it: where it runs, since when, why it was cancelled, and how
+    many of its metric lines were malformed (ignored, and worth a warning when it ends)."""
+
     key: str
     spec: TaskSpec
     pid: int | None
     pgid: int | None
     proc_start: float | None
     host: str
-    started: float
     cancel_reason: str | None
+    malformed: int
+
+    @property
+    def started(self) -> float: ...
 
 
 class Executor(Protocol):
