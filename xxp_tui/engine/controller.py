@@ -175,6 +175,8 @@ class Engine(Steering, Transferring):
         self.snapshots: dict[tuple[str, int], str] = {}  # (node, round) -> results its tasks may read
         self.env_signature = cache.environment_signature(
             environment.packages_hash(environment.installed_packages()))
+        self._lock_fd: int | None = None  # see _lock_run
+        self._lock_path: Path | None = None
 
     # ------------------------------------------------------------------ events out
 
@@ -404,7 +406,7 @@ class Engine(Steering, Transferring):
             vexec = self._start_variant(v) if v is not None else None
             for s in found:
                 task = vexec.workflow.tasks.get(s.task_run.task) if vexec is not None else None
-                if task is None:  # its variant or task is not part of the run's position any more
+                if vexec is None or task is None:  # its variant or task is not part of the run's position any more
                     kill_leftover(s.pid, s.pid, s.proc_start, s.task_run.cwd)
                     kbv.update_task_run(self.kb, s.task_run.id, status="interrupted", ended=time.time(),
                                         reason="the engine stopped while it ran")
@@ -499,7 +501,7 @@ class Engine(Steering, Transferring):
             self.kb.abandon_transaction()
         for r in list(self.running.values()):
             self.executor.cancel(r.handle, "interrupted: the knowledge base cannot be written")
-        if getattr(self, "_lock_fd", None) is not None:  # give back the space kept for this write
+        if self._lock_fd is not None:  # give back the space kept for this write
             with contextlib.suppress(OSError):
                 os.ftruncate(self._lock_fd, 0)
         recorded = False
@@ -822,7 +824,8 @@ class Engine(Steering, Transferring):
         key = (node, self.flow.nodes[node].iteration if node in self.flow.nodes else 0)
         if key not in self.snapshots:
             stored = kbr.nodes(self.kb, self.run_id)
-            started = stored[node].started if node in stored and stored[node].started else time.time()
+            started = stored[node].started if node in stored else None
+            started = started or time.time()
             finished = {name for name, n in stored.items() if name != node and n.status in ("done", "failed")
                         and n.ended is not None and n.ended <= started}
             self.snapshots[key] = xresults.dumps(self._results(finished)) if finished else "{}"
@@ -949,6 +952,7 @@ class Engine(Steering, Transferring):
         """Start a task once the pool grants what it asks for (gpu_pool.py); until then it waits, holding
         no slot, and its variant's reason says so."""
         key = (vexec.id, name)
+        assert self.gpu_pool is not None
         admitted, changed = self.gpu_pool.admit(key, vexec.workflow.tasks[name])
         if changed:
             kbv.update(self.kb, vexec.id, reason=None if admitted else f"task {name} waits for a free GPU")
@@ -1100,7 +1104,8 @@ class Engine(Steering, Transferring):
         vexec.state[name] = BLOCKED
         self.blocked.setdefault(f"env:{env.hash}", []).append((vexec, name))
         if self.task_envs.start(env):
-            self.emit("env", f"building environment {env.hash[:12]} for {name} ({env.requirements.name}, "
+            requirements = env.requirements.name if env.requirements else "no requirements"
+            self.emit("env", f"building environment {env.hash[:12]} for {name} ({requirements}, "
                              f"Python {env.base.full}); the task starts when it is ready", vexec.id,
                       detail={"env_hash": env.hash, "folder": str(env.folder)})
         return 1
@@ -1127,8 +1132,9 @@ class Engine(Steering, Transferring):
             return
         if self._watch_series(r.vexec, r.task, m.name, m.value, m.step) and not r.vexec.stopping:
             space = self.exp.spaces[r.vexec.variant.space]
+            watched = space.pruned_metric.label if space.pruned_metric else "?"
             self._stop_variant(r.vexec, "pruned", f"pruned by the {space.pruner} pruner at step {m.step} "
-                                                  f"({space.pruned_metric.label} = {m.value:.4g})")
+                                                  f"({watched} = {m.value:.4g})")
 
     def _watch_series(self, vexec: VariantExec, task: str, name: str, value: float, step: int) -> bool:
         """Feed a point of the series the space's pruner watches to its study; True: prune."""
@@ -1395,8 +1401,8 @@ class Engine(Steering, Transferring):
 
     def _interrupt(self) -> str:
         """Ctrl-C or SIGTERM: stop cleanly and leave the run resumable."""
-        for r in list(self.running.values()):
-            self.executor.cancel(r.handle, "interrupted")
+        for running in list(self.running.values()):
+            self.executor.cancel(running.handle, "interrupted")
         deadline = time.monotonic() + 5.0
         while self.running and time.monotonic() < deadline:
             try:
@@ -1523,9 +1529,10 @@ class Engine(Steering, Transferring):
         if close is not None:
             close()
         self.kb.close()
-        if getattr(self, "_lock_fd", None) is not None:
+        if self._lock_fd is not None:
             with contextlib.suppress(OSError):  # removed while still held: no engine can lock a stale file
-                os.unlink(self._lock_path)
+                if self._lock_path is not None:
+                    os.unlink(self._lock_path)
             os.close(self._lock_fd)  # closing releases the lock
             self._lock_fd = None
 

@@ -5,6 +5,7 @@ starts (narrow, then after warm start enqueue the zero-shot starts) and when it 
 from __future__ import annotations
 
 from xxp_tui.engine import transfer
+from xxp_tui.engine.parts import EngineParts
 from xxp_tui.engine.strategies import OptunaSearch, to_params
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
@@ -12,7 +13,7 @@ from xxp_tui.kb import variants as kbv
 BOX_SETTING = "transfer_box"  # run setting: space -> the box applied (`transfer boundingbox;`)
 
 
-class Transferring:
+class Transferring(EngineParts):
     """`_transfer_plan` / `_transfer_starts` / `_restore_box` of `Engine`."""
 
     def _transfer_plan(self, name: str) -> transfer.Plan | None:
