@@ -47,7 +47,7 @@ class TaskStates(dict):
         else:
             self.startable.discard(name)
 
-    def setdefault(self, name: str, state: str) -> str:
+    def setdefault(self, name: str, state: str) -> str:  # type: ignore[override]  # always given a state
         if name not in self:
             self[name] = state
         return self[name]
@@ -61,7 +61,7 @@ class VariantExec:
     variant: Variant
     workflow: Workflow
     extra_inputs: dict[str, dict[str, str]] = field(default_factory=dict)  # task -> port -> path
-    state: dict[str, str] = field(default_factory=dict)
+    state: TaskStates = field(default_factory=dict)  # type: ignore[assignment]  # a dict given becomes TaskStates
     attempts: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     handles: dict[str, str] = field(default_factory=dict)  # task -> executor key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from xxp_tui.kb import runs as kbr
@@ -9,7 +10,7 @@ from xxp_tui.kb import variants as kbv
 from xxp_tui.kb.connection import KB
 
 
-def metric_dict(finals: dict[tuple[str | None, str], object]) -> dict[str, object]:
+def metric_dict(finals: Mapping[tuple[str | None, str], object]) -> dict[str, object]:
     """Final metrics keyed by name, or `Task.name` where two tasks report the same name."""
     by_name: dict[str, list[tuple[str | None, object]]] = {}
     for (task, name), value in finals.items():

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:  # kept out at run time: Dask workers import this package for the runner
     from xxp_tui.engine.taskspec import TaskSpec
@@ -97,7 +97,20 @@ class Executor(Protocol):
     def shutdown(self, reason: str) -> None: ...
 
 
-def stop_all(executor: Executor, reason: str, wait: float, force: Callable[[Handle], None]) -> None:
+H = TypeVar("H")
+
+
+class Stoppable(Protocol[H]):
+    """What `stop_all` needs of an executor, in the executor's own handle type."""
+
+    def running(self) -> list[H]: ...
+
+    def cancel(self, handle: H, reason: str) -> None: ...
+
+    def tick(self) -> object: ...
+
+
+def stop_all(executor: Stoppable[H], reason: str, wait: float, force: Callable[[H], None]) -> None:
     """Cancel every running task, give them `wait` seconds to end (ticking the executor so its
     SIGKILL escalation runs), then `force` what is left: what each executor's shutdown shares."""
     for handle in executor.running():
