@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from xxp_tui.engine import adoption, cache, environment, usercode, warmstart
@@ -45,7 +46,7 @@ from xxp_tui.engine.core.events import (
     TaskFailed,
     VariantFailed,
 )
-from xxp_tui.engine.core.planning import NodeProgress
+from xxp_tui.engine.core.planning import NodeProgress, RunPosition
 from xxp_tui.engine.core.policy import FailurePolicy
 from xxp_tui.engine.core.queue import VariantQueue, below_limit
 from xxp_tui.engine.events import EngineEvent, short
@@ -547,13 +548,10 @@ class Engine(Steering, Transferring):
             self._env_built(event)
 
     def _finished(self) -> bool:
-        if self.running:
-            return False
-        if self.stop_request == "stop":
-            return True
-        if self.rerun_of is not None:
-            return not self.active and not self.queued
-        return self.flow.finished and not self.active and not self.queued and not self.waiting
+        return planning.run_over(RunPosition(
+            running_tasks=len(self.running), active_variants=len(self.active), queued_variants=len(self.queued),
+            waiting_variants=len(self.waiting), graph_finished=self.flow.finished,
+            stopping=self.stop_request == "stop", rerun=self.rerun_of is not None))
 
     # ------------------------------------------------------------------ nodes
 
@@ -866,12 +864,9 @@ class Engine(Steering, Transferring):
         """Optuna spaces ask for a new trial only when one could start now."""
         for name, search in list(self.searches.items()):
             space = self.exp.spaces[name]
-            if self.asked.get(name, 0) >= (space.runs or 0):
-                continue
-            if self.queued.count(name):
-                continue
-            limit = space.parallel
-            if limit is not None and self._active_in(name) >= limit:
+            if not planning.may_ask(asked=self.asked.get(name, 0), budget=space.runs or 0,
+                                    queued=self.queued.count(name), running=partial(self._active_in, name),
+                                    limit=space.parallel):
                 continue
             trial = search.ask()
             config = dict(trial.params)
@@ -1449,11 +1444,7 @@ class Engine(Steering, Transferring):
         total = sum(counts.values())
         # A node that could not run (a grid past the limit, a failing filter) fails the run too.
         broken = [f"{n} failed: {s.reason}" for n, s in kbr.nodes(self.kb, self.run_id).items() if s.status == "failed"]
-        if failed or broken:
-            parts = ([f"{failed} of {total} variant(s) failed"] if failed else []) + broken
-            status, reason = "failed", "; ".join(parts)
-        else:
-            status, reason = "completed", None
+        status, reason = outcomes.run_outcome(failed=failed, total=total, broken=broken)
         self._set_status(status, reason)
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no variants"
         summary += f" ({'; '.join(broken)})" if broken else ""
@@ -1483,12 +1474,8 @@ class Engine(Steering, Transferring):
     def _refresh_status(self) -> None:
         if self.stop_request:
             return
-        if self.paused:
-            self._set_status("paused")
-        elif self.waiting or any(v.waiting() for v in self.active.values()):
-            self._set_status("waiting_input")
-        else:
-            self._set_status("running")
+        waiting = bool(self.waiting) or any(v.waiting() for v in self.active.values())
+        self._set_status(outcomes.live_status(paused=self.paused, waiting=waiting))
 
     def _lock_run(self) -> None:
         """One engine per run, whatever the heartbeat says: an exclusive lock on a file beside the

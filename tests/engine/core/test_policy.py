@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from xxp_tui.engine.core import machine
 from xxp_tui.engine.core.events import StopRun, VariantFailed
-from xxp_tui.engine.core.planning import NodeProgress, may_finish
+from xxp_tui.engine.core.outcomes import live_status, run_outcome
+from xxp_tui.engine.core.planning import NodeProgress, RunPosition, may_ask, may_finish, run_over
 from xxp_tui.engine.core.policy import FailurePolicy
 
 
@@ -37,3 +38,33 @@ def test_an_optuna_space_finishes_once_its_budget_is_asked():
 def test_a_lazy_grid_finishes_once_every_configuration_was_queued():
     assert not may_finish(NodeProgress(grid_left=True))
     assert may_finish(NodeProgress(grid_left=False))
+
+
+def test_an_optuna_space_asks_only_when_a_trial_could_start_now():
+    idle = lambda: 0  # noqa: E731
+    assert may_ask(asked=0, budget=5, queued=0, running=idle, limit=None)
+    assert not may_ask(asked=5, budget=5, queued=0, running=idle, limit=None)  # budget used
+    assert not may_ask(asked=1, budget=5, queued=1, running=idle, limit=None)  # one already waits to start
+    assert not may_ask(asked=2, budget=5, queued=0, running=lambda: 2, limit=2)  # at its parallel limit
+    assert may_ask(asked=2, budget=5, queued=0, running=lambda: 1, limit=2)
+
+
+def test_when_a_run_is_over():
+    assert run_over(RunPosition(graph_finished=True))
+    assert not run_over(RunPosition(graph_finished=True, running_tasks=1))  # tasks always end first
+    assert not run_over(RunPosition(graph_finished=True, queued_variants=1))
+    assert not run_over(RunPosition(graph_finished=True, waiting_variants=1))  # an interaction waits
+    assert not run_over(RunPosition(graph_finished=False))
+    assert run_over(RunPosition(stopping=True, queued_variants=3, active_variants=2))  # stopped: at once
+    assert not run_over(RunPosition(stopping=True, running_tasks=1))
+    assert run_over(RunPosition(rerun=True))  # a rerun has no graph to finish
+    assert not run_over(RunPosition(rerun=True, active_variants=1))
+
+
+def test_how_a_run_ends():
+    assert run_outcome(failed=0, total=4, broken=[]) == ("completed", None)
+    assert run_outcome(failed=1, total=4, broken=[]) == ("failed", "1 of 4 variant(s) failed")
+    assert run_outcome(failed=0, total=0, broken=["S failed: grid too large"]) == ("failed", "S failed: grid too large")
+    assert live_status(paused=True, waiting=True) == "paused"
+    assert live_status(paused=False, waiting=True) == "waiting_input"
+    assert live_status(paused=False, waiting=False) == "running"

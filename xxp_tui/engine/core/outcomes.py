@@ -7,7 +7,7 @@ import signal as signals
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from xxp_tui.kb.status import TaskRunStatus, VariantStatus
+from xxp_tui.kb.status import RunStatus, TaskRunStatus, VariantStatus
 
 SIGNAL_NAMES = {s.value: s.name for s in signals.Signals}
 
@@ -96,3 +96,19 @@ def last_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     last = lines[-1] if lines else ""
     return last if len(last) <= 300 else last[:299] + "…"
+
+
+def run_outcome(*, failed: int, total: int, broken: Sequence[str]) -> tuple[RunStatus, str | None]:
+    """How a run that went to its end ended: failed if any variant failed or a node could not run
+    (`broken`: a sentence each, "S failed: why"), else completed."""
+    if not failed and not broken:
+        return RunStatus.COMPLETED, None
+    parts = ([f"{failed} of {total} variant(s) failed"] if failed else []) + list(broken)
+    return RunStatus.FAILED, "; ".join(parts)
+
+
+def live_status(*, paused: bool, waiting: bool) -> RunStatus:
+    """A going run's status: paused by a user, waiting for an answer, or running."""
+    if paused:
+        return RunStatus.PAUSED
+    return RunStatus.WAITING_INPUT if waiting else RunStatus.RUNNING

@@ -3,6 +3,7 @@ bounds) is `engine/control.py`; this is the part that looks at the node's own va
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -25,3 +26,36 @@ def may_finish(progress: NodeProgress, *, stopping: bool = False) -> bool:
     if progress.budget is not None and progress.asked < progress.budget:
         return False  # budget left: more trials will be asked
     return not progress.grid_left  # configurations left: the next batch is queued as the queue runs low
+
+
+def may_ask(*, asked: int, budget: int, queued: int, running: Callable[[], int], limit: int | None) -> bool:
+    """An Optuna space asks its sampler for a new trial only when one could start now: budget left,
+    none of its variants queued, and below its `parallel` limit. Asking ahead would fix trials
+    before the results of those still running are known. (`running()` counts the space's running
+    variants; asked only when the limit decides.)"""
+    return asked < budget and not queued and (limit is None or running() < limit)
+
+
+@dataclass(frozen=True)
+class RunPosition:
+    """What a run still has in hand, as the engine's loop sees it after a turn."""
+
+    running_tasks: int = 0
+    active_variants: int = 0
+    queued_variants: int = 0
+    waiting_variants: int = 0  # interactions waiting for an answer
+    graph_finished: bool = False  # every control node finished or was ruled out
+    stopping: bool = False  # stopped by a user or the failure policy
+    rerun: bool = False  # a run of one variant: no control graph to follow
+
+
+def run_over(pos: RunPosition) -> bool:
+    """The run ends once no task runs and nothing is left to do: for a stopped run, at once; for a
+    rerun, when its variant ended; else when the graph is finished and nothing is queued or waits."""
+    if pos.running_tasks:
+        return False
+    if pos.stopping:
+        return True
+    if pos.active_variants or pos.queued_variants:
+        return False
+    return pos.rerun or (pos.graph_finished and not pos.waiting_variants)
