@@ -32,8 +32,8 @@ from pathlib import Path
 from xxp_tui.engine import adoption, cache, environment, usercode, warmstart
 from xxp_tui.engine import conditions as conds
 from xxp_tui.engine import gpus as gpu_setting
-from xxp_tui.engine.control import ACTIVE, PENDING, ControlFlow, NodeRun
 from xxp_tui.engine.core import machine, outcomes, planning
+from xxp_tui.engine.core.control_flow import ACTIVE, PENDING, ControlFlow, NodeRun
 from xxp_tui.engine.core.events import (
     Action,
     FailTask,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from xxp_tui.engine.control import ControlFlow
+    from xxp_tui.engine.core.control_flow import ControlFlow
     from xxp_tui.engine.core.queue import VariantQueue
     from xxp_tui.engine.events import EngineEvent
     from xxp_tui.engine.strategies import OptunaSearch

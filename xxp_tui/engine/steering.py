@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from xxp_tui.engine.control import ACTIVE
+from xxp_tui.engine.core.control_flow import ACTIVE
 from xxp_tui.engine.events import EngineEvent, short
 from xxp_tui.engine.parts import EngineParts
 from xxp_tui.engine.variant_exec import DONE

@@ -1,13 +1,13 @@
 """Loop bounds and the control-graph position across a resume, and pruning a running variant:
-the control graph (engine/control.py) and a variant's task states (engine/variant_exec.py) driven
+the control graph (engine/core/control_flow.py) and a variant's task states (engine/variant_exec.py) driven
 by hand, with the core's answers to its tasks' ends. No processes, no KB."""
 
 from __future__ import annotations
 
 import pytest
 
-from xxp_tui.engine.control import ControlFlow, NodeRun
 from xxp_tui.engine.core import machine
+from xxp_tui.engine.core.control_flow import ControlFlow, NodeRun
 from xxp_tui.engine.core.events import FailTask, MarkSkipped, RecordTaskEnd, TaskEnded
 from xxp_tui.engine.core.outcomes import TaskExit, variant_outcome
 from xxp_tui.engine.variant_exec import FAILED, RUNNING, SKIPPED, VariantExec

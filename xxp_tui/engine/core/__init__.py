@@ -14,5 +14,5 @@ One concern a module:
 - `planning`: when a node may finish;
 - `events` / `machine`: a task's end as an event, answered with the actions the shell carries out;
 - the control graph's position (which nodes finished, wait, are reachable, loop bounds):
-  `engine/control.py`, pure as well.
+  `control_flow` (the control graph as a state machine, rebuilt from the KB on resume).
 """

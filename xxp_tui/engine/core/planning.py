@@ -1,5 +1,5 @@
 """When a control node is over. The control graph itself (which nodes start after it, joins, loop
-bounds) is `engine/control.py`; this is the part that looks at the node's own variants."""
+bounds) is `control_flow.py`; this is the part that looks at the node's own variants."""
 
 from __future__ import annotations
 
