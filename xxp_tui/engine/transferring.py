@@ -1,5 +1,5 @@
 """The engine's side of transfer (see transfer.py for what is transferred and why): a mixin of
-`Engine`, like steering.py, so the controller only calls in at three points — when a space
+`Engine`, like steering.py, so the engine (shell.py) only calls in at three points — when a space
 starts (narrow, then after warm start enqueue the zero-shot starts) and when it is restored."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Dask's worker state machine is the model: the rules that decide *what* happens (which variant starts
 next, what a task's end means, whether a task is retried, when a failure stops the run, when a node
 may finish, which nodes start after it) take plain facts and return decisions, and the shell
-(`engine/controller.py`) does the *doing*: it owns the processes, the executor, the KB writes and the
+(`engine/shell.py`, class `Engine`) does the *doing*: it owns the processes, the executor, the KB writes and the
 clock, feeds the core what happened and carries out what the core answers. The rules can then be
 tested in milliseconds (tests/engine/core/), and the process-level tests stay as end-to-end proof.
 

@@ -3,7 +3,7 @@
 `submit(spec) -> handle` starts a task, `cancel(handle, reason)` stops it (its whole process group),
 `tick()` does periodic work (kill escalation, metric tailing) and returns metric events (and, for a
 distributed executor, `Started` once it knows where a task runs), and a `Finished` event arrives on
-the shared queue when a task ends, whatever the cause. The controller never blocks on a task.
+the shared queue when a task ends, whatever the cause. The engine never blocks on a task.
 `local` runs processes on this machine; `dask` on the workers of a Dask cluster.
 
 An executor whose tasks outlive the engine (`local`: they run under a supervisor) also has

@@ -1,4 +1,9 @@
-"""The engine: the single writer of a run's state.
+"""The engine's shell (class `Engine`): the single writer of a run's state.
+
+It is the I/O half of the engine: it owns the processes (through the executor), the KB writes and
+the clock. The rules that decide (which variant starts next, what a task's end means, retries,
+the failure policy, when a node or the run is over, which nodes follow) are the pure core in
+`engine/core/`: the shell feeds it facts and events and carries out its answers.
 
 One thread runs one loop. Each turn it takes executor events (a task ended, metric lines), applies
 steering commands from the KB, enforces timeouts, starts what may start, writes buffered metrics
