@@ -439,31 +439,28 @@ class Engine(Steering, Transferring):
     def _restore_node(self, name: str, iteration: int) -> None:
         kind = self.exp.node_kind(name)
         mine = [v for v in kbv.for_run(self.kb, self.run_id, space=name) if v.iteration == iteration]
-        self.node_open[name] = set()
+        position = planning.resume_node(kind, mine)
+        by_id = {v.id: v for v in mine}
+        self.node_open[name] = set(position.open)
         if kind == "space" and LazyGrid.applies(self.exp.spaces[name]):
             with contextlib.suppress(StrategyError):  # it started, so it is within the limit
-                self.grids[name] = LazyGrid(self.exp.spaces[name], sum(1 for v in mine if v.origin == "strategy"))
+                self.grids[name] = LazyGrid(self.exp.spaces[name], position.grid_taken)
         if kind == "space":
             space = self.exp.spaces[name]
             if space.is_optuna:
                 search = OptunaSearch(space, derive_seed(space.seed if space.seed is not None else self.seed,
                                                          name, iteration))
                 self._restore_box(name, search)
-                for v in mine:
-                    if v.finished:
-                        self._tell(search, v, v.status, self._objective_values(space, v.id))
+                for vid in position.told:
+                    v = by_id[vid]
+                    self._tell(search, v, v.status, self._objective_values(space, v.id))
                 self.searches[name] = search
-                self.asked[name] = sum(1 for v in mine if v.origin in ("strategy", "transfer"))
-        for v in mine:
-            if v.finished:
-                continue
-            self.node_open[name].add(v.id)
-            if v.status == "queued":
-                self._enqueue(v)
-            elif v.status == "waiting_input" and kind == "interaction":
-                self.waiting[v.id] = name
-            elif v.status == "waiting_input":
-                self._enqueue(kbv.get(self.kb, v.id))
+                self.asked[name] = position.asked
+        for vid in position.waiting:
+            self.waiting[vid] = name
+        for vid in position.enqueue:
+            v = by_id[vid]
+            self._enqueue(v if v.status == "queued" else kbv.get(self.kb, v.id))
         self._maybe_finish_node(name)
 
     # ------------------------------------------------------------------ main loop

@@ -5,8 +5,9 @@ from __future__ import annotations
 from xxp_tui.engine.core import machine
 from xxp_tui.engine.core.events import StopRun, VariantFailed
 from xxp_tui.engine.core.outcomes import live_status, run_outcome
-from xxp_tui.engine.core.planning import NodeProgress, RunPosition, may_ask, may_finish, run_over
+from xxp_tui.engine.core.planning import NodeProgress, RunPosition, may_ask, may_finish, resume_node, run_over
 from xxp_tui.engine.core.policy import FailurePolicy
+from xxp_tui.kb.variants import Variant
 
 
 def test_failures_never_stop_a_run_by_default():
@@ -68,3 +69,28 @@ def test_how_a_run_ends():
     assert live_status(paused=True, waiting=True) == "paused"
     assert live_status(paused=False, waiting=True) == "waiting_input"
     assert live_status(paused=False, waiting=False) == "running"
+
+
+def _v(vid: int, status: str, origin: str = "strategy") -> Variant:
+    return Variant(id=vid, run_id=1, space="S", iteration=1, status=status, reason=None, params={}, config={},
+                   seed=0, priority=0, origin=origin, trial=None, objective=None, created=0.0, started=None,
+                   ended=None, attempts=0, rev=0)
+
+
+def test_a_resumed_space_continues_where_it_stood():
+    variants = [_v(1, "completed"), _v(2, "failed", "transfer"), _v(3, "queued"), _v(4, "queued", "injected"),
+                _v(5, "waiting_input"), _v(6, "completed", "warm_start")]
+    pos = resume_node("space", variants)
+    assert pos.open == {3, 4, 5}
+    assert pos.enqueue == [3, 4, 5]  # a variant whose task waited for an answer is queued again
+    assert pos.waiting == []
+    assert pos.told == [1, 2, 6]  # every finished one is told to the rebuilt study
+    assert pos.asked == 4  # strategy and transfer variants count in the budget; injected and warm starts do not
+    assert pos.grid_taken == 3  # v1, v3, v5 came from the strategy
+
+
+def test_a_resumed_interaction_still_waits_for_its_answer():
+    pos = resume_node("interaction", [_v(9, "waiting_input", "node")])
+    assert pos.waiting == [9] and pos.enqueue == [] and pos.open == {9}
+    done = resume_node("interaction", [_v(9, "completed", "node")])
+    assert done.open == set() and may_finish(NodeProgress(open_variants=len(done.open)))

@@ -3,8 +3,11 @@ bounds) is `control_flow.py`; this is the part that looks at the node's own vari
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from xxp_tui.kb.status import VariantStatus
+from xxp_tui.kb.variants import Variant
 
 
 @dataclass(frozen=True)
@@ -59,3 +62,35 @@ def run_over(pos: RunPosition) -> bool:
     if pos.active_variants or pos.queued_variants:
         return False
     return pos.rerun or (pos.graph_finished and not pos.waiting_variants)
+
+
+@dataclass(frozen=True)
+class ResumedNode:
+    """A running node's position rebuilt from its variants of the current round, as the KB has them."""
+
+    open: set[int]  # variants not finished: the node waits for them
+    enqueue: list[int]  # to queue again (queued, or a task of theirs waited for an answer)
+    waiting: list[int]  # interactions still waiting for their answer
+    told: list[int]  # finished variants a rebuilt Optuna study is told
+    grid_taken: int  # configurations of a lazy grid already recorded
+    asked: int  # trials an Optuna space already had (asked, or zero-shot starts): counted in its budget
+
+
+def resume_node(kind: str | None, variants: Sequence[Variant]) -> ResumedNode:
+    """Where a running node stood when its engine stopped (`kind`: space, task or interaction).
+    Variants the dead engine ran were re-queued before (see the shell's `_reconcile`)."""
+    open_: set[int] = set()
+    enqueue: list[int] = []
+    waiting: list[int] = []
+    for v in variants:
+        if v.finished:
+            continue
+        open_.add(v.id)
+        if v.status == VariantStatus.WAITING_INPUT and kind == "interaction":
+            waiting.append(v.id)
+        elif v.status in (VariantStatus.QUEUED, VariantStatus.WAITING_INPUT):
+            enqueue.append(v.id)
+    return ResumedNode(
+        open=open_, enqueue=enqueue, waiting=waiting, told=[v.id for v in variants if v.finished],
+        grid_taken=sum(1 for v in variants if v.origin == "strategy"),
+        asked=sum(1 for v in variants if v.origin in ("strategy", "transfer")))
