@@ -250,8 +250,8 @@ def profile_engine(root: Path, n: int, limit: int = 30) -> str:
     import io
     import pstats
 
-    from xxp_tui.engine.controller import Engine
     from xxp_tui.engine.launch import create_run
+    from xxp_tui.engine.shell import Engine
     from xxp_tui.spec import load_project
 
     spec, _ = write_project(root / "profile", n)

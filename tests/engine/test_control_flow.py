@@ -5,7 +5,7 @@ No processes: the experiment is loaded from text and `ControlFlow` is driven wit
 
 from __future__ import annotations
 
-from xxp_tui.engine.control import ControlFlow
+from xxp_tui.engine.core.control_flow import ControlFlow
 
 from ..spec.helpers import BASE_WORKFLOW, load
 

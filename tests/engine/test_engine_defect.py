@@ -20,7 +20,7 @@ from .helpers_faults import grid_project
 DRIVER = textwrap.dedent("""
     import sys
     from xxp_tui.cli.main import main
-    from xxp_tui.engine.controller import Engine
+    from xxp_tui.engine.shell import Engine
 
     original = Engine._on_started
 

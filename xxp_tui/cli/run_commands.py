@@ -64,7 +64,7 @@ class Progress:
 
 def _drive(db: Path, run_id: int, allow_changed_spec: bool = False, max_log_mb: int | None = None,
            quiet: bool = False) -> int:
-    from xxp_tui.engine.controller import (
+    from xxp_tui.engine.shell import (
         Engine,
         EngineBusy,
         EngineError,

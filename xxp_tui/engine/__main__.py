@@ -11,7 +11,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from xxp_tui.engine.controller import (
+from xxp_tui.engine.shell import (
     Engine,
     EngineBusy,
     EngineError,

@@ -61,6 +61,8 @@ def survey(task_runs: list[kbv.TaskRun], variant_status: dict[int, str], here: s
 
 
 def _survivor(tr: kbv.TaskRun) -> Survivor | None:
+    if tr.cwd is None:  # recorded before its folder existed: nothing of it can be running
+        return None
     record = proc_record(tr.cwd) or {}
     pid = tr.pid if tr.pid is not None else _int(record.get("pid"))
     proc_start = tr.proc_start if tr.pid is not None else _start_time(pid, record.get("started"))
@@ -80,7 +82,7 @@ def _survivor(tr: kbv.TaskRun) -> Survivor | None:
 def rebuild_spec(tr: kbv.TaskRun, run_id: int, task: Task) -> TaskSpec:
     """The TaskSpec of a task an earlier engine started, from its task run alone: `prepare` would
     rewrite its params and empty its metrics file, which the running task is using."""
-    cwd = Path(tr.cwd)
+    cwd = Path(tr.cwd or ".")
     return TaskSpec(
         key=f"v{tr.variant_id}:{tr.task}:{tr.attempt}", run_id=run_id, variant_id=tr.variant_id, task=tr.task,
         attempt=tr.attempt, argv=list(tr.argv), cwd=cwd, env={"XXP_PARAMS": str(cwd / "params.json")},

@@ -89,6 +89,8 @@ def dependency_files(sig: TaskSignature) -> list[Path]:
 def sibling_modules(sig: TaskSignature) -> list[Path]:
     """Python modules beside the script and in the task folder: both folders are on the task's
     PYTHONPATH, so a helper module there is part of the code even if no `dependency` names it."""
+    if sig.script is None:  # a task without a script of its own (an ExtremeXP one resolved elsewhere)
+        return []
     folders = {sig.script.parent.resolve()} | ({sig.folder.resolve()} if sig.folder else set())
     return sorted({p.resolve() for folder in folders for p in folder.glob("*.py")} - {sig.script.resolve()})
 

@@ -28,6 +28,9 @@ class Conditions:
     def _load(self) -> ModuleType | None:
         if self._module is None and self._error is None and self.module_path is not None:
             spec = importlib.util.spec_from_file_location("xxp_conditions", self.module_path)
+            if spec is None or spec.loader is None:
+                self._error = f"{self.module_path.name} cannot be loaded as a Python module"
+                return None
             module = importlib.util.module_from_spec(spec)
             try:
                 spec.loader.exec_module(module)
@@ -48,7 +51,7 @@ class Conditions:
         try:
             if kind == "function":
                 module = self._load()
-                fn = getattr(module, fn_name, None) if module is not None else None
+                fn = getattr(module, fn_name, None) if module is not None and fn_name else None
                 if callable(fn):
                     value = bool(fn(*args, results))
                     return value, f"{label}: {value}"

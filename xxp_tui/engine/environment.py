@@ -19,16 +19,16 @@ from pathlib import Path
 from xxp_tui import __version__
 
 
-def installed_packages() -> dict[str, str]:
+def installed_packages() -> dict[str, str | None]:
     """Name -> version of every installed distribution. Only the Name and Version headers are read:
     `dist.metadata` runs the email parser over the whole file (~0.7 ms a package, ~50 ms for a
     typical venv, paid at every engine start), while scanning the header lines costs ~0.04 ms."""
-    found = {}
+    found: dict[str, str | None] = {}
     for dist in metadata.distributions():
         name, version = _name_version(dist.read_text("METADATA") or dist.read_text("PKG-INFO") or "")
         if name:
             found[name.lower()] = version
-    return dict(sorted(found.items()))
+    return dict(sorted(found.items(), key=lambda item: item[0]))  # names are unique
 
 
 def _name_version(text: str) -> tuple[str | None, str | None]:
@@ -43,7 +43,7 @@ def _name_version(text: str) -> tuple[str | None, str | None]:
     return headers.get("name") or None, headers.get("version")
 
 
-def packages_hash(packages: dict[str, str]) -> str:
+def packages_hash(packages: dict[str, str | None]) -> str:
     return hashlib.sha256(json.dumps(packages, sort_keys=True).encode()).hexdigest()
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 from xxp_tui.engine.gpus import GpuChoice
 from xxp_tui.engine.resources import Grant, Request, ResourceError, ResourcePool
+from xxp_tui.spec.model import Task
 
 CUDA = "CUDA_VISIBLE_DEVICES"
 
@@ -40,7 +41,7 @@ class TaskPool:
         self.waited = False  # a task found no grant during the current scheduling turn
         self.waiting: set[tuple[int, str]] = set()  # tasks that found no grant, until they get one
 
-    def refusal(self, tasks: Iterable[tuple[str, str, object]]) -> str | None:
+    def refusal(self, tasks: Iterable[tuple[str, str, Task]]) -> str | None:
         """One sentence on the first (node, task name, task) that could never start, else None."""
         for node, name, task in tasks:
             try:

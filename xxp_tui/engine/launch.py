@@ -34,6 +34,8 @@ def create_run(result: LoadResult, experiment: str, db: Path, *, workers: int, s
                settings: dict | None = None, executor: str = "local", scheduler: str | None = None) -> NewRun:
     """Record a new run of `experiment` with the full text of every spec file it uses."""
     project = result.project
+    if project is None:
+        raise ValueError("create_run needs a spec that loaded")
     spec_files = {str(p): p.read_text(encoding="utf-8", errors="replace") for p in project.files}
     with open_kb(db) as kb:
         run_id = kbr.create_run(

@@ -16,8 +16,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from xxp_tui.engine.control import ACTIVE
+from xxp_tui.engine.core.control_flow import ACTIVE
 from xxp_tui.engine.events import EngineEvent, short
+from xxp_tui.engine.parts import EngineParts
 from xxp_tui.engine.variant_exec import DONE
 from xxp_tui.kb import commands as kbc
 from xxp_tui.kb import runs as kbr
@@ -26,7 +27,7 @@ from xxp_tui.kb.connection import storage_failure
 from xxp_tui.spec.assign import check_answer, check_injection
 
 
-class Steering:
+class Steering(EngineParts):
     """The `_cmd_<verb>` handlers of `Engine` and the loop that applies pending commands."""
 
     def _apply_commands(self) -> None:
@@ -198,8 +199,12 @@ class Steering:
             kbv.insert_metrics(self.kb, rows)
             kbr.upsert_node(self.kb, self.run_id, node, result=answer)
             self.node_open.get(node, set()).discard(vid)
-            after.append(lambda: (self.emit("variant", f"v{vid} {node} completed: {short(answer)}", vid,
-                                            "completed"), self._maybe_finish_node(node)))
+
+            def answered() -> None:
+                self.emit("variant", f"v{vid} {node} completed: {short(answer)}", vid, "completed")
+                self._maybe_finish_node(node)
+
+            after.append(answered)
             return "done", f"{node} answered: {short(answer)}"
         vexec = task_waits[vid]
         name = vexec.waiting()[0]
@@ -232,9 +237,7 @@ class Steering:
         for vid in list(self.waiting):
             kbv.update(self.kb, vid, status="cancelled", reason=reason, ended=time.time())
         self.queued.clear()
-        self.queued_in.clear()
         self.waiting.clear()
-        self.heap.clear()
         for vexec in list(self.active.values()):
             kbv.update(self.kb, vexec.id, status="cancelled", reason=reason, ended=time.time())
             vexec.stopping, vexec.stop_status = reason, "cancelled"

@@ -135,6 +135,8 @@ def _hook(module: Path | None, name: str):
     if module is None:
         raise StrategyError(f"no configurations module found for {name}")
     spec = importlib.util.spec_from_file_location(f"xxp_configurations_{abs(hash(str(module)))}", module)
+    if spec is None or spec.loader is None:
+        raise StrategyError(f"{module.name} cannot be loaded as a Python module")
     mod = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(mod)
@@ -169,9 +171,9 @@ def to_params(space: Space, config: dict) -> dict[str, Any]:
 
 
 def distributions(space: Space) -> dict[str, optuna.distributions.BaseDistribution]:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-    out = {}
+    out: dict[str, BaseDistribution] = {}
     for vp, domains in space.param_values.items():
         if len(domains) > 1 or isinstance(domains[0], EnumDomain):
             values = space.values(vp)
@@ -185,7 +187,7 @@ def distributions(space: Space) -> dict[str, optuna.distributions.BaseDistributi
         elif isinstance(d, RangeDomain):
             ints = isinstance(d.start, int) and isinstance(d.stop, int)
             if d.log:
-                out[vp] = (IntDistribution(d.start, d.stop, log=True) if ints
+                out[vp] = (IntDistribution(int(d.start), int(d.stop), log=True) if ints
                            else FloatDistribution(float(d.start), float(d.stop), log=True))
             elif d.is_finite:
                 values = d.enumerate()
@@ -195,7 +197,7 @@ def distributions(space: Space) -> dict[str, optuna.distributions.BaseDistributi
                 if step < 0:
                     out[vp] = CategoricalDistribution(values)
                 elif d.is_integer:
-                    out[vp] = IntDistribution(values[0], values[-1], step=int(step))
+                    out[vp] = IntDistribution(int(values[0]), int(values[-1]), step=int(step))
                 else:
                     out[vp] = FloatDistribution(float(values[0]), float(values[-1]), step=float(step))
             else:
@@ -252,20 +254,19 @@ class OptunaSearch:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.space = space
         self.dists = distributions(space)
-        directions = [o.direction for o in space.objectives] or ["maximize"]
+        directions = [optuna.study.StudyDirection[d.upper()]
+                      for d in [o.direction for o in space.objectives] or ["maximize"]]
         self.study = optuna.create_study(
             directions=directions, sampler=make_sampler(space.strategy, seed), pruner=make_pruner(space.pruner)
         )
         self.live: dict[int, optuna.trial.Trial] = {}  # variant id -> asked trial
 
-    def ask(self, variant_key: int | None = None) -> tuple[dict, int]:
-        trial = self.study.ask(self.dists)
-        return dict(trial.params), trial.number
-
-    def ask_trial(self):
+    def ask(self) -> optuna.trial.Trial:
+        """A new trial of the space's distributions; its `params` are the next configuration to run."""
         return self.study.ask(self.dists)
 
-    def bind(self, variant_id: int, trial) -> None:
+    def bind(self, variant_id: int, trial: optuna.trial.Trial) -> None:
+        """The variant that runs an asked trial: its reports and its end go to that trial."""
         self.live[variant_id] = trial
 
     def report(self, variant_id: int, value: float, step: int) -> bool:
@@ -291,7 +292,7 @@ class OptunaSearch:
         if trial is not None:
             try:
                 if states[state] is TrialState.COMPLETE:
-                    self.study.tell(trial, list(values))
+                    self.study.tell(trial, list(values or []))
                 else:
                     self.study.tell(trial, state=states[state])
             except (ValueError, RuntimeError) as exc:
@@ -303,7 +304,7 @@ class OptunaSearch:
         try:
             frozen = optuna.trial.create_trial(
                 params=params, distributions=self.dists, state=states[state],
-                values=list(values) if states[state] is TrialState.COMPLETE else None,
+                values=list(values or []) if states[state] is TrialState.COMPLETE else None,
                 intermediate_values=intermediate or {},
             )
             self.study.add_trial(frozen)

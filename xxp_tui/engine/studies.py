@@ -44,10 +44,10 @@ def finished_trials(kb: KB, run_id: int, space: str) -> list[kbv.Variant]:
 
 
 def distributions(variants: list[kbv.Variant]) -> dict[str, Any]:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
     keys = sorted({k for v in variants for k in v.params})
-    out = {}
+    out: dict[str, BaseDistribution] = {}
     for key in keys:
         values = [v.params.get(key) for v in variants]
         numbers = [x for x in values if isinstance(x, int | float) and not isinstance(x, bool)]
@@ -72,7 +72,8 @@ def build_study(variants: list[kbv.Variant], direction: str, storage=None, name:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     dists = distributions(variants)
-    study = optuna.create_study(storage=storage, study_name=name, direction=direction)
+    study = optuna.create_study(storage=storage, study_name=name,
+                                direction=optuna.study.StudyDirection[direction.upper()])
     for v in variants:
         params = {k: (str(v.params[k]) if isinstance(d, CategoricalDistribution) else v.params[k])
                   for k, d in dists.items() if k in v.params}

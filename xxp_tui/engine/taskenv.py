@@ -84,7 +84,8 @@ class Interpreter:
 
 
 def engine_interpreter() -> Interpreter:
-    return Interpreter(sys.executable, tuple(sys.version_info[:3]))
+    major, minor, micro = sys.version_info[:3]
+    return Interpreter(sys.executable, (major, minor, micro))
 
 
 def wanted_version(raw: str) -> tuple[int, int]:

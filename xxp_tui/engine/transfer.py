@@ -187,7 +187,7 @@ def plan(kb: KB, run_id: int, space: Space, dists: dict, intent: str | None, kno
     for source, done, direction in related_sources(kb, run_id, space, dists, intent):
         result.sources.append(source)
         sign = -1.0 if direction == "maximize" else 1.0
-        ranked = sorted(done, key=lambda v: (sign * v.objective, v.id))
+        ranked = sorted(done, key=lambda v: (sign * (v.objective or 0.0), v.id))  # done: all have one
         taken = 0
         for rank, v in enumerate(ranked):
             if taken == k:

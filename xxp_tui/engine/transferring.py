@@ -1,10 +1,11 @@
 """The engine's side of transfer (see transfer.py for what is transferred and why): a mixin of
-`Engine`, like steering.py, so the controller only calls in at three points — when a space
+`Engine`, like steering.py, so the engine (shell.py) only calls in at three points — when a space
 starts (narrow, then after warm start enqueue the zero-shot starts) and when it is restored."""
 
 from __future__ import annotations
 
 from xxp_tui.engine import transfer
+from xxp_tui.engine.parts import EngineParts
 from xxp_tui.engine.strategies import OptunaSearch, to_params
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
@@ -12,7 +13,7 @@ from xxp_tui.kb import variants as kbv
 BOX_SETTING = "transfer_box"  # run setting: space -> the box applied (`transfer boundingbox;`)
 
 
-class Transferring:
+class Transferring(EngineParts):
     """`_transfer_plan` / `_transfer_starts` / `_restore_box` of `Engine`."""
 
     def _transfer_plan(self, name: str) -> transfer.Plan | None:

@@ -47,7 +47,7 @@ class TaskStates(dict):
         else:
             self.startable.discard(name)
 
-    def setdefault(self, name: str, state: str) -> str:
+    def setdefault(self, name: str, state: str) -> str:  # type: ignore[override]  # always given a state
         if name not in self:
             self[name] = state
         return self[name]
@@ -61,7 +61,7 @@ class VariantExec:
     variant: Variant
     workflow: Workflow
     extra_inputs: dict[str, dict[str, str]] = field(default_factory=dict)  # task -> port -> path
-    state: dict[str, str] = field(default_factory=dict)
+    state: TaskStates = field(default_factory=dict)  # type: ignore[assignment]  # a dict given becomes TaskStates
     attempts: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     handles: dict[str, str] = field(default_factory=dict)  # task -> executor key
@@ -127,6 +127,14 @@ class VariantExec:
         if not self.state.count(state):
             return []
         return [n for n, s in self.state.items() if s == state]
+
+    def stop(self, status: str, reason: str) -> None:
+        """Prune or cancel the variant: nothing more of it starts (what waits is skipped); what runs
+        is stopped by the engine, and the variant settles as `status` once those tasks have ended."""
+        self.stopping, self.stop_status = reason, status
+        for name, state in self.state.items():
+            if state in (PENDING, WAITING, BLOCKED):
+                self.state[name] = SKIPPED
 
     def rule_out_downstream(self, name: str) -> None:
         """A task failed for good: nothing that depends on it can run."""

@@ -9,9 +9,8 @@ import uuid
 from dataclasses import dataclass
 
 from xxp_tui.kb.connection import KB, KBError, row_id
+from xxp_tui.kb.status import FINISHED_RUN_STATES, RUN_STATES
 
-RUN_STATES = ("starting", "running", "paused", "waiting_input", "completed", "failed", "interrupted", "stopped")
-FINISHED_RUN_STATES = ("completed", "failed", "stopped")
 HEARTBEAT_EVERY = 1.0
 HEARTBEAT_STALE = 10.0  # no beat for this long and the engine is considered dead
 

@@ -12,9 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from xxp_tui.kb.connection import KB, KBError, row_id
+from xxp_tui.kb.status import FINISHED_VARIANT_STATES, VARIANT_STATES
 
-VARIANT_STATES = ("queued", "running", "completed", "failed", "pruned", "cancelled", "waiting_input")
-FINISHED_VARIANT_STATES = ("completed", "failed", "pruned", "cancelled")
 ORIGINS = ("strategy", "injected", "rerun", "warm_start", "transfer", "node")
 
 

@@ -37,6 +37,7 @@ from xxp_tui.kb.commands import (
     Stop,
 )
 from xxp_tui.kb.queries import RunSummary
+from xxp_tui.kb.status import FINISHED_VARIANT_STATES
 from xxp_tui.spec.model import Project
 from xxp_tui.tui import commandline
 from xxp_tui.tui.screens.modals import AnswerForm, ConfirmScreen, HelpScreen, InjectForm, NoteForm
@@ -55,7 +56,7 @@ STEERING_ACTIONS: dict[str, tuple[type[SteerCommand], ...]] = {
     "resume_engine": (),
 }
 STEERING = set(STEERING_ACTIONS)
-FINISHED = ("completed", "failed", "pruned", "cancelled")
+FINISHED = FINISHED_VARIANT_STATES  # one definition: kb/status.py
 ASKED_PRIORITY_TTL = 5.0  # seconds a priority the viewer asked for counts over the table's older value
 PALETTE_TITLES = {
     "xxp.prune": "Prune the cursor's or the tagged variants", "xxp.inject": "Inject a variant",

@@ -3,7 +3,7 @@
 `submit(spec) -> handle` starts a task, `cancel(handle, reason)` stops it (its whole process group),
 `tick()` does periodic work (kill escalation, metric tailing) and returns metric events (and, for a
 distributed executor, `Started` once it knows where a task runs), and a `Finished` event arrives on
-the shared queue when a task ends, whatever the cause. The controller never blocks on a task.
+the shared queue when a task ends, whatever the cause. The engine never blocks on a task.
 `local` runs processes on this machine; `dask` on the workers of a Dask cluster.
 
 An executor whose tasks outlive the engine (`local`: they run under a supervisor) also has
@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:  # kept out at run time: Dask workers import this package for the runner
     from xxp_tui.engine.taskspec import TaskSpec
@@ -43,7 +43,6 @@ class Finished:
     signal: int | None
     reason: str | None  # set when the executor stopped it (cancel, limit) or it could not start
     stderr_tail: str
-    malformed_metrics: int = 0
     lost: bool = False  # the worker running it went away (distributed executors)
 
 
@@ -60,14 +59,20 @@ class Started:
 
 
 class Handle(Protocol):
+    """A submitted task as the engine sees it: where it runs, since when, why it was cancelled, and how
+    many of its metric lines were malformed (ignored, and worth a warning when it ends)."""
+
     key: str
     spec: TaskSpec
     pid: int | None
     pgid: int | None
     proc_start: float | None
     host: str
-    started: float
     cancel_reason: str | None
+    malformed: int
+
+    @property
+    def started(self) -> float: ...
 
 
 class Executor(Protocol):
@@ -92,7 +97,20 @@ class Executor(Protocol):
     def shutdown(self, reason: str) -> None: ...
 
 
-def stop_all(executor: Executor, reason: str, wait: float, force: Callable[[Handle], None]) -> None:
+H = TypeVar("H")
+
+
+class Stoppable(Protocol[H]):
+    """What `stop_all` needs of an executor, in the executor's own handle type."""
+
+    def running(self) -> list[H]: ...
+
+    def cancel(self, handle: H, reason: str) -> None: ...
+
+    def tick(self) -> object: ...
+
+
+def stop_all(executor: Stoppable[H], reason: str, wait: float, force: Callable[[H], None]) -> None:
     """Cancel every running task, give them `wait` seconds to end (ticking the executor so its
     SIGKILL escalation runs), then `force` what is left: what each executor's shutdown shares."""
     for handle in executor.running():

@@ -43,6 +43,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from xxp_tui.engine.executors import ExecutorError, Finished, MetricEvent, Started, stop_all
 from xxp_tui.engine.executors.local import DEFAULT_MAX_LOG_BYTES, KILL_GRACE, METRICS_READ_LIMIT
@@ -61,7 +62,7 @@ class DaskHandle:
     spec: TaskSpec
     dkey: str
     event_name: str
-    future: object | None
+    future: Any  # a distributed.Future until it is collected, then None
     submitted: float
     pid: int | None = None
     pgid: int | None = None
@@ -120,8 +121,9 @@ class DaskExecutor:
         self.handles: dict[str, DaskHandle] = {}
         self.by_dkey: dict[str, DaskHandle] = {}
         self.topic = f"xxp-r{run_id}-{secrets.token_hex(4)}"
-        self.client = None
-        self.cluster = None
+        self.client: Any = None  # a distributed.Client once connected
+        self.cluster: Any = None  # the LocalCluster the run started, if it started one
+        self._scratch: str | None = None
         self._stream: queue.SimpleQueue = queue.SimpleQueue()
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._collector: threading.Thread | None = None
@@ -158,7 +160,8 @@ class DaskExecutor:
                 self._scratch = tempfile.mkdtemp(prefix=f"xxp-dask-{os.getpid()}-")
                 # Dask starts an HTTP server in every scheduler, nanny and worker even without a
                 # dashboard (health, metrics, cluster info), readable by any local user: no routes.
-                quiet = {f"distributed.{role}.http.routes": [] for role in ("scheduler", "nanny", "worker")}
+                quiet: dict[str, list] = {f"distributed.{role}.http.routes": []
+                                          for role in ("scheduler", "nanny", "worker")}
                 with dask.config.set({"distributed.scheduler.allowed-failures": 0, **quiet}):
                     self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                                 host="127.0.0.1", protocol="tls://", security=security,
@@ -205,7 +208,7 @@ class DaskExecutor:
             with contextlib.suppress(Exception):
                 self.cluster.close(timeout=10)
             self.cluster = None
-        if getattr(self, "_scratch", None):
+        if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
 
@@ -350,7 +353,8 @@ class DaskExecutor:
             if future is None:
                 return
             handle = self.by_dkey.get(future.key)
-            result, error = None, None
+            result: dict | None = None
+            error: str | BaseException | None = None  # "cancelled" or the task's exception
             try:
                 if future.cancelled():
                     error = "cancelled"

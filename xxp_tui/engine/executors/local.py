@@ -76,6 +76,8 @@ class SupervisorLink:
             if self.sock is None:
                 self._start()
             try:
+                if self.sock is None:
+                    raise OSError("it did not start")
                 self.sock.sendall(json.dumps(message).encode() + b"\n")
             except OSError as exc:
                 raise OSError(f"the task supervisor is not there any more ({exc})") from None

@@ -11,7 +11,7 @@ import contextlib
 import os
 import selectors
 import subprocess
-from typing import IO
+from typing import IO, Any
 
 STDERR_TAIL = 4096
 READ_SIZE = 65536
@@ -64,7 +64,8 @@ class LogPump:
     """One task's pipes copied to its capped logs (the Dask runner: one task per pump)."""
 
     def __init__(self, proc: subprocess.Popen, stdout: IO[bytes], stderr: IO[bytes], limit: int) -> None:
-        self.pipes = {proc.stdout: "stdout", proc.stderr: "stderr"}
+        assert proc.stdout is not None and proc.stderr is not None  # started with both piped
+        self.pipes: dict[Any, str] = {proc.stdout: "stdout", proc.stderr: "stderr"}
         self.logs = CappedLogs(stdout, stderr, limit)
         self.sel = selectors.DefaultSelector()
         for pipe in self.pipes:
@@ -81,7 +82,7 @@ class LogPump:
         stop = None
         for key, _ in self.sel.select(timeout=timeout) if self.open else []:
             pipe = key.fileobj
-            data = os.read(pipe.fileno(), READ_SIZE)
+            data = os.read(key.fd, READ_SIZE)
             if not data:
                 self.sel.unregister(pipe)
                 continue

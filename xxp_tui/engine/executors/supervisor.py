@@ -114,7 +114,7 @@ class Supervisor:
             now = time.monotonic()
             for task in list(self.tasks.values()):
                 if task.status is not None:
-                    if not task.pipes or now - task.exited_at > LINGER:
+                    if not task.pipes or task.exited_at is None or now - task.exited_at > LINGER:
                         self._finish(task)
                 elif task.kill_at is not None and now >= task.kill_at:
                     task.known = tree.signal_task(task.pid, task.tag, signal.SIGKILL, task.known)
@@ -130,7 +130,7 @@ class Supervisor:
 
     def _read_engine(self) -> None:
         try:
-            data = self.sock.recv(1 << 20)
+            data = self.sock.recv(1 << 20) if self.sock is not None else b""
         except OSError:
             data = b""
         if not data:
@@ -169,7 +169,7 @@ class Supervisor:
         if op == "start":
             self._start(msg)
             return
-        task = self.tasks.get(key)
+        task = self.tasks.get(key) if isinstance(key, str) else None
         if task is None:
             return
         if op == "cancel":
@@ -269,6 +269,7 @@ class Supervisor:
         for pipe in list(task.pipes):
             self._close_pipe(task, pipe)
         task.logs.close()
+        assert task.status is not None  # only a reaped task is finished
         code = os.waitstatus_to_exitcode(task.status)
         left = {}
         if self._may_have_left(task):  # what it left running: SIGTERM now, SIGKILL after END_GRACE

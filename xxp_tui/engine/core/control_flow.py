@@ -18,15 +18,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from xxp_tui.kb.status import NodeStatus
 from xxp_tui.spec.check import DEFAULT_MAX_ITERATIONS
 from xxp_tui.spec.model import END, START, ControlEdge, Experiment
 
-PENDING, ACTIVE, DONE, SKIPPED, FAILED = "pending", "running", "done", "skipped", "failed"
+PENDING, ACTIVE, DONE, SKIPPED, FAILED = (NodeStatus.PENDING, NodeStatus.RUNNING, NodeStatus.DONE, NodeStatus.SKIPPED,
+                                          NodeStatus.FAILED)
 
 
 @dataclass
 class NodeRun:
-    status: str = PENDING
+    status: NodeStatus = PENDING
     iteration: int = 0  # how many times it has been started
     fired: dict[int, int] = field(default_factory=dict)  # edge index -> times fired
     inputs: dict[int, str] = field(default_factory=dict)  # forward incoming edge index -> fired|dead
@@ -37,7 +39,7 @@ class NodeRun:
 
     @classmethod
     def from_json(cls, status: str, iteration: int, data: dict) -> NodeRun:
-        return cls(status, iteration, {int(k): v for k, v in data.get("fired", {}).items()},
+        return cls(NodeStatus(status), iteration, {int(k): v for k, v in data.get("fired", {}).items()},
                    {int(k): v for k, v in data.get("inputs", {}).items()})
 
 

@@ -1,4 +1,9 @@
-"""The engine: the single writer of a run's state.
+"""The engine's shell (class `Engine`): the single writer of a run's state.
+
+It is the I/O half of the engine: it owns the processes (through the executor), the KB writes and
+the clock. The rules that decide (which variant starts next, what a task's end means, retries,
+the failure policy, when a node or the run is over, which nodes follow) are the pure core in
+`engine/core/`: the shell feeds it facts and events and carries out its answers.
 
 One thread runs one loop. Each turn it takes executor events (a task ended, metric lines), applies
 steering commands from the KB, enforces timeouts, starts what may start, writes buffered metrics
@@ -16,7 +21,6 @@ are rebuilt from finished variants.
 from __future__ import annotations
 
 import contextlib
-import heapq
 import json
 import os
 import queue
@@ -26,14 +30,31 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from xxp_tui.engine import adoption, cache, environment, usercode, warmstart
 from xxp_tui.engine import conditions as conds
 from xxp_tui.engine import gpus as gpu_setting
-from xxp_tui.engine.control import ACTIVE, PENDING, ControlFlow, NodeRun
+from xxp_tui.engine.core import machine, outcomes, planning
+from xxp_tui.engine.core.control_flow import ACTIVE, PENDING, ControlFlow, NodeRun
+from xxp_tui.engine.core.events import (
+    Action,
+    FailTask,
+    MarkDone,
+    MarkSkipped,
+    RecordTaskEnd,
+    RetryTask,
+    StopRun,
+    TaskEnded,
+    TaskFailed,
+    VariantFailed,
+)
+from xxp_tui.engine.core.planning import NodeProgress, RunPosition
+from xxp_tui.engine.core.policy import FailurePolicy
+from xxp_tui.engine.core.queue import VariantQueue, below_limit
 from xxp_tui.engine.events import EngineEvent, short
-from xxp_tui.engine.executors import ExecutorError, Finished, MetricEvent, Started, make_executor
+from xxp_tui.engine.executors import ExecutorError, Finished, Handle, MetricEvent, Started, make_executor
 from xxp_tui.engine.executors.local import kill_leftover
 from xxp_tui.engine.faults import crash_point
 from xxp_tui.engine.gpu_pool import CUDA, TaskPool
@@ -108,12 +129,9 @@ class Running:
     vexec: VariantExec
     task: str
     task_run_id: int
-    handle: object
+    handle: Handle
     spec: TaskSpec
     cache_key: str | None = None
-
-
-SIGNAL_NAMES = {s.value: s.name for s in signal.Signals}
 
 
 class Engine(Steering, Transferring):
@@ -141,9 +159,7 @@ class Engine(Steering, Transferring):
         self.stop_request: str | None = None  # "interrupt" | "stop"
         self.stop_reason: str | None = None  # set when the failure policy stops the run
         self.interrupt_reason: str | None = None  # set when the executor itself is lost
-        self.queued: dict[int, kbv.Variant] = {}
-        self.queued_in: dict[str, int] = {}  # node -> queued variants
-        self.heap: list[tuple[int, int]] = []
+        self.queued: VariantQueue[kbv.Variant] = VariantQueue()  # by priority, within each node's limit
         self.active: dict[int, VariantExec] = {}
         self.running: dict[str, Running] = {}
         self.blocked: dict[str, list[tuple[VariantExec, str]]] = {}  # cache key -> tasks waiting on it
@@ -164,6 +180,8 @@ class Engine(Steering, Transferring):
         self.snapshots: dict[tuple[str, int], str] = {}  # (node, round) -> results its tasks may read
         self.env_signature = cache.environment_signature(
             environment.packages_hash(environment.installed_packages()))
+        self._lock_fd: int | None = None  # see _lock_run
+        self._lock_path: Path | None = None
 
     # ------------------------------------------------------------------ events out
 
@@ -393,7 +411,7 @@ class Engine(Steering, Transferring):
             vexec = self._start_variant(v) if v is not None else None
             for s in found:
                 task = vexec.workflow.tasks.get(s.task_run.task) if vexec is not None else None
-                if task is None:  # its variant or task is not part of the run's position any more
+                if vexec is None or task is None:  # its variant or task is not part of the run's position any more
                     kill_leftover(s.pid, s.pid, s.proc_start, s.task_run.cwd)
                     kbv.update_task_run(self.kb, s.task_run.id, status="interrupted", ended=time.time(),
                                         reason="the engine stopped while it ran")
@@ -420,31 +438,28 @@ class Engine(Steering, Transferring):
     def _restore_node(self, name: str, iteration: int) -> None:
         kind = self.exp.node_kind(name)
         mine = [v for v in kbv.for_run(self.kb, self.run_id, space=name) if v.iteration == iteration]
-        self.node_open[name] = set()
+        position = planning.resume_node(kind, mine)
+        by_id = {v.id: v for v in mine}
+        self.node_open[name] = set(position.open)
         if kind == "space" and LazyGrid.applies(self.exp.spaces[name]):
             with contextlib.suppress(StrategyError):  # it started, so it is within the limit
-                self.grids[name] = LazyGrid(self.exp.spaces[name], sum(1 for v in mine if v.origin == "strategy"))
+                self.grids[name] = LazyGrid(self.exp.spaces[name], position.grid_taken)
         if kind == "space":
             space = self.exp.spaces[name]
             if space.is_optuna:
                 search = OptunaSearch(space, derive_seed(space.seed if space.seed is not None else self.seed,
                                                          name, iteration))
                 self._restore_box(name, search)
-                for v in mine:
-                    if v.finished:
-                        self._tell(search, v, v.status, self._objective_values(space, v.id))
+                for vid in position.told:
+                    v = by_id[vid]
+                    self._tell(search, v, v.status, self._objective_values(space, v.id))
                 self.searches[name] = search
-                self.asked[name] = sum(1 for v in mine if v.origin in ("strategy", "transfer"))
-        for v in mine:
-            if v.finished:
-                continue
-            self.node_open[name].add(v.id)
-            if v.status == "queued":
-                self._enqueue(v)
-            elif v.status == "waiting_input" and kind == "interaction":
-                self.waiting[v.id] = name
-            elif v.status == "waiting_input":
-                self._enqueue(kbv.get(self.kb, v.id))
+                self.asked[name] = position.asked
+        for vid in position.waiting:
+            self.waiting[vid] = name
+        for vid in position.enqueue:
+            v = by_id[vid]
+            self._enqueue(v if v.status == "queued" else kbv.get(self.kb, v.id))
         self._maybe_finish_node(name)
 
     # ------------------------------------------------------------------ main loop
@@ -488,7 +503,7 @@ class Engine(Steering, Transferring):
             self.kb.abandon_transaction()
         for r in list(self.running.values()):
             self.executor.cancel(r.handle, "interrupted: the knowledge base cannot be written")
-        if getattr(self, "_lock_fd", None) is not None:  # give back the space kept for this write
+        if self._lock_fd is not None:  # give back the space kept for this write
             with contextlib.suppress(OSError):
                 os.ftruncate(self._lock_fd, 0)
         recorded = False
@@ -534,13 +549,10 @@ class Engine(Steering, Transferring):
             self._env_built(event)
 
     def _finished(self) -> bool:
-        if self.running:
-            return False
-        if self.stop_request == "stop":
-            return True
-        if self.rerun_of is not None:
-            return not self.active and not self.queued
-        return self.flow.finished and not self.active and not self.queued and not self.waiting
+        return planning.run_over(RunPosition(
+            running_tasks=len(self.running), active_variants=len(self.active), queued_variants=len(self.queued),
+            waiting_variants=len(self.waiting), graph_finished=self.flow.finished,
+            stopping=self.stop_request == "stop", rerun=self.rerun_of is not None))
 
     # ------------------------------------------------------------------ nodes
 
@@ -645,7 +657,7 @@ class Engine(Steering, Transferring):
         """Record the next configurations of a lazy grid as queued variants (up to GRID_AHEAD
         queued at once: enough to see and steer, never the whole grid); their ids."""
         grid = self.grids[name]
-        want = GRID_AHEAD - self.queued_in.get(name, 0)
+        want = GRID_AHEAD - self.queued.count(name)
         if want <= 0 or not grid.left:
             return []
         space = self.exp.spaces[name]
@@ -658,7 +670,7 @@ class Engine(Steering, Transferring):
     def _fill_grids(self) -> None:
         """Lazy grids whose queue runs low get their next batch."""
         for name, grid in self.grids.items():
-            if grid.left and self.queued_in.get(name, 0) < GRID_AHEAD // 2:
+            if grid.left and self.queued.count(name) < GRID_AHEAD // 2:
                 with self.kb.write():
                     ids = self._grid_batch(name)
                 self.node_open.setdefault(name, set()).update(ids)
@@ -729,15 +741,14 @@ class Engine(Steering, Transferring):
                 if m.step is not None and m.value is not None and (watch.task is None or m.task == watch.task)}
 
     def _maybe_finish_node(self, name: str) -> None:
-        if self.flow.nodes[name].status != ACTIVE or self.node_open.get(name):
+        if self.flow.nodes[name].status != ACTIVE:
             return
-        if self.stop_request:
-            return  # a stopped run follows no more edges: nothing after this node may start
-        search = self.searches.get(name)
-        if search is not None and self.asked.get(name, 0) < (self.exp.spaces[name].runs or 0):
-            return  # budget left: more trials will be asked
-        if name in self.grids and self.grids[name].left:
-            return  # configurations left: the next batch is queued as the queue runs low
+        progress = NodeProgress(
+            open_variants=len(self.node_open.get(name, ())), asked=self.asked.get(name, 0),
+            budget=(self.exp.spaces[name].runs or 0) if name in self.searches else None,
+            grid_left=name in self.grids and bool(self.grids[name].left))
+        if not planning.may_finish(progress, stopping=bool(self.stop_request)):
+            return
         self.grids.pop(name, None)
         self._finish_node(name)
 
@@ -812,7 +823,8 @@ class Engine(Steering, Transferring):
         key = (node, self.flow.nodes[node].iteration if node in self.flow.nodes else 0)
         if key not in self.snapshots:
             stored = kbr.nodes(self.kb, self.run_id)
-            started = stored[node].started if node in stored and stored[node].started else time.time()
+            started = stored[node].started if node in stored else None
+            started = started or time.time()
             finished = {name for name, n in stored.items() if name != node and n.status in ("done", "failed")
                         and n.ended is not None and n.ended <= started}
             self.snapshots[key] = xresults.dumps(self._results(finished)) if finished else "{}"
@@ -821,16 +833,10 @@ class Engine(Steering, Transferring):
     # ------------------------------------------------------------------ queue and scheduling
 
     def _enqueue(self, v: kbv.Variant) -> None:
-        if v.id not in self.queued:
-            self.queued_in[v.space] = self.queued_in.get(v.space, 0) + 1
-        self.queued[v.id] = v
-        heapq.heappush(self.heap, (-v.priority, v.id))
+        self.queued.push(v)
 
     def _dequeue(self, vid: int) -> kbv.Variant | None:
-        v = self.queued.pop(vid, None)
-        if v is not None:
-            self.queued_in[v.space] -= 1
-        return v
+        return self.queued.remove(vid)
 
     def _workflow_for(self, node: str) -> tuple[Workflow, dict[str, dict[str, str]]]:
         if node in self.exp.spaces:
@@ -859,43 +865,23 @@ class Engine(Steering, Transferring):
         """Optuna spaces ask for a new trial only when one could start now."""
         for name, search in list(self.searches.items()):
             space = self.exp.spaces[name]
-            if self.asked.get(name, 0) >= (space.runs or 0):
+            if not planning.may_ask(asked=self.asked.get(name, 0), budget=space.runs or 0,
+                                    queued=self.queued.count(name), running=partial(self._active_in, name),
+                                    limit=space.parallel):
                 continue
-            if self.queued_in.get(name, 0):
-                continue
-            limit = space.parallel
-            if limit is not None and self._active_in(name) >= limit:
-                continue
-            trial = search.study.ask(search.dists)
+            trial = search.ask()
             config = dict(trial.params)
             seed = space.seed if space.seed is not None else self.seed
             (vid,) = kbv.insert(self.kb, self.run_id, [kbv.NewVariant(
                 space=name, params=to_params(space, config), config=config, seed=seed,
                 iteration=self.flow.nodes[name].iteration, trial=trial.number)])
-            search.live[vid] = trial
+            search.bind(vid, trial)
             self.asked[name] = self.asked.get(name, 0) + 1
             self.node_open.setdefault(name, set()).add(vid)
             self._enqueue(kbv.get(self.kb, vid))
 
     def _next_queued(self) -> kbv.Variant | None:
-        held = []
-        found = None
-        while self.heap:
-            neg_priority, vid = heapq.heappop(self.heap)
-            v = self.queued.get(vid)
-            if v is None or -neg_priority != v.priority:
-                continue  # stale entry
-            limit = self._space_limit(v.space)
-            if limit is not None and self._active_in(v.space) >= limit:
-                held.append((neg_priority, vid))
-                continue
-            found = v
-            break
-        for item in held:
-            heapq.heappush(self.heap, item)
-        if found is not None:
-            self._dequeue(found.id)
-        return found
+        return self.queued.pop_next(below_limit(self._space_limit, self._active_in))
 
     def _schedule(self) -> None:
         """Start what may start. Cache hits start nothing and take no slot, so a long run of them
@@ -962,6 +948,7 @@ class Engine(Steering, Transferring):
         """Start a task once the pool grants what it asks for (gpu_pool.py); until then it waits, holding
         no slot, and its variant's reason says so."""
         key = (vexec.id, name)
+        assert self.gpu_pool is not None
         admitted, changed = self.gpu_pool.admit(key, vexec.workflow.tasks[name])
         if changed:
             kbv.update(self.kb, vexec.id, reason=None if admitted else f"task {name} waits for a free GPU")
@@ -1113,7 +1100,8 @@ class Engine(Steering, Transferring):
         vexec.state[name] = BLOCKED
         self.blocked.setdefault(f"env:{env.hash}", []).append((vexec, name))
         if self.task_envs.start(env):
-            self.emit("env", f"building environment {env.hash[:12]} for {name} ({env.requirements.name}, "
+            requirements = env.requirements.name if env.requirements else "no requirements"
+            self.emit("env", f"building environment {env.hash[:12]} for {name} ({requirements}, "
                              f"Python {env.base.full}); the task starts when it is ready", vexec.id,
                       detail={"env_hash": env.hash, "folder": str(env.folder)})
         return 1
@@ -1140,8 +1128,9 @@ class Engine(Steering, Transferring):
             return
         if self._watch_series(r.vexec, r.task, m.name, m.value, m.step) and not r.vexec.stopping:
             space = self.exp.spaces[r.vexec.variant.space]
+            watched = space.pruned_metric.label if space.pruned_metric else "?"
             self._stop_variant(r.vexec, "pruned", f"pruned by the {space.pruner} pruner at step {m.step} "
-                                                  f"({space.pruned_metric.label} = {m.value:.4g})")
+                                                  f"({watched} = {m.value:.4g})")
 
     def _watch_series(self, vexec: VariantExec, task: str, name: str, value: float, step: int) -> bool:
         """Feed a point of the series the space's pruner watches to its study; True: prune."""
@@ -1198,21 +1187,13 @@ class Engine(Steering, Transferring):
         if f.lost and not vexec.stopping and not self.executor.connected():
             self._executor_lost(vexec, name, r.task_run_id)
             return
-        tail = _last_line(f.stderr_tail)
-        if vexec.stopping:
-            status, reason = "cancelled", vexec.stopping
-        elif f.lost:
-            status, reason = "lost", f"{name}: {f.reason or 'the worker running it was lost'}"
-        elif f.reason:
-            status, reason = "failed", f"{name} {f.reason}"
-        elif f.exit_code == 0:
-            status, reason = "completed", None
-        elif f.signal is not None:
-            status, reason = "failed", f"{name} was killed by signal {f.signal} ({SIGNAL_NAMES.get(f.signal, '?')})"
-        else:
-            status, reason = "failed", f"{name} exited with code {f.exit_code}"
-        if reason and tail and status == "failed":
-            reason += f": {tail}"
+        ended = outcomes.TaskExit(name, f.exit_code, f.signal, f.reason, f.lost, f.stderr_tail)
+        actions = machine.handle(TaskEnded(ended, attempts=vexec.attempts[name],
+                                           retries=vexec.workflow.tasks[name].retries,
+                                           forgiven=vexec.forgiven.get(name, 0), stopping=vexec.stopping))
+        record = actions[0]
+        assert isinstance(record, RecordTaskEnd)
+        status, reason = record.status, record.reason
         if malformed:
             note = f"{malformed} malformed metric line(s) from {name} ignored"
             vexec.notes.append(note)
@@ -1229,17 +1210,15 @@ class Engine(Steering, Transferring):
                                 ended=now, reason=reason, **where)
             for port, path, info in artifacts:
                 kbv.insert_artifact(self.kb, variant_id=vexec.id, task=name, port=port, path=path, **info)
-        if status == "completed":
-            vexec.state[name] = DONE
-            vexec.outputs[name] = dict(r.spec.outputs)
-            self._warn_unwritten(vexec, name, r.spec, {port for port, _path, _info in artifacts})
-            if r.spec.shim:
-                self._record_puts(vexec, name, _read_puts(r.spec.cwd), task_run=r.task_run_id)
-        elif status == "cancelled":
-            vexec.state[name] = SKIPPED
-        else:
-            self._task_failed(vexec, name, reason, retry=True, lost=status == "lost")
-            return
+        for action in actions[1:]:
+            if isinstance(action, MarkDone):
+                vexec.state[name] = DONE
+                vexec.outputs[name] = dict(r.spec.outputs)
+                self._warn_unwritten(vexec, name, r.spec, {port for port, _path, _info in artifacts})
+                if r.spec.shim:
+                    self._record_puts(vexec, name, _read_puts(r.spec.cwd), task_run=r.task_run_id)
+            else:
+                self._carry_out(vexec, action)
         if vexec.settled:
             self._finalize(vexec)
 
@@ -1257,30 +1236,35 @@ class Engine(Steering, Transferring):
             self.emit("run", f"run r{self.run_id}: {self.interrupt_reason}")
 
     def _task_failed(self, vexec: VariantExec, name: str, reason: str, retry: bool, lost: bool = False) -> None:
-        """Retry within the task's `retries`. A lost attempt (its Dask worker died) is not the task's
-        fault: the first one of a task is retried without counting against `retries`, so it is
-        retried even with `retries 0`; further lost attempts count like failures."""
-        task = vexec.workflow.tasks[name]
-        if lost and not vexec.forgiven.get(name):
-            vexec.forgiven[name] = 1
-        used = vexec.attempts[name] - vexec.forgiven.get(name, 0)
-        if retry and not vexec.stopping and used <= task.retries:
-            vexec.state[name] = TASK_PENDING
-            if lost:
-                text = f"v{vexec.id} {name} was lost ({reason}); retrying it as attempt {vexec.attempts[name] + 1}"
-            else:
-                text = f"v{vexec.id} {name} failed ({reason}); retry {vexec.attempts[name]}/{task.retries}"
-            self.emit("task", text, vexec.id)
-            return
-        vexec.state[name] = FAILED
-        vexec.failure = reason
-        vexec.rule_out_downstream(name)
-        for _other, key in list(vexec.handles.items()):
-            r = self.running.get(key)
-            if r is not None:
-                self.executor.cancel(r.handle, f"another task of v{vexec.id} failed")
+        """An attempt failed: retried or not as the core decides (core/outcomes.py `retry`)."""
+        event = TaskFailed(name, reason, vexec.attempts[name], vexec.workflow.tasks[name].retries,
+                           vexec.forgiven.get(name, 0), lost=lost, retryable=retry, stopping=bool(vexec.stopping))
+        for action in machine.handle(event):
+            self._carry_out(vexec, action)
         if vexec.settled:
             self._finalize(vexec)
+
+    def _carry_out(self, vexec: VariantExec, action: Action) -> None:
+        """Do what the core decided about one of the variant's tasks."""
+        if isinstance(action, MarkSkipped):
+            vexec.state[action.task] = SKIPPED
+        elif isinstance(action, RetryTask):
+            if action.forgiven:
+                vexec.forgiven[action.task] = action.forgiven
+            vexec.state[action.task] = TASK_PENDING
+            self.emit("task", f"v{vexec.id} {action.note}", vexec.id)
+        elif isinstance(action, FailTask):
+            if action.forgiven:
+                vexec.forgiven[action.task] = action.forgiven
+            vexec.state[action.task] = FAILED
+            vexec.failure = action.reason
+            vexec.rule_out_downstream(action.task)
+            for _other, key in list(vexec.handles.items()):
+                r = self.running.get(key)
+                if r is not None:
+                    self.executor.cancel(r.handle, f"another task of v{vexec.id} failed")
+        else:
+            raise TypeError(f"not an action on a task: {action}")
 
     def _warn_unwritten(self, vexec: VariantExec, name: str, spec: TaskSpec, written: set[str]) -> None:
         """A declared output the task did not write: ExtremeXP carries on (the port may be only
@@ -1351,27 +1335,18 @@ class Engine(Steering, Transferring):
         current = kbv.get(self.kb, vid)
         if current.finished:  # already final (pruned or cancelled by a command)
             status = current.status
-        elif vexec.stopping:
-            status = vexec.stop_status or "cancelled"
-            kbv.update(self.kb, vid, status=status, reason=vexec.stopping, ended=time.time())
-        elif vexec.failure:
-            status = "failed"
-            kbv.update(self.kb, vid, status=status, reason=vexec.failure, ended=time.time())
         else:
-            values = self._objective_values(space, vid)
-            status, reason = "completed", None
-            if space is not None and space.objectives and values is None:
-                missing = ", ".join(o.label for o in space.objectives)
-                status, reason = "failed", f"the objective {missing} was not reported"
-                if vexec.notes:
-                    reason += f" ({'; '.join(vexec.notes)})"
+            status, reason, values = outcomes.variant_outcome(
+                stopping=vexec.stopping, stop_status=vexec.stop_status, failure=vexec.failure,
+                objectives=[o.label for o in space.objectives] if space is not None else [],
+                values=lambda: self._objective_values(space, vid), notes=vexec.notes)
+            settled_by_code = not (vexec.stopping or vexec.failure)  # only then is there an objective to record
             kbv.update(self.kb, vid, status=status, reason=reason, ended=time.time(),
-                       objective=values[0] if values else None)
+                       **({"objective": values[0] if values else None} if settled_by_code else {}))
         search = self.searches.get(node)
         if search is not None:
             values = self._objective_values(space, vid) if status == "completed" else None
-            state = "complete" if values is not None else ("pruned" if status == "pruned" else "fail")
-            note = self._tell(search, kbv.get(self.kb, vid), state, values)
+            note = self._tell(search, kbv.get(self.kb, vid), outcomes.trial_state(status, values), values)
             if note:
                 self.emit("warning", f"v{vid}: {note}", vid)
         self.intermediate.pop(vid, None)
@@ -1387,40 +1362,34 @@ class Engine(Steering, Transferring):
 
     def _check_failure_policy(self) -> None:
         """Failures do not stop a run (the default), unless `--max-failures N` says after how many."""
-        limit = self.run.settings.get("max_failures") or 0
-        if not limit or self.stop_request:
+        policy = FailurePolicy.from_settings(self.run.settings)
+        if not policy.max_failures or self.stop_request:
             return
         failed = kbv.counts(self.kb, self.run_id)["failed"]
-        if failed >= limit:
-            reason = f"stopped after {failed} failed variant(s) (--max-failures {limit})"
-            self.emit("run", f"run r{self.run_id} {reason}")
+        for stop in machine.handle(VariantFailed(failed, policy.max_failures)):
+            assert isinstance(stop, StopRun)
+            self.emit("run", f"run r{self.run_id} {stop.reason}")
             after: list[Callable[[], None]] = []
             with self.kb.write():
-                self._stop_everything(reason, after)
-            self.stop_reason = reason
+                self._stop_everything(stop.reason, after)
+            self.stop_reason = stop.reason
             for action in after:
                 action()
 
     def _tell(self, search: OptunaSearch, v: kbv.Variant, status: str, values: list[float] | None) -> str | None:
-        state = {"completed": "complete", "complete": "complete", "pruned": "pruned"}.get(status, "fail")
-        if state == "complete" and values is None:
-            state = "fail"
+        state = outcomes.trial_state(status, values)
         # After a restart the curve is no longer in memory: the KB has it.
         curve = self.intermediate.get(v.id) or self._series(search.space, v.id)
         return search.tell(v.id, v.config, values, state, curve)
 
     def _stop_variant(self, vexec: VariantExec, status: str, reason: str) -> None:
         """Prune or cancel a started variant: record it now, stop its processes."""
-        vexec.stopping = reason
-        vexec.stop_status = status
         kbv.update(self.kb, vexec.id, status=status, reason=reason, ended=time.time())
         for key in list(vexec.handles.values()):
             r = self.running.get(key)
             if r is not None:
                 self.executor.cancel(r.handle, reason)
-        for name, state in vexec.state.items():
-            if state in (TASK_PENDING, WAITING, BLOCKED):
-                vexec.state[name] = SKIPPED
+        vexec.stop(status, reason)
         if vexec.settled:
             self._finalize(vexec)
 
@@ -1428,8 +1397,8 @@ class Engine(Steering, Transferring):
 
     def _interrupt(self) -> str:
         """Ctrl-C or SIGTERM: stop cleanly and leave the run resumable."""
-        for r in list(self.running.values()):
-            self.executor.cancel(r.handle, "interrupted")
+        for running in list(self.running.values()):
+            self.executor.cancel(running.handle, "interrupted")
         deadline = time.monotonic() + 5.0
         while self.running and time.monotonic() < deadline:
             try:
@@ -1476,11 +1445,7 @@ class Engine(Steering, Transferring):
         total = sum(counts.values())
         # A node that could not run (a grid past the limit, a failing filter) fails the run too.
         broken = [f"{n} failed: {s.reason}" for n, s in kbr.nodes(self.kb, self.run_id).items() if s.status == "failed"]
-        if failed or broken:
-            parts = ([f"{failed} of {total} variant(s) failed"] if failed else []) + broken
-            status, reason = "failed", "; ".join(parts)
-        else:
-            status, reason = "completed", None
+        status, reason = outcomes.run_outcome(failed=failed, total=total, broken=broken)
         self._set_status(status, reason)
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no variants"
         summary += f" ({'; '.join(broken)})" if broken else ""
@@ -1510,12 +1475,8 @@ class Engine(Steering, Transferring):
     def _refresh_status(self) -> None:
         if self.stop_request:
             return
-        if self.paused:
-            self._set_status("paused")
-        elif self.waiting or any(v.waiting() for v in self.active.values()):
-            self._set_status("waiting_input")
-        else:
-            self._set_status("running")
+        waiting = bool(self.waiting) or any(v.waiting() for v in self.active.values())
+        self._set_status(outcomes.live_status(paused=self.paused, waiting=waiting))
 
     def _lock_run(self) -> None:
         """One engine per run, whatever the heartbeat says: an exclusive lock on a file beside the
@@ -1556,9 +1517,10 @@ class Engine(Steering, Transferring):
         if close is not None:
             close()
         self.kb.close()
-        if getattr(self, "_lock_fd", None) is not None:
+        if self._lock_fd is not None:
             with contextlib.suppress(OSError):  # removed while still held: no engine can lock a stale file
-                os.unlink(self._lock_path)
+                if self._lock_path is not None:
+                    os.unlink(self._lock_path)
             os.close(self._lock_fd)  # closing releases the lock
             self._lock_fd = None
 
@@ -1586,12 +1548,6 @@ def _proc_start() -> float | None:
 
 def _seconds(s: float) -> str:
     return f"{s:g}s" if s < 120 else f"{s / 60:g}m"
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    last = lines[-1] if lines else ""
-    return last if len(last) <= 300 else last[:299] + "…"
 
 
 def install_signal_handlers(engine: Engine) -> None:
