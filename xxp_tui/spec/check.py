@@ -7,7 +7,7 @@ parameters they feed, strategies, objectives, conditions, loops and data ports.
 
 from __future__ import annotations
 
-import ast as pyast
+import ast
 import functools
 import re
 from pathlib import Path
@@ -64,13 +64,13 @@ def classify_condition(text: str) -> tuple[str, str | None, list[str]]:
     looks like `name word…` is the function form; a bare name is decided at run time.
     """
     try:
-        tree = pyast.parse(text.strip(), mode="eval")
+        tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError:
         m = _FN_FORM.match(text)
         if m:
             return "function", m.group(1), m.group(2).split()
         return "invalid", None, []
-    if isinstance(tree.body, pyast.Name):
+    if isinstance(tree.body, ast.Name):
         return "function", tree.body.id, []
     return "expression", None, []
 
@@ -79,30 +79,30 @@ def classify_condition(text: str) -> tuple[str, str | None, list[str]]:
 def module_functions(path: Path) -> frozenset[str]:
     """Top-level function names of a Python module, read without importing it."""
     try:
-        tree = pyast.parse(path.read_text(encoding="utf-8"))
+        tree = ast.parse(path.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return frozenset()
     return frozenset(
-        n.name for n in tree.body if isinstance(n, pyast.FunctionDef | pyast.AsyncFunctionDef)
+        n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
     )
 
 
 def _results_chains(expression: str) -> list[list[object]]:
     """Constant subscript chains applied to the name `results`, e.g. ['S1', 1, 'result', 'acc']."""
     try:
-        tree = pyast.parse(expression.strip(), mode="eval")
+        tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError:
         return []
     chains = []
-    for node in pyast.walk(tree):
-        if not isinstance(node, pyast.Subscript):
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Subscript):
             continue
         keys: list[object] = []
-        cur: pyast.AST = node
-        while isinstance(cur, pyast.Subscript) and isinstance(cur.slice, pyast.Constant):
+        cur: ast.AST = node
+        while isinstance(cur, ast.Subscript) and isinstance(cur.slice, ast.Constant):
             keys.append(cur.slice.value)
             cur = cur.value
-        if isinstance(cur, pyast.Name) and cur.id == "results" and keys:
+        if isinstance(cur, ast.Name) and cur.id == "results" and keys:
             chains.append(list(reversed(keys)))
     # keep only the longest chain per start (walk also yields its sub-chains)
     longest: dict[tuple, list] = {}

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from xxp_tui.spec import syntax as ast
+from xxp_tui.spec import syntax
 from xxp_tui.spec.diagnostics import Diagnostic, Diagnostics, Pos, did_you_mean
 from xxp_tui.spec.graph import closing_edge, format_cycle, ordered
 from xxp_tui.spec.library import SIGNATURE_FILE, ConfigError, Libraries, libraries_for
@@ -101,14 +101,14 @@ class _RawTask:
 
     name: str
     pos: Pos
-    implementation: ast.Text | None = None
-    subworkflow: ast.Text | None = None
+    implementation: syntax.Text | None = None
+    subworkflow: syntax.Text | None = None
     params: dict = field(default_factory=dict)
     timeout: float | None = None
     retries: int | None = None
     cache: bool | None = None
     resources: dict = field(default_factory=dict)
-    inline: list[ast.TaskBlock] = field(default_factory=list)  # blocks carrying signature statements
+    inline: list[syntax.TaskBlock] = field(default_factory=list)  # blocks carrying signature statements
     origin_dir: Path | None = None  # folder of the file that set the implementation
 
 
@@ -118,10 +118,10 @@ class _RawWorkflow:
     pos: Pos
     base: str | None
     tasks: dict[str, _RawTask]
-    chain_edges: list[tuple[ast.Name, ast.Name]]
-    data: dict[str, ast.DataDecl]
+    chain_edges: list[tuple[syntax.Name, syntax.Name]]
+    data: dict[str, syntax.DataDecl]
     data_props: dict[str, dict]
-    links: list[ast.DataLink]
+    links: list[syntax.DataLink]
     file_dir: Path
 
 
@@ -136,7 +136,7 @@ class _Flat:
     edge_pos: dict[tuple[str, str], Pos] = field(default_factory=dict)  # where each edge was written
 
 
-def _has_signature_statements(block: ast.TaskBlock) -> bool:
+def _has_signature_statements(block: syntax.TaskBlock) -> bool:
     return bool(block.inputs or block.outputs or block.params or block.metrics or block.task_type
                 or block.dependencies or block.venv or block.python_version)
 
@@ -147,12 +147,12 @@ class _Loader:
         self.entry_text = text
         self.diags = Diagnostics()
         self.sources: dict[str, str] = {}
-        self.raw_asts: list[ast.SpecFile] = []
+        self.raw_asts: list[syntax.SpecFile] = []
         self.hash_parts: list[tuple[str, str]] = []
         self.libs: Libraries | None = None
-        self._parsed: dict[Path, ast.SpecFile | None] = {}
+        self._parsed: dict[Path, syntax.SpecFile | None] = {}
         self._signatures: dict[Path, TaskSignature | None] = {}
-        self.wf_decls: dict[str, ast.WorkflowDecl] = {}
+        self.wf_decls: dict[str, syntax.WorkflowDecl] = {}
         self._raw: dict[str, _RawWorkflow | None] = {}
         self._building: list[str] = []
         self._flattening: list[str] = []
@@ -161,7 +161,7 @@ class _Loader:
 
     # -- files
 
-    def read(self, path: Path, pos: Pos | None = None, what: str = "file") -> ast.SpecFile | None:
+    def read(self, path: Path, pos: Pos | None = None, what: str = "file") -> syntax.SpecFile | None:
         path = path.resolve()
         if path in self._parsed:
             return self._parsed[path]
@@ -188,7 +188,7 @@ class _Loader:
             text = text[1:]
         return self._parse_source(path, shown, text)
 
-    def _parse_source(self, path: Path, shown: str, text: str) -> ast.SpecFile:
+    def _parse_source(self, path: Path, shown: str, text: str) -> syntax.SpecFile:
         self.sources[shown] = text
         # The hash names files relative to the entry spec, so it does not depend on the cwd.
         self.hash_parts.append((os.path.relpath(path, self.entry.resolve().parent), text))
@@ -251,7 +251,7 @@ class _Loader:
     def _parsed_paths(self) -> list[Path]:
         return [p for p, spec in self._parsed.items() if spec is not None]
 
-    def _load_imports(self, spec: ast.SpecFile, folder: Path, files: list[ast.SpecFile]) -> None:
+    def _load_imports(self, spec: syntax.SpecFile, folder: Path, files: list[syntax.SpecFile]) -> None:
         for imp in spec.imports:
             found, tried = self.libs.find_import(imp.value, folder)
             if found is None:
@@ -265,13 +265,13 @@ class _Loader:
                 files.append(sub)
                 self._load_imports(sub, found.resolve().parent, files)
 
-    def _duplicate(self, name: ast.Name, what: str, first: Pos | None) -> None:
+    def _duplicate(self, name: syntax.Name, what: str, first: Pos | None) -> None:
         where = f" (first defined at {first})" if first else ""
         self.diags.error(name.pos, f"{what} {name.text} is defined twice{where}")
 
     # -- workflows
 
-    def _declare_workflow(self, decl: ast.WorkflowDecl) -> None:
+    def _declare_workflow(self, decl: syntax.WorkflowDecl) -> None:
         name = decl.name.text
         if name in self.wf_decls:
             if self.wf_decls[name] is not decl:
@@ -300,7 +300,7 @@ class _Loader:
         self._raw[name] = raw
         return raw
 
-    def _build_raw(self, decl: ast.WorkflowDecl) -> _RawWorkflow:
+    def _build_raw(self, decl: syntax.WorkflowDecl) -> _RawWorkflow:
         file_dir = self._file_dir(decl.file)
         base_raw = None
         if decl.base is not None:
@@ -384,7 +384,7 @@ class _Loader:
         statements, and a typo there is the base's, reported once rather than once per variant."""
         return self.written_in.get(id(node), raw.name)
 
-    def _apply_block(self, task: _RawTask, block: ast.TaskBlock, file_dir: Path, override: bool) -> None:
+    def _apply_block(self, task: _RawTask, block: syntax.TaskBlock, file_dir: Path, override: bool) -> None:
         if block.implementation is not None:
             task.implementation, task.subworkflow = block.implementation, None
             task.origin_dir = file_dir
@@ -394,7 +394,7 @@ class _Loader:
             task.subworkflow, task.implementation = block.subworkflow, None
             task.origin_dir = file_dir
         for ps in block.param_sets:
-            if isinstance(ps.value, ast.Ref):
+            if isinstance(ps.value, syntax.Ref):
                 self.diags.error(
                     ps.pos,
                     f"param {ps.name.text} = {ps.value.name}: value lists are bound in a space; "
@@ -438,7 +438,7 @@ class _Loader:
         self.workflows[name] = wf
         return wf
 
-    def _sub_raw(self, ref: ast.Text, near: Path) -> _RawWorkflow | None:
+    def _sub_raw(self, ref: syntax.Text, near: Path) -> _RawWorkflow | None:
         """The workflow a `subworkflow "X"` names: one already known, or X.xxp from a library."""
         name = ref.value
         if name not in self.wf_decls:
@@ -566,7 +566,7 @@ class _Loader:
                    for link in raw.links)
 
     def _link_ends(
-        self, ref: ast.PortRef, raw: _RawWorkflow, subs: dict[str, _Flat], prefix: str, outgoing: bool
+        self, ref: syntax.PortRef, raw: _RawWorkflow, subs: dict[str, _Flat], prefix: str, outgoing: bool
     ) -> list[Endpoint]:
         """Endpoints a link end stands for after flattening (empty when it names nothing known)."""
         if ref.task is None:
@@ -633,7 +633,7 @@ class _Loader:
 
     # -- task implementations and signatures
 
-    def _resolve_implementation(self, ref: ast.Text, near: Path, task_name: str) -> TaskSignature | None:
+    def _resolve_implementation(self, ref: syntax.Text, near: Path, task_name: str) -> TaskSignature | None:
         value = ref.value.strip()
         if not value:
             self.diags.error(ref.pos, "implementation must not be empty")
@@ -666,7 +666,7 @@ class _Loader:
             return None
         return self._load_signature(folder.resolve(), root.resolve(), ref.pos)
 
-    def _warn_if_outside(self, ref: ast.Text, path: Path) -> None:
+    def _warn_if_outside(self, ref: syntax.Text, path: Path) -> None:
         if not self.libs.contains(path):
             self.diags.warning(ref.pos, f'implementation "{ref.value}" is {path.resolve()}, outside the project '
                                         "and its libraries; is that the file you mean to run?")
@@ -696,7 +696,7 @@ class _Loader:
         return sig
 
     def _signature_from_block(
-        self, block: ast.TaskBlock, folder: Path, source: str, root: Path | None = None
+        self, block: syntax.TaskBlock, folder: Path, source: str, root: Path | None = None
     ) -> TaskSignature:
         script = None
         if block.implementation is not None:
@@ -726,7 +726,7 @@ class _Loader:
             cache=block.cache[0] if block.cache else None,
         )
 
-    def _find_script(self, ref: ast.Text, folder: Path, root: Path | None) -> Path | None:
+    def _find_script(self, ref: syntax.Text, folder: Path, root: Path | None) -> Path | None:
         """A task.xxp names its script relative to the task folder or to the library root."""
         rel = ref.value
         places = [folder, *([root] if root else []), folder.parent]
@@ -743,7 +743,7 @@ class _Loader:
         )
         return None
 
-    def _find_file(self, ref: ast.Text, places: list[Path], what: str, consequence: str) -> Path | None:
+    def _find_file(self, ref: syntax.Text, places: list[Path], what: str, consequence: str) -> Path | None:
         """A file a task names (`venv "Task/requirements.txt"`), as ExtremeXP writes it: relative to
         the task folder or to the library root; a missing one is a warning saying what follows."""
         for base in places:
@@ -753,13 +753,13 @@ class _Loader:
                                     f'{", ".join(display_path(p) for p in dict.fromkeys(places))}); {consequence}')
         return None
 
-    def _param_spec(self, p: ast.ParamDef) -> ParamSpec:
+    def _param_spec(self, p: syntax.ParamDef) -> ParamSpec:
         default = p.default
-        if isinstance(default, ast.Ref):
+        if isinstance(default, syntax.Ref):
             default = default.name
         return ParamSpec(p.name.text, normalise_type(p.type.text) if p.type else None, default, p.domain)
 
-    def _metric_spec(self, m: ast.MetricDef) -> MetricSpec:
+    def _metric_spec(self, m: syntax.MetricDef) -> MetricSpec:
         return MetricSpec(
             m.name.text,
             kind=m.kind.text if m.kind else "single-value",
@@ -794,7 +794,7 @@ class _Loader:
 
     # -- experiments
 
-    def _experiment(self, decl: ast.ExperimentDecl) -> Experiment:
+    def _experiment(self, decl: syntax.ExperimentDecl) -> Experiment:
         names: dict[str, Pos] = {}
         spaces: dict[str, Space] = {}
         tasks: dict[str, ExpTask] = {}
@@ -812,7 +812,7 @@ class _Loader:
             tasks[block.name.text] = self._exp_task(block, decl)
         edges: list[ControlEdge] = []
         for stmt in decl.control:
-            if isinstance(stmt, ast.ControlChain):
+            if isinstance(stmt, syntax.ControlChain):
                 for a, b in zip(stmt.nodes, stmt.nodes[1:], strict=False):
                     edges.extend(self._edges(a, b, names, stmt.pos))
                 if len(stmt.nodes) == 1:
@@ -839,7 +839,7 @@ class _Loader:
             parallel=decl.parallel[0] if decl.parallel else None,
         )
 
-    def _edges(self, a: ast.ControlNode, b: ast.ControlNode | None, names: dict, pos: Pos, **kw) -> list:
+    def _edges(self, a: syntax.ControlNode, b: syntax.ControlNode | None, names: dict, pos: Pos, **kw) -> list:
         known = {**names, START: None, END: None}
         for node in (a, b):
             if node is None:
@@ -860,7 +860,7 @@ class _Loader:
                     out.append(ControlEdge(x.text, y.text, pos, **kw))
         return out
 
-    def _space(self, sp: ast.SpaceDecl) -> Space:
+    def _space(self, sp: syntax.SpaceDecl) -> Space:
         values: dict[str, list] = {}
         for name, domain, _pos in sp.param_values:
             values.setdefault(name.text, []).append(domain)
@@ -876,7 +876,7 @@ class _Loader:
                     self.diags.error(ps.pos, f"param {key} is bound twice in space {sp.name.text}")
                     continue
                 seen[key] = ps.pos
-                if isinstance(ps.value, ast.Ref):
+                if isinstance(ps.value, syntax.Ref):
                     bindings.append(Binding(block.name.text, ps.name.text, vp=ps.value.name, pos=ps.pos))
                 else:
                     bindings.append(Binding(block.name.text, ps.name.text, value=ps.value, pos=ps.pos))
@@ -902,10 +902,10 @@ class _Loader:
             transfer=self._transfer(sp),
         )
 
-    def _warmstart(self, sp: ast.SpaceDecl) -> str | None:
+    def _warmstart(self, sp: syntax.SpaceDecl) -> str | None:
         if sp.warmstart is None:
             return None
-        value = (sp.warmstart.text if isinstance(sp.warmstart, ast.Name) else sp.warmstart.value).strip()
+        value = (sp.warmstart.text if isinstance(sp.warmstart, syntax.Name) else sp.warmstart.value).strip()
         if value.lower() == "none":
             return None
         if value.lower() != "auto" and not re.fullmatch(r"[rR]?\d+", value):
@@ -917,7 +917,7 @@ class _Loader:
                                                  "space reuses earlier results through the task cache instead")
         return value.lower()
 
-    def _transfer(self, sp: ast.SpaceDecl) -> str:
+    def _transfer(self, sp: syntax.SpaceDecl) -> str:
         if sp.transfer is None:
             return "propose"
         value = sp.transfer.text.lower()
@@ -927,14 +927,14 @@ class _Loader:
             return "propose"
         return value
 
-    def _prune_on(self, sp: ast.SpaceDecl, objectives: tuple[Objective, ...]) -> Objective | None:
+    def _prune_on(self, sp: syntax.SpaceDecl, objectives: tuple[Objective, ...]) -> Objective | None:
         if sp.pruner is None or sp.pruner.watch is None:
             return None
         task, metric = sp.pruner.watch
         direction = objectives[0].direction if objectives else "maximize"
         return Objective(direction, metric.text, task.text if task else None)
 
-    def _exp_task(self, block: ast.TaskBlock, decl: ast.ExperimentDecl) -> ExpTask:
+    def _exp_task(self, block: syntax.TaskBlock, decl: syntax.ExperimentDecl) -> ExpTask:
         kind = "interaction" if block.form == "interaction" else "task"
         raw = _RawTask(block.name.text, block.name.pos)
         file_dir = self._file_dir(decl.file)
