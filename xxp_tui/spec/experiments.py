@@ -17,7 +17,6 @@ from xxp_tui.spec import syntax
 from xxp_tui.spec.diagnostics import Diagnostics, Pos, did_you_mean
 from xxp_tui.spec.model import (
     END,
-    OPTUNA_STRATEGIES,
     START,
     TRANSFER_MODES,
     Binding,
@@ -114,8 +113,6 @@ class ExperimentBuilder:
                     self.diags.error(
                         n.pos, f"unknown control node {n.text}{did_you_mean(n.text, names)}"
                     )
-            if node.is_group and any(n.text in (START, END) for n in node.names):
-                self.diags.error(node.pos, "START and END cannot be part of a parallel group")
         if b is None:
             return []
         out = []
@@ -158,14 +155,10 @@ class ExperimentBuilder:
         bindings: list[Binding] = []
         seen: dict[str, Pos] = {}
         for block in sp.bindings:
-            for kind, pos in block.statements:
-                if kind != "param_set":
-                    self.diags.error(pos, f"only 'param' may be set in a space's task block, not '{kind}'")
             for ps in block.param_sets:
                 key = f"{block.name.text}.{ps.name.text}"
                 if key in seen:
-                    self.diags.error(ps.pos, f"param {key} is bound twice in space {sp.name.text}")
-                    continue
+                    continue  # rule space.binding-twice
                 seen[key] = ps.pos
                 if isinstance(ps.value, syntax.Ref):
                     bindings.append(Binding(block.name.text, ps.name.text, vp=ps.value.name, pos=ps.pos))
@@ -173,30 +166,21 @@ class ExperimentBuilder:
                     bindings.append(Binding(block.name.text, ps.name.text, value=ps.value, pos=ps.pos))
         return tuple(bindings)
 
-    def _warmstart(self, sp: syntax.SpaceDecl) -> str | None:
+    @staticmethod
+    def _warmstart(sp: syntax.SpaceDecl) -> str | None:
+        """auto, a run (r3), or None for none and for a malformed value (rule space.warmstart)."""
         if sp.warmstart is None:
             return None
         value = (sp.warmstart.text if isinstance(sp.warmstart, syntax.Name) else sp.warmstart.value).strip()
-        if value.lower() == "none":
+        if value.lower() == "none" or (value.lower() != "auto" and not re.fullmatch(r"[rR]?\d+", value)):
             return None
-        if value.lower() != "auto" and not re.fullmatch(r"[rR]?\d+", value):
-            self.diags.error(sp.warmstart.pos, f"warmstart takes auto, none or a run such as r3, not {value!r}")
-            return None
-        strategy = sp.strategy.text if sp.strategy else "gridsearch"
-        if strategy not in OPTUNA_STRATEGIES:
-            self.diags.warning(sp.warmstart.pos, f"warmstart seeds the sampler of an Optuna strategy; a {strategy} "
-                                                 "space reuses earlier results through the task cache instead")
         return value.lower()
 
-    def _transfer(self, sp: syntax.SpaceDecl) -> str:
-        if sp.transfer is None:
-            return "propose"
-        value = sp.transfer.text.lower()
-        if value not in TRANSFER_MODES:
-            self.diags.error(sp.transfer.pos, f"transfer takes {', '.join(TRANSFER_MODES)}, not {sp.transfer.text!r}"
-                                              f"{did_you_mean(value, list(TRANSFER_MODES))}")
-            return "propose"
-        return value
+    @staticmethod
+    def _transfer(sp: syntax.SpaceDecl) -> str:
+        """The transfer mode; propose when unset or unknown (rule space.transfer)."""
+        value = sp.transfer.text.lower() if sp.transfer is not None else "propose"
+        return value if value in TRANSFER_MODES else "propose"
 
     # -- experiment tasks and interactions
 
@@ -213,8 +197,6 @@ class ExperimentBuilder:
         task = self.host.task(raw, "")
         if workflow is not None:
             task = replace(task, implementation=f"subworkflow:{workflow.name}")
-        if kind == "task" and raw.implementation is None and raw.subworkflow is None:
-            self.diags.error(block.name.pos, f"experiment task {block.name.text} needs an implementation")
         fields = dict(task.signature.params) if task.signature else {}
         return ExpTask(
             name=block.name.text,
