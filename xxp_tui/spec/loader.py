@@ -51,15 +51,17 @@ class LoadResult:
         return [d for d in self.diagnostics if not d.is_error]
 
 
-def load_project(path: str | Path, text: str | None = None) -> LoadResult:
+def load_project(path: str | Path, text: str | None = None, *,
+                 trace: list[tuple[str, Diagnostic]] | None = None) -> LoadResult:
     """Load, resolve and check the spec at `path` (and everything it refers to). With `text`, that
-    is the entry spec's content (the designer's unsaved edits), read as if it were at `path`."""
+    is the entry spec's content (the designer's unsaved edits), read as if it were at `path`.
+    `trace`, when given, receives (rule id, diagnostic) for what each semantic rule reported."""
     from xxp_tui.spec.check import check_project
 
     loader = _Loader(Path(path), text)
     project = loader.load()
     if project is not None:
-        check_project(project, loader.diags, loader.libs, loader.reader.raw_asts)
+        check_project(project, loader.diags, loader.libs, loader.reader.raw_asts, trace)
     return LoadResult(project, loader.diags.sorted(), loader.reader.sources)
 
 
