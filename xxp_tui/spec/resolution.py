@@ -37,6 +37,22 @@ def metric_spec(m: syntax.MetricDef) -> MetricSpec:
     )
 
 
+def _value(text: syntax.Text | None) -> str | None:
+    return text.value if text is not None else None
+
+
+def _first(setting: tuple | None) -> object:
+    """The value of a `(value, pos)` setting, or None when it is not written."""
+    return setting[0] if setting else None
+
+
+def _first_set(own: object, inherited: object, default: object) -> object:
+    """What the workflow sets, else what the task's signature sets, else the default."""
+    if own is not None:
+        return own
+    return inherited if inherited is not None else default
+
+
 class TaskResolver:
     """Resolves implementations against the libraries, reading each task.xxp once."""
 
@@ -54,18 +70,15 @@ class TaskResolver:
             signature = self.resolve_implementation(t.implementation, origin, t.name)
         if t.inline:
             signature = self._merge_inline(signature, t, origin)
-        sig_timeout = signature.timeout if signature else None
-        sig_retries = signature.retries if signature else None
-        sig_cache = signature.cache if signature else None
         return Task(
             name=prefix + t.name,
             pos=t.pos,
-            implementation=t.implementation.value if t.implementation else None,
+            implementation=_value(t.implementation),
             signature=signature,
             params=frozen_map(t.params),
-            timeout=t.timeout if t.timeout is not None else sig_timeout,
-            retries=t.retries if t.retries is not None else (sig_retries or 0),
-            cache=t.cache if t.cache is not None else (sig_cache if sig_cache is not None else True),
+            timeout=_first_set(t.timeout, signature.timeout if signature else None, None),
+            retries=_first_set(t.retries, signature.retries if signature else None, 0),
+            cache=_first_set(t.cache, signature.cache if signature else None, True),
             resources=frozen_map(t.resources),
         )
 
@@ -142,9 +155,7 @@ class TaskResolver:
     def signature_from_block(
         self, block: syntax.TaskBlock, folder: Path, source: str, root: Path | None = None
     ) -> TaskSignature:
-        script = None
-        if block.implementation is not None:
-            script = self._find_script(block.implementation, folder, root)
+        script = self._find_script(block.implementation, folder, root) if block.implementation else None
         venv_file = None
         if block.venv is not None:
             venv_file = self._find_file(block.venv, [folder, *([root] if root else []), folder.parent], *_REQUIREMENTS)
@@ -157,16 +168,16 @@ class TaskResolver:
             params=frozen_map({p.name.text: param_spec(p) for p in block.params}),
             metrics=frozen_map({m.name.text: metric_spec(m) for m in block.metrics}),
             script=script,
-            script_ref=block.implementation.value if block.implementation else None,
+            script_ref=_value(block.implementation),
             dependencies=tuple(d.value for d in block.dependencies),
             dependency_root=self.libs.dependencies_dir,
-            venv=block.venv.value if block.venv else None,
+            venv=_value(block.venv),
             venv_file=venv_file,
-            python_version=block.python_version.value if block.python_version else None,
+            python_version=_value(block.python_version),
             task_type=block.task_type.text if block.task_type else None,
-            timeout=block.timeout[0] if block.timeout else None,
-            retries=block.retries[0] if block.retries else None,
-            cache=block.cache[0] if block.cache else None,
+            timeout=_first(block.timeout),
+            retries=_first(block.retries),
+            cache=_first(block.cache),
         )
 
     def _find_script(self, ref: syntax.Text, folder: Path, root: Path | None) -> Path | None:
@@ -199,24 +210,26 @@ class TaskResolver:
     def _merge_inline(self, base: TaskSignature | None, t: RawTask, origin: Path) -> TaskSignature:
         """Signature statements written in the workflow's task block extend (or make) the signature."""
         sig = base or TaskSignature(name=t.name, source=t.pos.file)
-        inputs, outputs = list(sig.inputs), list(sig.outputs)
-        params, metrics = dict(sig.params), dict(sig.metrics)
-        deps = list(sig.dependencies)
-        task_type, venv, venv_file, pyver = sig.task_type, sig.venv, sig.venv_file, sig.python_version
         for block in t.inline:
-            inputs += [n.text for n in block.inputs if n.text not in inputs]
-            outputs += [n.text for n in block.outputs if n.text not in outputs]
-            params.update({p.name.text: param_spec(p) for p in block.params})
-            metrics.update({m.name.text: metric_spec(m) for m in block.metrics})
-            deps += [d.value for d in block.dependencies]
-            task_type = block.task_type.text if block.task_type else task_type
-            if block.venv is not None:
-                venv = block.venv.value
-                venv_file = self._find_file(block.venv, [*([sig.folder] if sig.folder else []), origin],
-                                            *_REQUIREMENTS)
-            pyver = block.python_version.value if block.python_version else pyver
+            sig = self._extend(sig, block, origin)
+        return sig
+
+    def _extend(self, sig: TaskSignature, block: syntax.TaskBlock, origin: Path) -> TaskSignature:
+        """One block's statements added to a signature: new ports and dependencies appended, params
+        and metrics added or replaced, type, venv and Python version replaced when written."""
+        venv, venv_file = sig.venv, sig.venv_file
+        if block.venv is not None:
+            venv = block.venv.value
+            venv_file = self._find_file(block.venv, [*([sig.folder] if sig.folder else []), origin], *_REQUIREMENTS)
         return replace(
-            sig, inputs=tuple(inputs), outputs=tuple(outputs), params=frozen_map(params),
-            metrics=frozen_map(metrics), dependencies=tuple(deps), task_type=task_type, venv=venv,
-            venv_file=venv_file, python_version=pyver,
+            sig,
+            inputs=(*sig.inputs, *(n.text for n in block.inputs if n.text not in sig.inputs)),
+            outputs=(*sig.outputs, *(n.text for n in block.outputs if n.text not in sig.outputs)),
+            params=frozen_map({**sig.params, **{p.name.text: param_spec(p) for p in block.params}}),
+            metrics=frozen_map({**sig.metrics, **{m.name.text: metric_spec(m) for m in block.metrics}}),
+            dependencies=(*sig.dependencies, *(d.value for d in block.dependencies)),
+            task_type=block.task_type.text if block.task_type else sig.task_type,
+            venv=venv,
+            venv_file=venv_file,
+            python_version=block.python_version.value if block.python_version else sig.python_version,
         )

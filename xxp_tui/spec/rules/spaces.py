@@ -213,16 +213,21 @@ def pruner_watch_task(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Work
                   f"workflow {wf.name} has no task {task_name.text}{did_you_mean(task_name.text, wf.tasks)}")
 
 
+def _series_metrics(wf: Workflow) -> set[tuple[str, str]]:
+    """(task, metric) for every metric a task of `wf` declares as a series."""
+    return {
+        (t.name, m.name) for t in wf.tasks.values() if t.signature
+        for m in t.signature.metrics.values() if m.kind == "series"
+    }
+
+
 @rule("space.pruner-watch-series", Scope.SPACE)
 def pruner_watch_series(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Workflow_) -> None:
     """A pruner watches a metric some task declares as a series (a warning)."""
     if not _pruner_applies(sp, space, wf) or _unknown_watched_task(sp, wf) is not None or not wf.declared_metrics():
         return  # nothing declared: the run reads whatever the tasks report
     watch = space.pruned_metric
-    series = {
-        (t.name, m.name) for t in wf.tasks.values() if t.signature
-        for m in t.signature.metrics.values() if m.kind == "series"
-    }
+    series = _series_metrics(wf)
     if not any(m == watch.metric and (watch.task is None or t == watch.task) for t, m in series):
         name = sp.pruner.text
         where = sp.pruner.watch[1].pos if sp.pruner.watch else sp.pruner.pos
