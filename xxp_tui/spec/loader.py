@@ -29,7 +29,7 @@ from xxp_tui.spec.reading import SourceReader, display_path
 from xxp_tui.spec.resolution import TaskResolver
 from xxp_tui.spec.variants import RawTask, RawWorkflow, VariantBuilder, duplicate
 
-__all__ = ["LoadResult", "display_path", "load_project"]
+__all__ = ["LoadResult", "load_project"]
 
 
 @dataclass
