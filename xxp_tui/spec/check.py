@@ -27,13 +27,13 @@ def check_project(project: Project, diags: Diagnostics, libs: Libraries | None, 
     for spec in files:
         for block in spec.signatures:
             _task_block(ctx, block)
-        for wf in spec.workflows:
-            for block in wf.tasks:
+        for decl in spec.workflows:
+            for block in decl.tasks:
                 _task_block(ctx, block)
-        for decl in spec.experiments:
-            model = project.experiments.get(decl.name.text)
-            if model is not None and model.pos == decl.name.pos:  # not a duplicate
-                _experiment(ctx, decl, model)
+        for exp_decl in spec.experiments:
+            model = project.experiments.get(exp_decl.name.text)
+            if model is not None and model.pos == exp_decl.name.pos:  # not a duplicate
+                _experiment(ctx, exp_decl, model)
     for wf in project.workflows.values():
         ctx.apply(Scope.WORKFLOW, wf)
 

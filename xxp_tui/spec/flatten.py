@@ -195,7 +195,7 @@ class Flattener:
             return []
         if task not in parts.subs:
             return [Endpoint(parts.prefix + task, ref.port.text)]
-        return self._sub_data_end(parts, ref, outgoing)
+        return self._sub_data_end(parts, task, ref, outgoing)
 
     def _data_end(self, parts: _Parts, ref: syntax.PortRef, outgoing: bool) -> list[Endpoint]:
         """A link end naming the workflow's own data: it must flow the right way."""
@@ -213,9 +213,8 @@ class Flattener:
             self.diags.error(ref.port.pos, f"{name} is input data of {where}; a task cannot write to it")
         return [Endpoint(None, parts.prefix + name)]
 
-    def _sub_data_end(self, parts: _Parts, ref: syntax.PortRef, outgoing: bool) -> list[Endpoint]:
+    def _sub_data_end(self, parts: _Parts, task: str, ref: syntax.PortRef, outgoing: bool) -> list[Endpoint]:
         """A link end naming a sub-workflow task's data: the tasks inside that read or write it."""
-        task = ref.task.text
         sub = parts.subs[task]
         data_name = f"{parts.prefix}{task}/{ref.port.text}"
         if outgoing:

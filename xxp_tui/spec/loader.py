@@ -144,6 +144,7 @@ class _Loader:
         return self.variants.written_in(node, raw)
 
     def task(self, raw_task: RawTask, prefix: str) -> Task:
+        assert self.resolver is not None, "tasks are resolved only during load()"
         return self.resolver.task(raw_task, prefix, self.entry.resolve().parent)
 
     def workflow(self, name: str) -> Workflow | None:
@@ -177,6 +178,7 @@ class _Loader:
         """The workflow a `subworkflow "X"` names: one already known, or X.xxp from a library."""
         name = ref.value
         if name not in self.variants.decls:
+            assert self.libs is not None, "sub-workflows are resolved only during load()"
             path, tried = self.libs.find_workflow_file(name, near)
             if path is None:
                 places = ", ".join(display_path(p.parent) for p in tried[:4])
@@ -187,9 +189,10 @@ class _Loader:
                 return None
             for wf in spec.workflows:
                 self.variants.declare(wf)
-            name = self._workflow_in_file(name, spec, path, ref)
-            if name is None:
+            found = self._workflow_in_file(name, spec, path, ref)
+            if found is None:
                 return None
+            name = found
         return self.variants.raw(name)
 
     def _workflow_in_file(self, name: str, spec: syntax.SpecFile, path: Path, ref: syntax.Text) -> str | None:

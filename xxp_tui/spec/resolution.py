@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from xxp_tui.spec import syntax
 from xxp_tui.spec.diagnostics import Diagnostics, Pos, did_you_mean
@@ -37,16 +38,20 @@ def metric_spec(m: syntax.MetricDef) -> MetricSpec:
     )
 
 
+T = TypeVar("T")
+D = TypeVar("D")
+
+
 def _value(text: syntax.Text | None) -> str | None:
     return text.value if text is not None else None
 
 
-def _first(setting: tuple | None) -> object:
+def _first(setting: tuple[T, Pos] | None) -> T | None:
     """The value of a `(value, pos)` setting, or None when it is not written."""
     return setting[0] if setting else None
 
 
-def _first_set(own: object, inherited: object, default: object) -> object:
+def _first_set(own: T | None, inherited: T | None, default: D) -> T | D:
     """What the workflow sets, else what the task's signature sets, else the default."""
     if own is not None:
         return own
@@ -91,7 +96,7 @@ class TaskResolver:
         if value.endswith(SCRIPT_SUFFIXES) or as_path.is_file():
             return self._script(ref, value, as_path, near, task_name)
         root, folder = self._library_folder(ref, value)
-        if folder is None:
+        if folder is None or root is None:
             places = ", ".join(display_path(p) for p in self.libs.task_dirs) or "no task library folder found"
             self.diags.error(
                 ref.pos,

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from xxp_tui.spec import syntax
-from xxp_tui.spec.diagnostics import did_you_mean
+from xxp_tui.spec.diagnostics import Pos, did_you_mean
 from xxp_tui.spec.graph import control_cycles, format_cycle, reachable_from_start
 from xxp_tui.spec.model import END, START, Experiment, Workflow
 from xxp_tui.spec.rules import Context, Scope, rule
@@ -108,7 +108,7 @@ def edge_kind(ctx: Context, decl: syntax.ExperimentDecl, exp: Experiment) -> Non
 @rule("control.else-twice", Scope.CONTROL)
 def else_twice(ctx: Context, decl: syntax.ExperimentDecl, exp: Experiment) -> None:
     """A node has at most one else edge."""
-    first: dict[str, object] = {}
+    first: dict[str, Pos] = {}
     for stmt in _conditional_edges(decl):
         if not stmt.is_else:
             continue
@@ -147,7 +147,7 @@ def condition_function(ctx: Context, decl: syntax.ExperimentDecl, exp: Experimen
     module = ctx.project.conditions_module
     for text in _conditions(decl):
         kind, fn, _args = classify_condition(text.value)
-        if kind != "function" or " " not in text.value.strip():
+        if kind != "function" or fn is None or " " not in text.value.strip():
             continue  # a bare name may be a variable; it is decided at run time
         if module is None:
             if _FN_FORM.match(text.value):
@@ -170,18 +170,17 @@ def condition_results(ctx: Context, decl: syntax.ExperimentDecl, exp: Experiment
             continue
         for chain in _results_chains(text.value):
             if isinstance(chain[0], str):
-                _result_reference(ctx, text, exp, chain)
+                _result_reference(ctx, text, exp, chain[0], chain)
 
 
-def _result_reference(ctx: Context, text: syntax.Text, exp: Experiment, chain: list[object]) -> None:
-    node = chain[0]
+def _result_reference(ctx: Context, text: syntax.Text, exp: Experiment, node: str, chain: list[object]) -> None:
     if node not in exp.spaces and node not in exp.tasks:
         ctx.error(text.pos, f"condition reads results[{node!r}], but there is no control node {node}"
                             f"{did_you_mean(node, exp.nodes)}")
         return
-    if len(chain) < 4 or chain[2] != "result" or not isinstance(chain[3], str):
+    key = chain[3] if len(chain) >= 4 and chain[2] == "result" else None
+    if not isinstance(key, str):
         return
-    key = chain[3]
     if node in exp.tasks and exp.tasks[node].kind == "interaction":
         fields = exp.tasks[node].fields
         if fields and key not in fields:
@@ -213,7 +212,7 @@ def _space_result_key(ctx: Context, text: syntax.Text, wf: Workflow, key: str, c
 @rule("control.else-alone", Scope.CONTROL)
 def else_alone(ctx: Context, decl: syntax.ExperimentDecl, exp: Experiment) -> None:
     """An else edge complements a conditional edge from the same node (a warning)."""
-    else_by_src: dict[str, object] = {}
+    else_by_src: dict[str, Pos] = {}
     for stmt in _conditional_edges(decl):
         if stmt.is_else:
             for n in stmt.src.names:

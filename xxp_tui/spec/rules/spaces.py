@@ -74,7 +74,7 @@ def warmstart_value(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Workfl
 @rule("space.warmstart-strategy", Scope.SPACE)
 def warmstart_strategy(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Workflow_) -> None:
     """A warm start seeds an Optuna sampler; other strategies reuse results through the cache."""
-    if space.warmstart is not None and space.strategy not in OPTUNA_STRATEGIES:
+    if sp.warmstart is not None and space.warmstart is not None and space.strategy not in OPTUNA_STRATEGIES:
         ctx.warning(sp.warmstart.pos, f"warmstart seeds the sampler of an Optuna strategy; a {space.strategy} "
                                       "space reuses earlier results through the task cache instead")
 
@@ -98,7 +98,7 @@ def known_workflow(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Workflo
 @rule("space.strategy", Scope.SPACE)
 def known_strategy(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Workflow_) -> None:
     """A space's strategy is one of the strategies."""
-    if space.strategy not in STRATEGIES:
+    if sp.strategy is not None and space.strategy not in STRATEGIES:  # unset is gridsearch
         ctx.error(
             sp.strategy.pos,
             f"unknown strategy {space.strategy}{did_you_mean(space.strategy, STRATEGIES)} "
@@ -154,22 +154,33 @@ def parallel_positive(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Work
 # ----------------------------------------------------------------------------- pruner
 
 
-def _active_pruner(sp: syntax.SpaceDecl) -> str | None:
-    """The pruner's name when it is a known pruner other than none."""
+def _active_pruner(sp: syntax.SpaceDecl) -> syntax.Pruner | None:
+    """The pruner when it is a known pruner other than none."""
     if sp.pruner is None or sp.pruner.text not in PRUNERS or sp.pruner.text == "none":
         return None
-    return sp.pruner.text
+    return sp.pruner
 
 
-def _pruner_applies(sp: syntax.SpaceDecl, space: Space, wf: Workflow_) -> bool:
-    """The pruner will run: one objective, an Optuna strategy and a known workflow."""
-    return (_active_pruner(sp) is not None and len(space.objectives) == 1
-            and space.strategy in OPTUNA_STRATEGIES and wf is not None)
+def _running_pruner(sp: syntax.SpaceDecl, space: Space, wf: Workflow_) -> tuple[syntax.Pruner, Workflow] | None:
+    """The pruner and workflow when the pruner will run: one objective, an Optuna strategy and a
+    known workflow."""
+    pruner = _active_pruner(sp)
+    if pruner is None or len(space.objectives) != 1 or space.strategy not in OPTUNA_STRATEGIES or wf is None:
+        return None
+    return pruner, wf
 
 
-def _unknown_watched_task(sp: syntax.SpaceDecl, wf: Workflow) -> syntax.Name | None:
-    task_name = sp.pruner.watch[0] if sp.pruner.watch is not None else None
+def _unknown_watched_task(pruner: syntax.Pruner, wf: Workflow) -> syntax.Name | None:
+    task_name = pruner.watch[0] if pruner.watch is not None else None
     return task_name if task_name is not None and task_name.text not in wf.tasks else None
+
+
+def _series_metrics(wf: Workflow) -> set[tuple[str, str]]:
+    """(task, metric) for every metric a task of `wf` declares as a series."""
+    return {
+        (t.name, m.name) for t in wf.tasks.values() if t.signature
+        for m in t.signature.metrics.values() if m.kind == "series"
+    }
 
 
 @rule("space.pruner", Scope.SPACE)
@@ -183,20 +194,22 @@ def known_pruner(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Workflow_
 @rule("space.pruner-objective", Scope.SPACE)
 def pruner_objective(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Workflow_) -> None:
     """A pruner compares variants on exactly one objective."""
-    if _active_pruner(sp) is None:
+    pruner = _active_pruner(sp)
+    if pruner is None:
         return
     if not space.objectives:
-        ctx.error(sp.pruner.pos, "a pruner needs an objective to compare variants on")
+        ctx.error(pruner.pos, "a pruner needs an objective to compare variants on")
     elif len(space.objectives) > 1:
-        ctx.error(sp.pruner.pos, "Optuna cannot prune a multi-objective search; remove the pruner")
+        ctx.error(pruner.pos, "Optuna cannot prune a multi-objective search; remove the pruner")
 
 
 @rule("space.pruner-strategy", Scope.SPACE)
 def pruner_strategy(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Workflow_) -> None:
     """A pruner only works with an Optuna strategy (a warning: it is ignored)."""
-    if _active_pruner(sp) is not None and len(space.objectives) == 1 and space.strategy not in OPTUNA_STRATEGIES:
+    pruner = _active_pruner(sp)
+    if pruner is not None and len(space.objectives) == 1 and space.strategy not in OPTUNA_STRATEGIES:
         ctx.warning(
-            sp.pruner.pos,
+            pruner.pos,
             f"pruners work with the bayesian/tpe, cmaes, qmc and random strategies; with {space.strategy} "
             "it is ignored",
         )
@@ -205,37 +218,32 @@ def pruner_strategy(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Workfl
 @rule("space.pruner-watch-task", Scope.SPACE)
 def pruner_watch_task(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Workflow_) -> None:
     """`pruner P on Task.metric` names a task of the space's workflow."""
-    if not _pruner_applies(sp, space, wf):
-        return
-    task_name = _unknown_watched_task(sp, wf)
-    if task_name is not None:
+    running = _running_pruner(sp, space, wf)
+    task_name = _unknown_watched_task(*running) if running else None
+    if running is not None and task_name is not None:
+        flow = running[1]
         ctx.error(task_name.pos,
-                  f"workflow {wf.name} has no task {task_name.text}{did_you_mean(task_name.text, wf.tasks)}")
-
-
-def _series_metrics(wf: Workflow) -> set[tuple[str, str]]:
-    """(task, metric) for every metric a task of `wf` declares as a series."""
-    return {
-        (t.name, m.name) for t in wf.tasks.values() if t.signature
-        for m in t.signature.metrics.values() if m.kind == "series"
-    }
+                  f"workflow {flow.name} has no task {task_name.text}{did_you_mean(task_name.text, flow.tasks)}")
 
 
 @rule("space.pruner-watch-series", Scope.SPACE)
 def pruner_watch_series(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Workflow_) -> None:
     """A pruner watches a metric some task declares as a series (a warning)."""
-    if not _pruner_applies(sp, space, wf) or _unknown_watched_task(sp, wf) is not None or not wf.declared_metrics():
-        return  # nothing declared: the run reads whatever the tasks report
+    running = _running_pruner(sp, space, wf)
     watch = space.pruned_metric
-    series = _series_metrics(wf)
+    if running is None or watch is None or _unknown_watched_task(*running) is not None:
+        return
+    pruner, flow = running
+    if not flow.declared_metrics():
+        return  # nothing declared: the run reads whatever the tasks report
+    series = _series_metrics(flow)
     if not any(m == watch.metric and (watch.task is None or t == watch.task) for t, m in series):
-        name = sp.pruner.text
-        where = sp.pruner.watch[1].pos if sp.pruner.watch else sp.pruner.pos
+        where = pruner.watch[1].pos if pruner.watch else pruner.pos
         listed = ", ".join(f"{t}.{m}" for t, m in sorted(series)) or "none"
         ctx.warning(
             where,
-            f"pruner {name} watches {watch.label}, which no task declares as a series metric "
-            f"(series: {listed}); name one with 'pruner {name} on Task.metric;'",
+            f"pruner {pruner.text} watches {watch.label}, which no task declares as a series metric "
+            f"(series: {listed}); name one with 'pruner {pruner.text} on Task.metric;'",
         )
 
 
@@ -272,6 +280,11 @@ def cmaes_numbers(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Workflow
 # ----------------------------------------------------------------------------- bindings
 
 
+def _at(b: Binding, space: Space) -> Pos:
+    """Where a binding is written (the loader always records it; the space as a fallback)."""
+    return b.pos if b.pos is not None else space.pos
+
+
 def _bound_param(wf: Workflow, b: Binding) -> tuple[bool, ParamSpec | None]:
     """(resolved, spec) for a binding: resolved is False when its task is unknown or does not
     declare the param; spec is None when the task declares nothing to check the value against."""
@@ -291,7 +304,7 @@ def binding_task(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Workflow_
         return
     for b in space.bindings:
         if b.task not in wf.tasks:
-            ctx.error(b.pos, _unknown_binding_task(wf.name, b.task, set(wf.tasks)))
+            ctx.error(_at(b, space), _unknown_binding_task(wf.name, b.task, set(wf.tasks)))
 
 
 @rule("space.binding-param", Scope.SPACE)
@@ -300,11 +313,11 @@ def binding_param(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Workflow
     if wf is None:
         return
     for b in space.bindings:
-        if b.task in wf.tasks and not _bound_param(wf, b)[0]:
-            sig = wf.tasks[b.task].signature
+        sig = wf.tasks[b.task].signature if b.task in wf.tasks else None
+        if sig is not None and not _bound_param(wf, b)[0]:
             declared = ", ".join(sig.params) or "none"
             ctx.error(
-                b.pos,
+                _at(b, space),
                 f"task {b.task} does not declare param {b.param}{did_you_mean(b.param, sig.params)} "
                 f"(its params: {declared})",
             )
@@ -317,7 +330,8 @@ def binding_value_list(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Wor
         return
     for b in space.bindings:
         if b.vp is not None and _bound_param(wf, b)[0] and b.vp not in space.param_values:
-            ctx.error(b.pos, f"unknown value list {b.vp} in space {space.name}{did_you_mean(b.vp, space.param_values)}")
+            hint = did_you_mean(b.vp, space.param_values)
+            ctx.error(_at(b, space), f"unknown value list {b.vp} in space {space.name}{hint}")
 
 
 @rule("space.binding-values-fit", Scope.SPACE)
@@ -334,7 +348,7 @@ def binding_values_fit(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Wor
             if b.vp in space.param_values:
                 _values_fit(ctx, space, b.vp, spec, b.task, vp_pos[b.vp])
         elif b.value is not None:
-            _value_fits(ctx, b.value, spec, b.task, b.pos)
+            _value_fits(ctx, b.value, spec, b.task, _at(b, space))
 
 
 @rule("space.value-list-unused", Scope.SPACE)
@@ -368,7 +382,7 @@ def _continuous_fits(ctx: Context, d: UniformDomain | RangeDomain, vp: str, spec
         ctx.error(pos, f"{vp} is {d.describe()} (floats), but {task}.{spec.name} is Integer")
         return False
     for v in ends:
-        if not within(spec.domain, v):
+        if spec.domain is not None and not within(spec.domain, v):
             ctx.warning(
                 pos,
                 f"{vp} = {d.describe()} reaches {v!r}, outside {task}.{spec.name}'s declared {spec.domain.describe()}",
@@ -384,7 +398,7 @@ def _value_fits(ctx: Context, v: object, spec: ParamSpec, task: str, pos: Pos, v
     if not fits_type(v, spec.type):
         ctx.error(pos, f"value {v!r}{source} is not of type {spec.type}, as {task}.{spec.name} requires")
         return False
-    if not within(spec.domain, v):
+    if spec.domain is not None and not within(spec.domain, v):
         ctx.warning(pos, f"value {v!r}{source} is outside {task}.{spec.name}'s declared {spec.domain.describe()}")
         return False
     return True
@@ -413,7 +427,7 @@ def objective_task(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Workflo
     if wf is None:
         return
     for term, obj in _objectives(sp, space):
-        if obj.task is not None and obj.task not in wf.tasks:
+        if term.task is not None and obj.task is not None and obj.task not in wf.tasks:
             ctx.error(term.task.pos, f"workflow {wf.name} has no task {obj.task}{did_you_mean(obj.task, wf.tasks)}")
 
 
@@ -436,7 +450,9 @@ def objective_task_metric(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: 
 @rule("space.objective-metric", Scope.SPACE)
 def objective_metric(ctx: Context, sp: syntax.SpaceDecl, space: Space, wf: Workflow_) -> None:
     """An objective's metric is declared by some task (a near miss is an error, else a warning)."""
-    declared = wf.declared_metrics() if wf is not None else {}
+    if wf is None:
+        return
+    declared = wf.declared_metrics()
     for term, obj in _objectives(sp, space):
         if obj.task is not None or not declared or obj.metric in declared:
             continue

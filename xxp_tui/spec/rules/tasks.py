@@ -26,7 +26,7 @@ def within(domain: Domain | None, value: object) -> bool:
     if domain is None:
         return True
     if isinstance(domain, RangeDomain):
-        return domain.within_bounds(value)  # a declared range is a closed interval
+        return domain.within_bounds(value)  # type: ignore[arg-type]  # a declared range is a closed interval
     return domain.contains(value)  # type: ignore[arg-type]
 
 
@@ -111,7 +111,7 @@ def param_default_in_domain(ctx: Context, p: syntax.ParamDef) -> None:
     """A param's literal default (of the right type) lies in its declared range or enum."""
     if p.default is None or isinstance(p.default, syntax.Ref) or not fits_type(p.default, _known_type(p)):
         return
-    if not within(p.domain, p.default):
+    if p.domain is not None and not within(p.domain, p.default):
         ctx.error(
             p.domain_pos or p.name.pos,
             f"default {p.default!r} of param {p.name.text} is outside its {p.domain.describe()}",
