@@ -86,7 +86,8 @@ def tasks(
 ) -> None:
     """List the reusable tasks of the task libraries a spec sees (name, params, metrics, where)."""
     from xxp_tui.spec.library import ConfigError, libraries_for, library_task_folders
-    from xxp_tui.spec.loader import display_path, load_project
+    from xxp_tui.spec.loader import load_project
+    from xxp_tui.spec.reading import display_path
 
     if not path.exists():
         fail_usage(f"No such file or folder: {path}")

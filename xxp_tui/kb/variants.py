@@ -157,7 +157,7 @@ def changed_since(kb: KB, run_id: int, rev: int) -> list[Variant]:
 
 
 def counts(kb: KB, run_id: int) -> dict[str, int]:
-    out = dict.fromkeys(VARIANT_STATES, 0)
+    out: dict[str, int] = {str(state): 0 for state in VARIANT_STATES}
     for r in kb.query("SELECT status, COUNT(*) AS n FROM variants WHERE run_id = ? GROUP BY status", (run_id,)):
         out[r["status"]] = r["n"]
     return out

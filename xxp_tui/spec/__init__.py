@@ -1,6 +1,8 @@
 """The ExtremeXP language: text in, a frozen model and diagnostics out.
 
 Pure by design: no SQLite, no subprocesses. `load_project` is the one entry point most callers need.
+`loader.py` says in which order the steps run and which module holds each; the semantic rules are
+in `rules/`, listed with their ids and one-line docs in `rules.RULES`.
 """
 
 from xxp_tui.spec.diagnostics import Diagnostic, Severity

@@ -65,8 +65,8 @@ def parse_domain(text: str):
 
 def check_domain(domain, spec) -> list[str]:
     """Problems of a value list for a declared param (type errors; values outside the declared range)."""
-    from xxp_tui.spec.check import _fits_type, _within
     from xxp_tui.spec.domains import RangeDomain, Scalar, UniformDomain, domain_values
+    from xxp_tui.spec.rules.tasks import fits_type, within
 
     problems: list[str] = []
     if spec is None:
@@ -82,11 +82,11 @@ def check_domain(domain, spec) -> list[str]:
     else:
         values = listed
     for v in values:
-        if not _fits_type(v, spec.type):
+        if not fits_type(v, spec.type):
             problems.append(f"{v!r} is not {spec.type or 'of the declared type'} ({spec.name})")
             break
     for v in values:
-        if not _within(spec.domain, v):
+        if not within(spec.domain, v):
             problems.append(f"{v!r} is outside {spec.name}'s declared {spec.domain.describe()}")
             break
     return problems

@@ -1,4 +1,4 @@
-"""Text -> `ast.SpecFile` plus diagnostics, never an exception.
+"""Text -> `syntax.SpecFile` plus diagnostics, never an exception.
 
 The grammar (grammar.lark) is LALR, so a well-formed file parses in one pass. When it does not,
 the parser recovers by structure instead of guessing tokens: a file is a list of statements
@@ -22,7 +22,7 @@ from typing import Any
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from xxp_tui.spec import syntax as ast
+from xxp_tui.spec import syntax
 from xxp_tui.spec.diagnostics import Diagnostics, Pos, did_you_mean
 from xxp_tui.spec.domains import EnumDomain, RangeDomain, UniformDomain
 
@@ -121,7 +121,7 @@ def _statement_keywords(symbol: str) -> frozenset[str]:
     return frozenset(words)
 
 
-def parse_text(text: str, path: str, diagnostics: Diagnostics) -> ast.SpecFile:
+def parse_text(text: str, path: str, diagnostics: Diagnostics) -> syntax.SpecFile:
     """Parse one file's text; problems go to `diagnostics`."""
     return _FileParser(text, path, diagnostics).parse()
 
@@ -165,7 +165,7 @@ class _FileParser:
 
     # -- entry
 
-    def parse(self) -> ast.SpecFile:
+    def parse(self) -> syntax.SpecFile:
         try:
             tree = _lark().parse(self.text, start="start")
         except UnexpectedInput:
@@ -175,7 +175,7 @@ class _FileParser:
             spec = builder.transform(tree)
         except VisitError as exc:  # a defect in _Builder: report it, never crash the caller
             self.error(Pos(self.path), f"internal error while reading the file: {exc.orig_exc!r}")
-            spec = ast.SpecFile(path=self.path, text=self.text)
+            spec = syntax.SpecFile(path=self.path, text=self.text)
         spec.text = self.text
         return spec
 
@@ -378,7 +378,7 @@ def _join_expected(expected: list[str]) -> str:
     return "one of " + ", ".join(expected)
 
 
-# ----------------------------------------------------------------------------- tree -> ast
+# ----------------------------------------------------------------------------- tree -> syntax
 
 
 def _unquote(raw: str) -> str:
@@ -410,7 +410,7 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 
 @v_args(meta=True)
 class _Builder(Transformer):
-    """Lark tree -> ast objects. Block rules fold their statements into one dataclass."""
+    """Lark tree -> syntax objects. Block rules fold their statements into one dataclass."""
 
     def __init__(self, path: str, diagnostics: Diagnostics) -> None:
         super().__init__(visit_tokens=False)
@@ -422,11 +422,11 @@ class _Builder(Transformer):
     def _pos(self, meta_or_token: Any) -> Pos:
         return Pos(self.path, getattr(meta_or_token, "line", 1) or 1, getattr(meta_or_token, "column", 1) or 1)
 
-    def _name(self, tok: Token) -> ast.Name:
-        return ast.Name(str(tok), self._pos(tok))
+    def _name(self, tok: Token) -> syntax.Name:
+        return syntax.Name(str(tok), self._pos(tok))
 
-    def _text(self, tok: Token) -> ast.Text:
-        return ast.Text(_unquote(str(tok)), self._pos(tok))
+    def _text(self, tok: Token) -> syntax.Text:
+        return syntax.Text(_unquote(str(tok)), self._pos(tok))
 
     def _value(self, item: Any) -> Any:
         if isinstance(item, Token):
@@ -439,7 +439,7 @@ class _Builder(Transformer):
             if item.type == "BOOL":
                 return str(item).lower() == "true"
             if item.type == "NAME":
-                return ast.Ref(str(item), self._pos(item))
+                return syntax.Ref(str(item), self._pos(item))
         return item
 
     def _number(self, item: Any) -> float | int:
@@ -449,17 +449,17 @@ class _Builder(Transformer):
     # -- file
 
     def start(self, meta, children):
-        spec = ast.SpecFile(path=self.path, text="")
+        spec = syntax.SpecFile(path=self.path, text="")
         for item in children:
             if isinstance(item, _Stmt) and item.kind == "package":
                 spec.package = item.value
             elif isinstance(item, _Stmt) and item.kind == "import":
                 spec.imports.append(item.value)
-            elif isinstance(item, ast.WorkflowDecl):
+            elif isinstance(item, syntax.WorkflowDecl):
                 spec.workflows.append(item)
-            elif isinstance(item, ast.ExperimentDecl):
+            elif isinstance(item, syntax.ExperimentDecl):
                 spec.experiments.append(item)
-            elif isinstance(item, ast.TaskBlock):
+            elif isinstance(item, syntax.TaskBlock):
                 spec.signatures.append(item)
         return spec
 
@@ -473,26 +473,26 @@ class _Builder(Transformer):
 
     def workflow(self, meta, children):
         name, base, *stmts = children
-        wf = ast.WorkflowDecl(self._name(name), self._name(base) if base else None, self.path)
+        wf = syntax.WorkflowDecl(self._name(name), self._name(base) if base else None, self.path)
         for s in stmts:
-            if isinstance(s, ast.TaskBlock):
+            if isinstance(s, syntax.TaskBlock):
                 wf.tasks.append(s)
-            elif isinstance(s, ast.DataConfig):
+            elif isinstance(s, syntax.DataConfig):
                 wf.data_configs.append(s)
-            elif isinstance(s, ast.DataLink):
+            elif isinstance(s, syntax.DataLink):
                 wf.links.append(s)
             elif isinstance(s, _Stmt) and s.kind in ("input", "output"):
-                wf.data.append(ast.DataDecl(s.value, s.kind))
+                wf.data.append(syntax.DataDecl(s.value, s.kind))
             elif isinstance(s, _Stmt) and s.kind == "chain":
                 wf.chains.append(s.value)
         return wf
 
     def task_decl(self, meta, children):
-        return ast.TaskBlock(self._name(children[0]), "decl")
+        return syntax.TaskBlock(self._name(children[0]), "decl")
 
-    def _block(self, form: str, children) -> ast.TaskBlock:
+    def _block(self, form: str, children) -> syntax.TaskBlock:
         name, *stmts = children
-        block = ast.TaskBlock(self._name(name), form)
+        block = syntax.TaskBlock(self._name(name), form)
         singles = {"implementation", "subworkflow", "venv", "python_version", "task_type", "timeout",
                    "retries", "cache", "prompt"}
         for s in stmts:
@@ -545,9 +545,9 @@ class _Builder(Transformer):
     def input_data(self, meta, children):
         return _Stmt("input_data", self._data_config(children), self._pos(meta))
 
-    def _data_config(self, children) -> ast.DataConfig:
+    def _data_config(self, children) -> syntax.DataConfig:
         name, *props = children
-        cfg = ast.DataConfig(self._name(name))
+        cfg = syntax.DataConfig(self._name(name))
         for key, value, pos in props:
             cfg.props[key] = value
             cfg.prop_pos[key] = pos
@@ -558,13 +558,13 @@ class _Builder(Transformer):
         return (str(key), self._value(value), self._pos(meta))
 
     def data_link(self, meta, children):
-        return ast.DataLink(children[0], children[1], self._pos(meta))
+        return syntax.DataLink(children[0], children[1], self._pos(meta))
 
     def port(self, meta, children):
         first, second = children
         if second is None:
-            return ast.PortRef(None, self._name(first))
-        return ast.PortRef(self._name(first), self._name(second))
+            return syntax.PortRef(None, self._name(first))
+        return syntax.PortRef(self._name(first), self._name(second))
 
     def flow_chain(self, meta, children):
         return _Stmt("chain", [self._name(c) for c in children], self._pos(meta))
@@ -589,7 +589,7 @@ class _Builder(Transformer):
     def python_version(self, meta, c):
         tok = c[0]
         text = _unquote(str(tok)) if tok.type == "STRING" else str(tok)
-        return self._simple("python_version", meta, ast.Text(text, self._pos(tok)))
+        return self._simple("python_version", meta, syntax.Text(text, self._pos(tok)))
 
     def task_type(self, meta, c):
         return self._simple("task_type", meta, self._name(c[0]))
@@ -623,7 +623,7 @@ class _Builder(Transformer):
 
     def param_def(self, meta, children):
         name, *props = children
-        p = ast.ParamDef(self._name(name))
+        p = syntax.ParamDef(self._name(name))
         for kind, value, pos in props:
             if kind == "type":
                 p.type = value
@@ -644,7 +644,7 @@ class _Builder(Transformer):
 
     def metric_def(self, meta, children):
         name, *props = children
-        m = ast.MetricDef(self._name(name))
+        m = syntax.MetricDef(self._name(name))
         for kind, value in props:
             setattr(m, kind, value)
         return _Stmt("metric_def", m, self._pos(meta))
@@ -659,17 +659,18 @@ class _Builder(Transformer):
         return ("type", self._name(c[0]))
 
     def param_set(self, meta, c):
-        return _Stmt("param_set", ast.ParamSet(self._name(c[0]), self._value(c[1]), self._pos(meta)), self._pos(meta))
+        pos = self._pos(meta)
+        return _Stmt("param_set", syntax.ParamSet(self._name(c[0]), self._value(c[1]), pos), pos)
 
     # -- experiments
 
     def experiment(self, meta, children):
         name, *stmts = children
-        exp = ast.ExperimentDecl(self._name(name), self.path)
+        exp = syntax.ExperimentDecl(self._name(name), self.path)
         for s in stmts:
-            if isinstance(s, ast.SpaceDecl):
+            if isinstance(s, syntax.SpaceDecl):
                 exp.spaces.append(s)
-            elif isinstance(s, ast.TaskBlock):
+            elif isinstance(s, syntax.TaskBlock):
                 exp.tasks.append(s)
             elif isinstance(s, _Stmt) and s.kind == "intent":
                 exp.intent = s.value
@@ -687,14 +688,14 @@ class _Builder(Transformer):
         return self._simple("control", meta, list(children))
 
     def ctrl_chain(self, meta, children):
-        return ast.ControlChain(list(children), self._pos(meta))
+        return syntax.ControlChain(list(children), self._pos(meta))
 
     def ctrl_node(self, meta, children):
-        return ast.ControlNode(tuple(self._name(c) for c in children), self._pos(meta))
+        return syntax.ControlNode(tuple(self._name(c) for c in children), self._pos(meta))
 
     def cond_edge(self, meta, children):
         src, dst, *props = children
-        edge = ast.CondEdge(src, dst, self._pos(meta))
+        edge = syntax.CondEdge(src, dst, self._pos(meta))
         for kind, value in props:
             if kind == "condition":
                 edge.condition = value
@@ -715,9 +716,9 @@ class _Builder(Transformer):
 
     def space(self, meta, children):
         name, workflow, *stmts = children
-        sp = ast.SpaceDecl(self._name(name), self._name(workflow))
+        sp = syntax.SpaceDecl(self._name(name), self._name(workflow))
         for s in stmts:
-            if isinstance(s, ast.TaskBlock):
+            if isinstance(s, syntax.TaskBlock):
                 sp.bindings.append(s)
                 continue
             if s.kind == "param_values":
@@ -754,7 +755,7 @@ class _Builder(Transformer):
         watch = None
         if first is not None:
             watch = (self._name(first), self._name(second)) if second is not None else (None, self._name(first))
-        return self._simple("pruner", meta, ast.Pruner(self._name(name), watch))
+        return self._simple("pruner", meta, syntax.Pruner(self._name(name), watch))
 
     def filter(self, meta, c):
         return self._simple("filter", meta, self._text(c[0]))
@@ -773,8 +774,8 @@ class _Builder(Transformer):
         direction, first, second = c
         d = "maximize" if str(direction).startswith("max") else "minimize"
         if second is None:
-            return ast.Objective(d, None, self._name(first))
-        return ast.Objective(d, self._name(first), self._name(second))
+            return syntax.Objective(d, None, self._name(first))
+        return syntax.Objective(d, self._name(first), self._name(second))
 
     # -- domains
 
@@ -782,7 +783,7 @@ class _Builder(Transformer):
         if isinstance(item, (EnumDomain, RangeDomain, UniformDomain)):
             return item
         value = self._value(item)
-        if isinstance(value, ast.Ref):
+        if isinstance(value, syntax.Ref):
             value = value.name  # `param_values x = adam;` is a one-value list of the string "adam"
         return EnumDomain((value,))
 
@@ -792,7 +793,7 @@ class _Builder(Transformer):
             if c is None:
                 continue
             v = self._value(c)
-            values.append(v.name if isinstance(v, ast.Ref) else v)
+            values.append(v.name if isinstance(v, syntax.Ref) else v)
         if not values:
             self.diagnostics.error(self._pos(meta), "enum() needs at least one value")
         return EnumDomain(tuple(values))
