@@ -159,6 +159,10 @@ def test_kb_best_compare_importance_and_optuna_export(kp):
     assert space["r1"]["counts"] == {"completed": 4} and space["r2"]["counts"] == {"completed": 2}
     assert space["r1"]["best"] > space["r2"]["best"]
     assert cmp["differences"] == ["spec text differs"]
+    assert "-        param_values x_vp = enum(0.1, 0.2, 0.3, 0.4);" in cmp["spec_diff"], cmp["spec_diff"]
+    assert "+        param_values x_vp = enum(0.25, 0.35);" in cmp["spec_diff"]
+    shown = xxp("kb", "compare", "r1", "r2", "--db", kp.db, cwd=kp.root).stdout
+    assert "- spec text differs" in shown and "+        param_values x_vp = enum(0.25, 0.35);" in shown, shown
 
     imp = json.loads(xxp("kb", "importance", "r1", "--json", "--db", kp.db, cwd=kp.root).stdout)
     assert list(imp["importance"]["S"]) == ["Q.x"] and imp["importance"]["S"]["Q.x"] == pytest.approx(1.0)

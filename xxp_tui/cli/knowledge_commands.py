@@ -308,15 +308,22 @@ def kb_compare(
                                   "objective": info.get(space, {}).get("objective")}
             table.append(row)
         envs = [kbr.get_environment(kb, r.id) or {} for r in runs]
+        from xxp_tui.kb import spec_versions as kbsv
+
+        texts = [kbsv.latest(kb, r.id) for r in runs]  # the version each run ended with
+    spec_diff = kbsv.unified_diff(texts[0].text, texts[1].text, f"{runs[0].label}/s{texts[0].version}",
+                                  f"{runs[1].label}/s{texts[1].version}")
     differences = []
-    if runs[0].spec_hash != runs[1].spec_hash:
+    if spec_diff:
         differences.append("spec text differs")
+    elif texts[0].hash != texts[1].hash:
+        differences.append("spec files imported by the experiment differ (the entry file is the same)")
     for key in ("python", "packages_hash", "git_commit", "git_dirty", "host"):
         if envs[0].get(key) != envs[1].get(key):
             differences.append(f"{key}: {envs[0].get(key)} -> {envs[1].get(key)}")
     if as_json:
-        print(json.dumps({"runs": [r.label for r in runs], "spaces": table, "differences": differences},
-                         indent=2, default=str))
+        print(json.dumps({"runs": [r.label for r in runs], "spaces": table, "differences": differences,
+                          "spec_diff": spec_diff}, indent=2, default=str))
         return
     a, b = runs[0].label, runs[1].label
     print_table(["space", f"{a} variants", f"{a} best", f"{b} variants", f"{b} best"],
@@ -324,6 +331,9 @@ def kb_compare(
                   _fmt(row[b]["best"])] for row in table])
     for d in differences or ["same spec and environment"]:
         print(f"- {d}")
+        if d == "spec text differs":
+            for line in spec_diff.splitlines():
+                print(f"    {line}")
 
 
 def _counts(counts: dict[str, int]) -> str:
