@@ -117,6 +117,13 @@ def test_amend_grid_adds_and_removes_values_and_survives_an_engine_kill(live):
     assert cmd.status == "done"
     shown = xxp("show", f"r{run.run_id}", "--db", str(run.db))
     assert "s2" in shown.stdout and "+        param_values x = enum(1, 2, 5, 6);" in shown.stdout, shown.stdout
+    # A rerun uses the variant's own version: v1 ran under s1, whatever the file says now.
+    v1 = next(v for v in run.variants(status="completed") if v.params["G.x"] == 1)
+    again = xxp("rerun", f"v{v1.id}", "--json", "--db", str(run.db))
+    report = json.loads(again.stdout)
+    assert again.returncode == 0 and report["repeats"] and report["changed"] == [], again.stdout + again.stderr
+    rerun_id = int(report["run"][1:])
+    assert "enum(1, 2, 3, 4)" in kbsv.latest(run.kb, rerun_id).text
 
 
 def test_amend_refuses_to_change_a_finished_node(live):
