@@ -61,6 +61,11 @@ def for_run(kb: KB, run_id: int) -> list[SpecVersion]:
                         run["created"], [])]
 
 
+def current_number(kb: KB, run_id: int) -> int:
+    """The number of the version a run executes (cheap: for a viewer's every poll)."""
+    return kb.scalar("SELECT MAX(version) FROM spec_versions WHERE run_id = ?", (run_id,)) or 1
+
+
 def latest(kb: KB, run_id: int) -> SpecVersion | None:
     versions = for_run(kb, run_id)
     return versions[-1] if versions else None
