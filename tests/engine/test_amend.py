@@ -192,3 +192,25 @@ def test_amend_without_terminal_or_yes_is_misuse_and_without_engine_points_to_re
     (cmd,) = [c for c in kbc.for_run(run.kb, run.run_id) if c.verb == "amend"]
     assert cmd.issuer == "resume --allow-changed-spec" and cmd.status == "done", cmd
     assert json.dumps(cmd.args)  # audited with its text
+
+
+def test_amend_adds_a_space_downstream_and_changes_one_not_started(live):
+    run = live(TWO)
+    assert run.wait_running(1) == [1]
+    edit(run, "START -> A -> B -> END;", "START -> A -> B -> C -> END;")
+    edit(run, "enum(2, 3);", "enum(4);")
+    text = run.spec.read_text()
+    run.spec.write_text(text[: text.rstrip().rindex("}")] + """    space C of W {
+        strategy gridsearch;
+        param_values x = enum(7, 8);
+        task G { param x = x; param gates = "%s"; }
+    }
+}
+""" % run.gates)
+    done = amend(run, "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "adds node C" in done.stdout and "adds edge B -> C" in done.stdout, done.stdout
+    assert "removes edge B -> END" in done.stdout and "B: x enum(2, 3) -> enum(4)" in done.stdout
+    run.release_all()
+    assert run.wait_finished().status == "completed", run.engine_log()
+    assert (xs(run, space="A"), xs(run, space="B"), xs(run, space="C")) == ([1], [4], [7, 8])
