@@ -200,13 +200,14 @@ def test_amend_adds_a_space_downstream_and_changes_one_not_started(live):
     edit(run, "START -> A -> B -> END;", "START -> A -> B -> C -> END;")
     edit(run, "enum(2, 3);", "enum(4);")
     text = run.spec.read_text()
-    run.spec.write_text(text[: text.rstrip().rindex("}")] + """    space C of W {
+    space_c = """    space C of W {
         strategy gridsearch;
         param_values x = enum(7, 8);
-        task G { param x = x; param gates = "%s"; }
+        task G { param x = x; param gates = "GATES"; }
     }
 }
-""" % run.gates)
+""".replace("GATES", str(run.gates))
+    run.spec.write_text(text[: text.rstrip().rindex("}")] + space_c)
     done = amend(run, "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "adds node C" in done.stdout and "adds edge B -> C" in done.stdout, done.stdout

@@ -148,8 +148,9 @@ class Amending:
                 kbv.update(self.kb, vid, status="cancelled", reason=REMOVED, ended=time.time())
                 self.node_open.get(change.name, set()).discard(vid)
                 search = self.searches.get(change.name)
-                if search is not None:
+                if search is not None:  # a trial that never ran gives its budget back
                     search.live.pop(vid, None)
+                    self.asked[change.name] = max(0, self.asked.get(change.name, 0) - 1)
         states = {name: NodeRun(n.status, n.iteration, remap_fired(old_exp, new_exp, n.fired),
                                 remap_fired(old_exp, new_exp, n.inputs)) for name, n in self.flow.nodes.items()}
         self.project, self.exp = project, new_exp

@@ -33,6 +33,7 @@ from xxp_tui.engine import adoption, cache, environment, usercode, warmstart
 from xxp_tui.engine import conditions as conds
 from xxp_tui.engine import gpus as gpu_setting
 from xxp_tui.engine.amending import Amending
+from xxp_tui.engine.amendment import REMOVED
 from xxp_tui.engine.control import ACTIVE, PENDING, ControlFlow, NodeRun
 from xxp_tui.engine.events import EngineEvent, short
 from xxp_tui.engine.executors import ExecutorError, Finished, MetricEvent, Started, make_executor
@@ -431,7 +432,8 @@ class Engine(Steering, Amending, Transferring):
                     if v.finished:
                         self._tell(search, v, v.status, self._objective_values(space, v.id))
                 self.searches[name] = search
-                self.asked[name] = sum(1 for v in mine if v.origin in ("strategy", "transfer"))
+                self.asked[name] = sum(1 for v in mine if v.origin in ("strategy", "transfer")
+                                       and v.reason != REMOVED)  # cancelled by an amendment: never ran
         for v in mine:
             if v.finished:
                 continue
