@@ -44,6 +44,7 @@ def test_poison_commands_are_refused_and_the_engine_goes_on(tmp_path: Path):
             # JSON allows Infinity: int() of it raises OverflowError, which no handler expects
             "parallel": ({"workers": float("inf")}, "parallel could not be applied: cannot convert float infinity"),
             "prune": ({"variants": ["v2", "v" + "9" * 30]}, "is not a variant of r"),
+            "amend": ({"text": 5}, "malformed amend command"),
         }
         with open_kb(run.db, create=False) as kb:
             ids = {verb: kbc.submit(kb, run.run_id, verb, args) for verb, (args, _) in poisons.items()}
@@ -55,6 +56,10 @@ def test_poison_commands_are_refused_and_the_engine_goes_on(tmp_path: Path):
                     assert cmd.status == "refused", (verb, cmd.outcome)
             # prune refused the bad reference and applied the good one in the same command
             assert kbc.get(kb, ids["prune"]).status == "done"
+            for args, expected in (({"path": "/nonexistent/folder/e.xxp", "text": "experiment {"},
+                                    "the new spec is not valid: "), ({"path": 7, "text": ""}, "amend")):
+                bad = kbc.wait(kb, kbc.submit(kb, run.run_id, "amend", args), timeout=30)
+                assert bad.status == "refused" and expected in bad.outcome, (args, bad.outcome)
             ok = kbc.submit(kb, run.run_id, "prioritize", {"variant": "v3", "priority": 5})
             assert kbc.wait(kb, ok, timeout=30).outcome == "v3 priority 0 -> 5"
         assert run.proc.poll() is None, run.engine_log()
