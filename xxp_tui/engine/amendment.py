@@ -214,7 +214,9 @@ def _started(state: NodeState) -> bool:
 
 
 def _ran(state: NodeState) -> str:
-    return "finished" if state.status in FINISHED_NODE else "started" if state.status == "running" else state.status
+    if state.status in FINISHED_NODE:
+        return "finished"
+    return "been skipped" if state.status == "skipped" else "started"
 
 
 def _space(old: Space, new: Space, state: NodeState, variants: list[VariantState], old_wf: Workflow | None,
