@@ -189,10 +189,17 @@ def test_a_rerun_that_cannot_start_leaves_a_failed_run_not_a_running_one(kp):
     spec = kp.root / "e.xxp"
     renamed = spec.read_text().replace("space S of W", "space S2 of W").replace("START -> S ->", "START -> S2 ->")
     spec.write_text(renamed)
+    # A rerun runs the spec version its variant was sampled under, not the file as it is now.
+    again = xxp("rerun", target.label, "--json", "--db", kp.db, cwd=kp.root)
+    assert again.returncode == 0 and json.loads(again.stdout)["changed"] == [], again.stdout + again.stderr
+    # A recorded version that no longer defines the variant's space (only a hand-edited KB can have
+    # one) makes the engine refuse at start: the run is failed, not left running.
+    with sqlite3.connect(kp.db) as conn:
+        conn.execute("UPDATE spec_versions SET text = ? WHERE run_id = 1", (renamed,))
     done = xxp("rerun", target.label, "--db", kp.db, cwd=kp.root)
     assert done.returncode == 2 and "no longer has" in done.stderr, done.stdout + done.stderr
     run = kp.latest_run()
-    assert run.id == 2 and run.status == "failed" and "no longer has" in run.reason
+    assert run.id == 3 and run.status == "failed" and "no longer has" in run.reason
     assert kp.variants(run.id) == []
 
 
