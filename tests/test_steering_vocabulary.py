@@ -63,7 +63,8 @@ def test_every_command_has_an_engine_handler():
 
 
 def test_the_command_line_offers_exactly_the_registered_steering_verbs():
-    assert set(commandline.STEERING) == set(COMMANDS)
+    assert set(commandline.STEERING) | set(commandline.FLOWS) == set(COMMANDS)
+    assert set(commandline.FLOWS.values()) <= set(commandline.VIEWER)
     names = [syntax.name for syntax in commandline.STEERING.values()]
     assert not set(names) & set(commandline.VIEWER), "a viewer verb hides a steering verb"
     # every verb the line offers is a registered command's syntax or a verb of the viewer itself

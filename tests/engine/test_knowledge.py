@@ -159,6 +159,10 @@ def test_kb_best_compare_importance_and_optuna_export(kp):
     assert space["r1"]["counts"] == {"completed": 4} and space["r2"]["counts"] == {"completed": 2}
     assert space["r1"]["best"] > space["r2"]["best"]
     assert cmp["differences"] == ["spec text differs"]
+    assert "-        param_values x_vp = enum(0.1, 0.2, 0.3, 0.4);" in cmp["spec_diff"], cmp["spec_diff"]
+    assert "+        param_values x_vp = enum(0.25, 0.35);" in cmp["spec_diff"]
+    shown = xxp("kb", "compare", "r1", "r2", "--db", kp.db, cwd=kp.root).stdout
+    assert "- spec text differs" in shown and "+        param_values x_vp = enum(0.25, 0.35);" in shown, shown
 
     imp = json.loads(xxp("kb", "importance", "r1", "--json", "--db", kp.db, cwd=kp.root).stdout)
     assert list(imp["importance"]["S"]) == ["Q.x"] and imp["importance"]["S"]["Q.x"] == pytest.approx(1.0)
@@ -185,10 +189,17 @@ def test_a_rerun_that_cannot_start_leaves_a_failed_run_not_a_running_one(kp):
     spec = kp.root / "e.xxp"
     renamed = spec.read_text().replace("space S of W", "space S2 of W").replace("START -> S ->", "START -> S2 ->")
     spec.write_text(renamed)
+    # A rerun runs the spec version its variant was sampled under, not the file as it is now.
+    again = xxp("rerun", target.label, "--json", "--db", kp.db, cwd=kp.root)
+    assert again.returncode == 0 and json.loads(again.stdout)["changed"] == [], again.stdout + again.stderr
+    # A recorded version that no longer defines the variant's space (only a hand-edited KB can have
+    # one) makes the engine refuse at start: the run is failed, not left running.
+    with sqlite3.connect(kp.db) as conn:
+        conn.execute("UPDATE spec_versions SET text = ? WHERE run_id = 1", (renamed,))
     done = xxp("rerun", target.label, "--db", kp.db, cwd=kp.root)
     assert done.returncode == 2 and "no longer has" in done.stderr, done.stdout + done.stderr
     run = kp.latest_run()
-    assert run.id == 2 and run.status == "failed" and "no longer has" in run.reason
+    assert run.id == 3 and run.status == "failed" and "no longer has" in run.reason
     assert kp.variants(run.id) == []
 
 

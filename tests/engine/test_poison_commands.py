@@ -52,6 +52,7 @@ def test_poison_commands_are_refused_and_the_engine_goes_on(tmp_path: Path):
             ("pause", {"now": True}, "malformed pause command: unknown argument now (it takes no arguments)"),
             ("inject", {"values": {"G.x": 1}}, "malformed inject command: space missing"),
             ("rerun", {"variant": "v1"}, "unknown command rerun"),
+            ("amend", {"text": 5}, "the amended spec must be text, not int"),
         ]
         with open_kb(run.db, create=False) as kb:
             ids = [kbc.submit_raw(kb, run.run_id, verb, args) for verb, args, _ in poisons]
@@ -67,6 +68,10 @@ def test_poison_commands_are_refused_and_the_engine_goes_on(tmp_path: Path):
                 assert cmd.status == ("done" if verb == "prune" else "refused"), (verb, cmd.outcome)
             # prune refused the bad reference and applied the good one in the same command
             assert kbc.get(kb, ids[3]).outcome.startswith("pruned v2; refused: ")
+            for args, expected in (({"path": "/nonexistent/folder/e.xxp", "text": "experiment {"},
+                                     "the new spec is not valid: "), ({"path": 7, "text": ""}, "amend")):
+                bad = kbc.wait(kb, kbc.submit_raw(kb, run.run_id, "amend", args), timeout=30)
+                assert bad.status == "refused" and expected in bad.outcome, (args, bad.outcome)
             ok = kbc.submit(kb, run.run_id, kbc.Prioritize("v3", 5))
             assert kbc.wait(kb, ok, timeout=30).outcome == "v3 priority 0 -> 5"
         assert run.proc.poll() is None, run.engine_log()

@@ -120,13 +120,28 @@ def show(
     if as_json:
         print(json.dumps(data, indent=2, default=str))
         return
+    versions = data.pop("spec_versions", None)
     _print_record(data)
+    if versions:
+        _print_versions(versions)
+
+
+def _print_versions(versions: list[dict]) -> None:
+    """Each spec version of a run with who made it, what it changed and its diff, indented."""
+    say("spec versions:")
+    for v in versions:
+        say(f"  - {v['version']} {v['at']} by {v['by'] or 'the run'} (hash {(v['hash'] or '-')[:12]})")
+        for line in v["changes"]:
+            say(f"      {line}")
+        for line in v["diff"].splitlines():
+            say(f"      {line}")
 
 
 def _run_record(kb, run_id: int) -> dict:
     from xxp_tui.kb import commands as kbc
     from xxp_tui.kb import notes as kbn
     from xxp_tui.kb import runs as kbr
+    from xxp_tui.kb import spec_versions as kbsv
     from xxp_tui.kb.queries import run_summary
 
     s = run_summary(kb, run_id)
@@ -152,6 +167,8 @@ def _run_record(kb, run_id: int) -> dict:
                    for e in kbc.events(kb, run_id)[-20:]],
         "notes": [_note_line(n) for n in kbn.for_run(kb, run_id)],
         **({"merged_from": provenance} if provenance else {}),
+        "spec_versions": [{"version": v.label, "at": _when(v.created), "by": v.issuer, "hash": v.hash,
+                           "changes": v.summary, "diff": v.diff} for v in kbsv.for_run(kb, run_id)],
     }
 
 
@@ -176,6 +193,7 @@ def _variant_record(kb, vid: int, lineage: bool) -> dict:
     record = {
         "variant": {"id": v.label, "run": f"r{v.run_id}", "space": v.space, "round": v.iteration,
                     "status": v.status, "reason": v.reason, "origin": v.origin, "priority": v.priority,
+                    "spec_version": f"s{v.spec_version}",
                     "seed": v.seed, "trial": v.trial, "objective": v.objective, "created": _when(v.created),
                     "started": _when(v.started), "ended": _when(v.ended),
                     "duration": None if v.duration is None else round(v.duration, 3)},

@@ -60,6 +60,7 @@ def compare_metrics(before: dict[str, object], after: dict[str, object], toleran
 def what_changed(kb, source_id: int, rerun_id: int) -> list[str]:
     """Sentences for each difference of code, spec or environment between two variants' runs."""
     from xxp_tui.kb import runs as kbr
+    from xxp_tui.kb import spec_versions as kbsv
     from xxp_tui.kb import variants as kbv
 
     notes = []
@@ -72,8 +73,10 @@ def what_changed(kb, source_id: int, rerun_id: int) -> list[str]:
     for task in sorted(set(old_code) & set(new_code)):
         if old_code[task] and new_code[task] and old_code[task] != new_code[task]:
             notes.append(f"the code of task {task} changed (script or dependency files)")
-    old_run, new_run = kbr.get_run(kb, src.run_id), kbr.get_run(kb, new.run_id)
-    if old_run.spec_hash != new_run.spec_hash:
+    old_run = kbr.get_run(kb, src.run_id)
+    old_spec = kbsv.get(kb, src.run_id, src.spec_version) or kbsv.latest(kb, src.run_id)
+    new_spec = kbsv.get(kb, new.run_id, new.spec_version) or kbsv.latest(kb, new.run_id)
+    if old_spec.hash != new_spec.hash:
         notes.append(f"the spec changed since r{old_run.id} ({old_run.spec_path})")
     old_env, new_env = kbr.get_environment(kb, src.run_id) or {}, kbr.get_environment(kb, new.run_id) or {}
     labels = {"python": "Python", "platform": "platform", "host": "host", "packages_hash": "installed packages",
@@ -101,6 +104,7 @@ def rerun(
     from xxp_tui.cli.run_commands import _drive
     from xxp_tui.engine.launch import create_run
     from xxp_tui.kb import runs as kbr
+    from xxp_tui.kb import spec_versions as kbsv
     from xxp_tui.kb import variants as kbv
     from xxp_tui.kb.queries import metric_dict
     from xxp_tui.spec import load_project
@@ -111,18 +115,21 @@ def rerun(
         vid = _variant_id(kb, variant_ref)
         source = kbv.get(kb, vid)
         run = kbr.get_run(kb, source.run_id)
+        version = kbsv.get(kb, run.id, source.spec_version) or kbsv.latest(kb, run.id)
         db_path = kb.path
     if source.origin == "warm_start":
         fail(f"v{vid} was not run here (it came from the knowledge base as a warm start); "
              f"rerun v{source.source_variant} instead.", 2)
     if source.status != "completed":
         fail(f"v{vid} is {source.status}; only a completed variant has results to repeat.", 2)
-    result = load_project(Path(run.spec_path))
+    # The spec version the variant was sampled under (an amended run has several), read where it was.
+    result = load_project(Path(version.path or run.spec_path), text=version.text)
     if not result.ok or result.project is None:
-        fail(f"{run.spec_path} is not valid any more; fix it (xxp-tui validate) to rerun v{vid}.", 2)
+        fail(f"{run.spec_path} (s{version.version}) is not valid any more; fix it (xxp-tui validate) "
+             f"to rerun v{vid}.", 2)
     if run.experiment not in result.project.experiments:
         fail(f"{run.spec_path} no longer defines the experiment {run.experiment}.", 2)
-    new = create_run(result, run.experiment, db_path, workers=1, seed=run.seed or 0,
+    new = create_run(result, run.experiment, db_path, workers=1, seed=run.seed or 0, spec_text=version.text,
                      settings={"rerun_of": vid, "no_cache": True, "max_log_mb": run.settings.get("max_log_mb", 50)})
     if not as_json:
         print(f"rerun of v{vid} as run r{new.run_id}", flush=True)
@@ -308,15 +315,22 @@ def kb_compare(
                                   "objective": info.get(space, {}).get("objective")}
             table.append(row)
         envs = [kbr.get_environment(kb, r.id) or {} for r in runs]
+        from xxp_tui.kb import spec_versions as kbsv
+
+        texts = [kbsv.latest(kb, r.id) for r in runs]  # the version each run ended with
+    spec_diff = kbsv.unified_diff(texts[0].text, texts[1].text, f"{runs[0].label}/s{texts[0].version}",
+                                  f"{runs[1].label}/s{texts[1].version}")
     differences = []
-    if runs[0].spec_hash != runs[1].spec_hash:
+    if spec_diff:
         differences.append("spec text differs")
+    elif texts[0].hash != texts[1].hash:
+        differences.append("spec files imported by the experiment differ (the entry file is the same)")
     for key in ("python", "packages_hash", "git_commit", "git_dirty", "host"):
         if envs[0].get(key) != envs[1].get(key):
             differences.append(f"{key}: {envs[0].get(key)} -> {envs[1].get(key)}")
     if as_json:
-        print(json.dumps({"runs": [r.label for r in runs], "spaces": table, "differences": differences},
-                         indent=2, default=str))
+        print(json.dumps({"runs": [r.label for r in runs], "spaces": table, "differences": differences,
+                          "spec_diff": spec_diff}, indent=2, default=str))
         return
     a, b = runs[0].label, runs[1].label
     print_table(["space", f"{a} variants", f"{a} best", f"{b} variants", f"{b} best"],
@@ -324,6 +338,9 @@ def kb_compare(
                   _fmt(row[b]["best"])] for row in table])
     for d in differences or ["same spec and environment"]:
         print(f"- {d}")
+        if d == "spec text differs":
+            for line in spec_diff.splitlines():
+                print(f"    {line}")
 
 
 def _counts(counts: dict[str, int]) -> str:

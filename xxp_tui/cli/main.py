@@ -6,6 +6,7 @@ import typer
 
 from xxp_tui import __version__
 from xxp_tui.cli import (
+    amend_commands,
     design_commands,
     inspect_commands,
     knowledge_commands,
@@ -83,6 +84,7 @@ spec_commands.register(app)
 run_commands.register(app)
 inspect_commands.register(app)
 steer_commands.register(app)
+amend_commands.register(app)
 knowledge_commands.register(app)
 design_commands.register(app)
 lessons_commands.register(app)

@@ -18,6 +18,7 @@ from xxp_tui.kb import commands as kbc
 from xxp_tui.kb import knowledge as kbknow
 from xxp_tui.kb import notes as kbn
 from xxp_tui.kb import runs as kbr
+from xxp_tui.kb import spec_versions as kbsv
 from xxp_tui.kb import variants as kbv
 from xxp_tui.kb.queries import metric_dict
 
@@ -129,7 +130,8 @@ def build_card(kb: KB, run_id: int) -> dict:
                 "spec": run.spec_path, "created": _when(run.created), "started": _when(run.started),
                 "ended": _when(run.ended), "seed": run.seed, "merged_from": kbr.provenance(kb, run_id)},
         "intent": exp.get("intent"),
-        "spec_versions": [{"version": 1, "hash": run.spec_hash, "since": _when(run.created)}],
+        "spec_versions": [{"version": v.version, "hash": v.hash or "", "since": _when(v.created), "by": v.issuer,
+                           "changes": v.summary} for v in kbsv.for_run(kb, run_id)],
         "searched": searched,
         "best": best,
         "human_actions": human,
@@ -197,7 +199,9 @@ def markdown(card: dict) -> str:
         m = run["merged_from"]
         out.append(f"- merged from {m['kb']} (there {m['run']})")
     out += ["", "## Intent", "", card["intent"] or "(no `intent` in the experiment)", "", "## Spec versions", ""]
-    out += [f"- v{s['version']}: {s['hash'][:16]} since {s['since']}" for s in card["spec_versions"]]
+    for s in card["spec_versions"]:
+        out.append(f"- s{s['version']}: {s['hash'][:16]} since {s['since']}" + (f" by {s['by']}" if s["by"] else ""))
+        out += [f"  - {line}" for line in s["changes"]]
     out += ["", "## What was searched", ""]
     for name, s in card["searched"].items():
         values = "; ".join(f"{k} = {v}" for k, v in s["param_values"].items()) or "no value lists"

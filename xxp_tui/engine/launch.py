@@ -31,8 +31,10 @@ def project_dir_for(spec: Path) -> Path:
 
 
 def create_run(result: LoadResult, experiment: str, db: Path, *, workers: int, seed: int,
-               settings: dict | None = None, executor: str = "local", scheduler: str | None = None) -> NewRun:
-    """Record a new run of `experiment` with the full text of every spec file it uses."""
+               settings: dict | None = None, executor: str = "local", scheduler: str | None = None,
+               spec_text: str | None = None) -> NewRun:
+    """Record a new run of `experiment` with the full text of every spec file it uses. `spec_text`:
+    the entry spec's text when it is not the file's (a rerun runs the version its variant ran under)."""
     project = result.project
     if project is None:
         raise ValueError("create_run needs a spec that loaded")
@@ -40,7 +42,9 @@ def create_run(result: LoadResult, experiment: str, db: Path, *, workers: int, s
     with open_kb(db) as kb:
         run_id = kbr.create_run(
             kb, experiment=experiment, spec_path=str(project.entry), project_dir=str(project_dir_for(project.entry)),
-            spec_hash=project.spec_hash, spec_text=project.entry.read_text(encoding="utf-8", errors="replace"),
+            spec_hash=project.spec_hash,
+            spec_text=spec_text if spec_text is not None else project.entry.read_text(encoding="utf-8",
+                                                                                       errors="replace"),
             spec_files=spec_files, model=project_summary(project), settings=settings or {}, workers=workers,
             seed=seed, executor=executor, scheduler=scheduler,
         )

@@ -36,6 +36,7 @@ from pathlib import Path
 from xxp_tui.engine import adoption, cache, environment, usercode, warmstart
 from xxp_tui.engine import conditions as conds
 from xxp_tui.engine import gpus as gpu_setting
+from xxp_tui.engine.amending import Amending
 from xxp_tui.engine.core import machine, outcomes, planning
 from xxp_tui.engine.core.control_flow import ACTIVE, PENDING, ControlFlow, NodeRun
 from xxp_tui.engine.core.events import (
@@ -81,7 +82,6 @@ from xxp_tui.kb import knowledge as kbknow
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
 from xxp_tui.kb.connection import DatabaseError, storage_failure
-from xxp_tui.spec import load_project
 from xxp_tui.spec.model import Experiment, ExpTask, Project, Space, Workflow, frozen_map
 
 ENGINE = "engine"
@@ -134,7 +134,7 @@ class Running:
     cache_key: str | None = None
 
 
-class Engine(Steering, Transferring):
+class Engine(Steering, Amending, Transferring):
     """The single writer of one run (steering commands: see steering.py)."""
 
     def __init__(
@@ -199,15 +199,10 @@ class Engine(Steering, Transferring):
         run = kbr.get_run(self.kb, self.run_id)
         if run.finished:
             raise EngineError(f"run r{run.id} is already {run.status}; start a new run instead")
-        result = load_project(Path(run.spec_path))
+        result, self.disk_amendment = self._load_version(run)  # the run's latest spec version (amending.py)
         if not result.ok or result.project is None:
             first = result.errors[0].render() if result.errors else "it cannot be read"
             raise EngineError(f"the spec {run.spec_path} is not valid any more: {first}")
-        if result.project.spec_hash != run.spec_hash and not self.allow_changed_spec:
-            raise EngineError(
-                f"the spec of r{run.id} changed since the run started (files under {run.project_dir}); "
-                "resume with --allow-changed-spec to continue with the new text"
-            )
         self.run = run
         self.project: Project = result.project
         if run.experiment not in self.project.experiments:
@@ -263,6 +258,7 @@ class Engine(Steering, Transferring):
                 self._reconcile()
             except usercode.HookInterrupted:
                 self.stop_request = "interrupt"
+            self._submit_disk_amendment(self.disk_amendment)  # applied like `amend`, by the command loop
 
     def _first_step(self, started: bool) -> None:
         step = self.flow.start()
@@ -443,7 +439,7 @@ class Engine(Steering, Transferring):
         self.node_open[name] = set(position.open)
         if kind == "space" and LazyGrid.applies(self.exp.spaces[name]):
             with contextlib.suppress(StrategyError):  # it started, so it is within the limit
-                self.grids[name] = LazyGrid(self.exp.spaces[name], position.grid_taken)
+                self.grids[name] = self._grid_for_restore(name, mine)
         if kind == "space":
             space = self.exp.spaces[name]
             if space.is_optuna:

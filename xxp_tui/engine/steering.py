@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from xxp_tui.engine.amending import Amending
 from xxp_tui.engine.core.control_flow import ACTIVE
 from xxp_tui.engine.events import EngineEvent, short
 from xxp_tui.engine.parts import EngineParts
@@ -254,6 +255,7 @@ HANDLERS: dict[type[kbc.SteerCommand], Callable[..., tuple[str, str]]] = {
     kbc.Parallel: Steering._cmd_parallel,
     kbc.Answer: Steering._cmd_answer,
     kbc.Stop: Steering._cmd_stop,
+    kbc.Amend: Amending._cmd_amend,
 }
 
 

@@ -237,6 +237,22 @@ class Stop(SteerCommand):
     verb = "stop"
 
 
+@steering_command
+@dataclass(frozen=True)
+class Amend(SteerCommand):
+    """Change the running experiment to a new version of its spec (engine/amending.py applies it)."""
+
+    verb = "amend"
+    text: str
+    path: str | None = None  # the spec file the text is a version of (None: the run's own)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise CommandError(f"the amended spec must be text, not {type(self.text).__name__}")
+        if self.path is not None and not isinstance(self.path, str):
+            raise CommandError(f"the amended spec's path must be text, not {self.path!r}")
+
+
 # ----------------------------------------------------------------------------- the channel
 
 

@@ -194,6 +194,7 @@ def _copy_run(c: _Copier, run: sqlite3.Row, origin: str, now: float, variant_map
         return mapping.get(old) if old is not None else None
 
     c.copy("environment", of_run("environment"), lambda r: {**r, "run_id": new_run})
+    c.copy("spec_versions", of_run("spec_versions"), lambda r: {**r, "run_id": new_run})
     c.copy("nodes", of_run("nodes"), lambda r: {**r, "run_id": new_run})
     variant_map.update(c.copy("variants", of_run("variants"), lambda r: {
         **r, "run_id": new_run, "source_variant": mapped(variant_map, r["source_variant"])}))

@@ -36,6 +36,7 @@ def variant_row(v: kbv.Variant, metrics: dict[str, object]) -> dict:
         "priority": v.priority,
         "origin": v.origin,
         "off_grid": v.off_grid,
+        "spec_version": v.spec_version,
         "reason": v.reason,
         "objective": v.objective,
         "seed": v.seed,

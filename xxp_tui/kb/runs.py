@@ -66,6 +66,9 @@ def create_run(
             (experiment, spec_path, project_dir, spec_hash, spec_text, json.dumps(spec_files), json.dumps(model),
              json.dumps(settings), workers, time.time(), seed, executor, scheduler, uuid.uuid4().hex),
         )
+        kb.conn.execute(  # its first spec version (kb/spec_versions.py); amendments add the next ones
+            "INSERT INTO spec_versions (run_id, version, path, text, hash, diff, created, summary)"
+            " VALUES (?, 1, ?, ?, ?, '', ?, '[]')", (row_id(cur), spec_path, spec_text, spec_hash, time.time()))
         return row_id(cur)
 
 
@@ -188,6 +191,12 @@ def upsert_node(kb: KB, run_id: int, name: str, **fields) -> None:
             kb.conn.execute(f"UPDATE nodes SET {cols} WHERE run_id = ? AND name = ?", (*fields.values(), run_id, name))
         else:
             kb.db.table("nodes").insert({"run_id": run_id, "name": name, **fields})
+
+
+def delete_node(kb: KB, run_id: int, name: str) -> None:
+    """Forget a node an amendment removed before it ever started."""
+    with kb.write():
+        kb.conn.execute("DELETE FROM nodes WHERE run_id = ? AND name = ? AND status = 'pending'", (run_id, name))
 
 
 def nodes(kb: KB, run_id: int) -> dict[str, NodeState]:

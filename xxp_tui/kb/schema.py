@@ -15,6 +15,7 @@ commands               the steering channel: front ends insert, the engine appli
 events                 audit of human actions and a log of engine events
 heartbeat              engine liveness per run (and the live Dask workers it saw)
 notes                  what humans learned, attached to a run or a variant (annotations, not run state)
+spec_versions          every version of a run's spec (the first, then one per amendment)
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from xxp_tui.kb.connection import KB
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 def _v1(kb: KB) -> None:
@@ -193,7 +194,25 @@ def _v9(kb: KB) -> None:
     kb.db.table("task_runs").add_column("gpus", str)
 
 
-MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
+def _v10(kb: KB) -> None:
+    """A run executes a version of its spec, and `amend` adds versions while it runs: each is kept
+    (entry text, hash, unified diff from the previous one, who, when, what the engine did), and each
+    variant records the version it was sampled under. Existing runs get their first version from
+    the spec text they recorded; their variants belong to it."""
+    kb.db["spec_versions"].create(
+        {"run_id": int, "version": int, "path": str, "text": str, "hash": str, "diff": str, "issuer": str,
+         "created": float, "summary": str},
+        pk=("run_id", "version"),
+        not_null={"run_id", "version", "text", "created"},
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    kb.conn.execute(
+        "INSERT INTO spec_versions (run_id, version, path, text, hash, diff, issuer, created, summary)"
+        " SELECT id, 1, spec_path, COALESCE(spec_text, ''), spec_hash, '', NULL, created, '' FROM runs")
+    kb.db["variants"].add_column("spec_version", int, not_null_default=1)
+
+
+MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

@@ -39,6 +39,7 @@ class Variant:
     rev: int
     source_variant: int | None = None
     off_grid: bool = False  # injected with a value outside the space's lists (inside the declared range)
+    spec_version: int = 1  # the version of the run's spec it was sampled under (kb/spec_versions.py)
 
     @property
     def label(self) -> str:
@@ -63,6 +64,7 @@ def _variant(row) -> Variant:
         origin=row["origin"], trial=row["trial"], objective=row["objective"], created=row["created"],
         started=row["started"], ended=row["ended"], attempts=row["attempts"] or 0, rev=row["rev"] or 0,
         source_variant=row["source_variant"], off_grid=bool(row["off_grid"]),
+        spec_version=row["spec_version"] or 1,
     )
 
 
@@ -100,13 +102,17 @@ def insert(kb: KB, run_id: int, new: Iterable[NewVariant]) -> list[int]:
     now = time.time()
     with kb.write():
         rev = _next_rev(kb, run_id)
+        # Sampled under the run's current spec version: an amendment adds its version in the
+        # transaction that applies it, so what is inserted after it belongs to it.
+        version = kb.scalar("SELECT MAX(version) FROM spec_versions WHERE run_id = ?", (run_id,)) or 1
         for v in new:
             assert v.origin in ORIGINS and v.status in VARIANT_STATES
             cur = kb.conn.execute(
                 "INSERT INTO variants (run_id, space, iteration, status, reason, params, config, seed, priority,"
-                " origin, trial, created, rev, source_variant, off_grid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " origin, trial, created, rev, source_variant, off_grid, spec_version)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, v.space, v.iteration, v.status, v.reason, json.dumps(v.params), json.dumps(v.config),
-                 v.seed, v.priority, v.origin, v.trial, now, rev, v.source_variant, int(v.off_grid)),
+                 v.seed, v.priority, v.origin, v.trial, now, rev, v.source_variant, int(v.off_grid), version),
             )
             ids.append(row_id(cur))
             rev += 1

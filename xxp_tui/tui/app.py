@@ -25,6 +25,7 @@ from textual.widgets import ContentSwitcher, Footer, Input
 from textual.worker import get_current_worker
 
 from xxp_tui.kb.commands import (
+    Amend,
     Answer,
     CommandError,
     Inject,
@@ -53,7 +54,7 @@ from xxp_tui.tui.widgets.variant_table import VariantTable
 STEERING_ACTIONS: dict[str, tuple[type[SteerCommand], ...]] = {
     "prune": (Prune,), "priority_up": (Prioritize,), "priority_down": (Prioritize,), "inject": (Inject,),
     "pause_resume": (Pause, Resume), "parallel": (Parallel,), "answer": (Answer,), "stop": (Stop,),
-    "resume_engine": (),
+    "amend": (Amend,), "resume_engine": (),
 }
 STEERING = set(STEERING_ACTIONS)
 FINISHED = FINISHED_VARIANT_STATES  # one definition: kb/status.py
@@ -110,9 +111,10 @@ class DetailArrived(Message):
 
 
 class ProjectLoaded(Message):
-    def __init__(self, project: Project | None) -> None:
+    def __init__(self, project: Project | None, version: int = 1) -> None:
         super().__init__()
         self.project = project
+        self.version = version  # the run's spec version it was read from
 
 
 class CommandDone(Message):
@@ -171,6 +173,7 @@ class XxpApp(App[str]):
         Binding("plus", "parallel(1)", "Workers+", show=False, id="xxp.parallel.up"),
         Binding("minus", "parallel(-1)", "Workers-", show=False, id="xxp.parallel.down"),
         Binding("X", "stop", "Stop run", show=False, id="xxp.stop"),
+        Binding("A", "amend", "Amend spec", show=False, id="xxp.amend"),
         Binding("R", "resume_engine", "Restart engine", show=False, id="xxp.resume_engine"),
         Binding("enter", "pane('details', False)", "Details", show=False, id="xxp.details"),
         Binding("C", "chart_screen", "Full chart", show=False, id="xxp.chart.full"),
@@ -292,20 +295,22 @@ class XxpApp(App[str]):
 
     # ------------------------------------------------------------------ data in
 
-    @work(thread=True, group="project", exit_on_error=False)
+    @work(thread=True, group="project", exclusive=True, exit_on_error=False)
     def load_project(self) -> None:
         from xxp_tui.kb import open_kb
         from xxp_tui.kb import runs as kbr
+        from xxp_tui.kb import spec_versions as kbsv
         from xxp_tui.spec import load_project
 
         with open_kb(self.db, create=False, readonly=True) as kb:
             spec_path = kbr.get_run(kb, self.run_id).spec_path
+            current = kbsv.latest(kb, self.run_id)  # the version the run executes (amendments add some)
         try:
-            result = load_project(Path(spec_path))
+            result = load_project(Path(current.path or spec_path), text=current.text)
             project = result.project
         except Exception:
             project = None
-        self.post_message(ProjectLoaded(project))
+        self.post_message(ProjectLoaded(project, current.version))
 
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
     def poll(self) -> None:
@@ -331,6 +336,7 @@ class XxpApp(App[str]):
     @on(ProjectLoaded)
     def _project_loaded(self, message: ProjectLoaded) -> None:
         self.project = message.project
+        self.run_tree.spec_version = message.version
         experiment = self.summary.run.experiment if self.summary else ""
         tree = self.run_tree
         if self.summary is not None:
@@ -358,6 +364,8 @@ class XxpApp(App[str]):
         first_summary = self.summary is None
         self.summary = delta.summary
         self.nodes = delta.nodes
+        if delta.spec_version != self.run_tree.spec_version and not first_summary:
+            self.load_project()  # amended: the tree shows the new version's nodes
         with self.batch_update():
             for row in delta.variants:
                 vid = int(row["id"][1:])
@@ -740,6 +748,8 @@ class XxpApp(App[str]):
             self.set_filter(args["text"])
         elif verb == "tag":
             self.table.tag(int(ref[1:]) for ref in args["variants"])
+        elif verb == "amend":
+            self.action_amend()
         elif verb == "goto":
             if not self.table.move_to_variant(int(args["variant"][1:])):
                 self.notify(f"{args['variant']} is not in the table (filtered?)", severity="warning")
@@ -947,6 +957,15 @@ class XxpApp(App[str]):
         with open_kb(self.db, create=False) as kb:
             note = kbn.add(kb, self.run_id, text, variant_id=variant_id, tags=tags)
         self.post_message(CommandDone("note", "done", f"noted on {note.target} by {note.author}"))
+
+    def action_amend(self) -> None:
+        """Edit the run's current spec in $EDITOR, check it, show the amendment, apply on yes."""
+        from xxp_tui.tui.amend_flow import AmendFlow
+
+        if self.read_only:
+            self.notify("read-only viewer: steering is disabled", severity="warning")
+            return
+        AmendFlow(self).start()
 
     def action_stop(self) -> None:
         def done(ok: bool | None) -> None:

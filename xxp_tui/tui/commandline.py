@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from xxp_tui.kb.commands import (
+    Amend,
     Answer,
     CommandError,
     Inject,
@@ -112,10 +113,14 @@ STEERING: dict[type[SteerCommand], LineSyntax] = {
     Answer: LineSyntax("answer", "answer [NODE] key=value…", _answer, "node"),
     Stop: LineSyntax("stop", "stop", _bare(Stop)),
 }
-# Verbs that act on the viewer, not the run.
+# Commands whose argument is a whole document: on the line, their verb opens the viewer's editing flow
+# (`amend`: the run's spec in $EDITOR, checked, summarised, then sent), which makes the command.
+FLOWS: dict[type[SteerCommand], str] = {Amend: "amend"}
+# Verbs that act on the viewer, not the run (or open a flow that ends in a command).
 VIEWER = {
     "sort": "sort COLUMN [asc|desc]", "filter": "filter TEXT", "tag": "tag VARIANT…",
     "goto": "goto VARIANT", "q": "q (quit the viewer; the run goes on)", "help": "help",
+    "amend": "amend (edit the run's spec in $EDITOR, check it, then apply it)",
 }
 VIEWER_COMPLETES = {"tag": "variants", "goto": "variants", "sort": "column"}
 BY_NAME = {syntax.name: syntax for syntax in STEERING.values()}

@@ -16,6 +16,7 @@ from xxp_tui.kb import commands as kbc
 from xxp_tui.kb import notes as kbn
 from xxp_tui.kb import open_kb
 from xxp_tui.kb import runs as kbr
+from xxp_tui.kb import spec_versions as kbsv
 from xxp_tui.kb import variants as kbv
 from xxp_tui.kb.queries import RunSummary, metric_dict, run_summary, variant_row
 
@@ -30,6 +31,7 @@ class Delta:
     events: list[kbc.Event]
     first: bool = False
     polled_at: float = field(default_factory=time.time)
+    spec_version: int = 1  # the run's current spec version (amendments add versions)
 
 
 @dataclass
@@ -79,7 +81,8 @@ class RunSource:
         events = kbc.events(self.kb, self.run_id, after_id=self.event_id, limit=2000)
         if events:
             self.event_id = events[-1].id
-        return Delta(summary, kbr.nodes(self.kb, self.run_id), rows, events, first)
+        return Delta(summary, kbr.nodes(self.kb, self.run_id), rows, events, first,
+                     spec_version=kbsv.current_number(self.kb, self.run_id))
 
     def _mark_between_tasks(self, rows: list[dict]) -> None:
         """While the run is paused, a `running` variant whose task finished and whose next task waits

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from xxp_tui.kb.status import VariantStatus
 from xxp_tui.kb.variants import Variant
 
+# The reason a queued variant gets when an amendment takes its point out of the space (engine/amendment.py).
+REMOVED_BY_AMENDMENT = "removed by amendment"
+
 
 @dataclass(frozen=True)
 class NodeProgress:
@@ -93,4 +96,5 @@ def resume_node(kind: str | None, variants: Sequence[Variant]) -> ResumedNode:
     return ResumedNode(
         open=open_, enqueue=enqueue, waiting=waiting, told=[v.id for v in variants if v.finished],
         grid_taken=sum(1 for v in variants if v.origin == "strategy"),
-        asked=sum(1 for v in variants if v.origin in ("strategy", "transfer")))
+        asked=sum(1 for v in variants if v.origin in ("strategy", "transfer")
+                  and v.reason != REMOVED_BY_AMENDMENT))  # cancelled by an amendment: never ran

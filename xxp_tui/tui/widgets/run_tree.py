@@ -56,6 +56,7 @@ class RunTree(Tree[str]):
         self.node_items: dict[str, TreeNode[str]] = {}
         self.exp: Experiment | None = None
         self.project: Project | None = None
+        self.spec_version = 1  # the run's spec version the tree shows (amendments add versions)
         self._progress: dict[str, str] = {}
         self.glyphs = glyphs()
         if self.glyphs.tree_lines is not None:  # ASCII guides and arrows where box glyphs cannot be drawn
@@ -95,7 +96,10 @@ class RunTree(Tree[str]):
         self.node_items.clear()
         self.project = project
         self.exp = project.experiments.get(experiment) if project else None
-        self.root.set_label(Text.assemble(("experiment ", "dim"), (experiment, "bold")))
+        label = Text.assemble(("experiment ", "dim"), (experiment, "bold"))
+        if self.spec_version > 1:
+            label.append(f"  spec s{self.spec_version}", style="cyan")  # amended while it runs
+        self.root.set_label(label)
         names = control_order(self.exp) if self.exp else list(states)
         for name in names:
             item = self.root.add(name, data=name, expand=False)

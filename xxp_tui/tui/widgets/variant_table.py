@@ -477,6 +477,8 @@ class VariantTable(ScrollView, can_focus=True):
                 text = "paused"  # running, but between two tasks of a paused run: nothing works on it
             elif col.key == "origin" and row.data.get("off_grid"):
                 text = "off-grid"  # injected with a value the space's lists lack
+            elif col.key == "origin" and (row.data.get("spec_version") or 1) > 1:
+                text = f"{row.data['origin']} s{row.data['spec_version']}"  # sampled under an amended spec
             else:
                 text = _fmt(cell_value(row.data, col.key))
             if col.key != "duration" or row.data.get("status") != "running" or row.data.get("between_tasks"):
