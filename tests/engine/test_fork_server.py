@@ -26,6 +26,7 @@ from tests.engine.conftest import Project, clean_env, wait_until, xxp
 from xxp_tui.engine.executors import Finished, Started
 from xxp_tui.engine.executors.fork_client import eligible, fork_server_enabled, server_environment
 from xxp_tui.engine.executors.local import LocalExecutor
+from xxp_tui.engine.executors.records import proc_record
 from xxp_tui.engine.taskspec import TaskSpec
 from xxp_tui.kb import variants as kbv
 
@@ -68,7 +69,8 @@ found = {
     "stderr": [sys.stderr.encoding, sys.stderr.errors, sys.stderr.line_buffering, sys.stderr.write_through],
     "stdin": [sys.stdin.encoding, sys.stdin.read()],
     "flags": list(sys.flags), "threads": threading.active_count(), "executable": sys.executable,
-    "launcher": cmdline(os.getpid())[1],
+    "proc_cmdline": [a for a in cmdline(os.getpid()) if a],
+    "proc_environ": [e for e in open("/proc/self/environ", "rb").read().decode().split("\0") if e],
 }
 with open(os.path.join(os.environ["XXP_OUTPUT_DIR"], "probe.json"), "w") as fh:
     json.dump(found, fh)
@@ -126,11 +128,9 @@ def run_tasks(specs: list[TaskSpec], fork: bool) -> dict[str, Finished]:
     return ended
 
 
-def launcher(spec: TaskSpec) -> str:
-    return json.loads((spec.output_dir / "probe.json").read_text())["launcher"]
-
-
-FORK_SERVER = "xxp_tui/engine/executors/fork_server.py"
+def forked(cwd: Path) -> bool:
+    """Whether the supervisor started the task of this folder through the fork server (proc.json)."""
+    return proc_record(cwd)["forked"]
 
 
 @pytest.mark.parametrize("form", ["script", "-c"])
@@ -142,16 +142,17 @@ def test_a_task_cannot_tell_the_fork_server_from_popen(tmp_path: Path, form: str
         (run,) = run_tasks([spec], fork).values()
         assert (run.exit_code, run.signal) == (0, None), spec.stderr_path.read_text()
         seen[fork] = json.loads((spec.output_dir / "probe.json").read_text())
-    forked, popened = seen[True], seen[False]
-    assert forked.pop("launcher").endswith(FORK_SERVER)  # it really was forked…
-    assert popened.pop("launcher") == argv[0]  # …and this one really started its own interpreter
-    assert forked["environ"] == spec.env  # exactly the task's environment, in its order
-    assert list(forked["environ"]) == list(spec.env)
-    assert "xxp_tui" not in " ".join(forked["modules"])
-    assert forked["parent"] == "-m xxp_tui.engine.executors.supervisor"  # the supervisor waits for it
-    assert forked["leader"] and forked["stdio"] == ["chr", "fifo", "fifo"]
+        assert forked(spec.cwd) is fork  # it really was forked, or really started its own interpreter
+    forked_seen, popened = seen[True], seen[False]
+    assert forked_seen["environ"] == spec.env  # exactly the task's environment, in its order
+    assert list(forked_seen["environ"]) == list(spec.env)
+    assert forked_seen["proc_environ"] == [f"{k}={v}" for k, v in spec.env.items()]  # what tree.py reads
+    assert forked_seen["proc_cmdline"] == spec.argv  # what ps shows
+    assert "xxp_tui" not in " ".join(forked_seen["modules"])
+    assert forked_seen["parent"] == "-m xxp_tui.engine.executors.supervisor"  # the supervisor waits for it
+    assert forked_seen["leader"] and forked_seen["stdio"] == ["chr", "fifo", "fifo"]
     for key in popened:
-        assert forked[key] == popened[key], key
+        assert forked_seen[key] == popened[key], key
 
 
 EXITS = {
@@ -174,6 +175,7 @@ def test_exit_codes_signals_and_tracebacks_are_the_same(tmp_path: Path):
     outputs = {}
     for fork in (True, False):
         ended = run_tasks(specs, fork)
+        assert all(forked(spec.cwd) is fork for spec in specs)
         outputs[fork] = {spec.task: (ended[spec.key].exit_code, ended[spec.key].signal, spec.stdout_path.read_text(),
                                      spec.stderr_path.read_text()) for spec in specs}
     for name, (_, code, sig) in EXITS.items():
@@ -190,8 +192,6 @@ import os, subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
 with open(os.path.join(os.environ["XXP_OUTPUT_DIR"], "child.pid"), "w") as fh:
     fh.write(str(child.pid))
-with open(os.path.join(os.environ["XXP_OUTPUT_DIR"], "launcher"), "w") as fh:
-    fh.write(open("/proc/self/cmdline").read().split("\\0")[1])
 time.sleep(120)
 """
 
@@ -214,7 +214,7 @@ def test_cancel_kills_a_forked_task_and_its_grandchild(tmp_path: Path):
         started = next_event(events, Started)
         pid_file = spec.output_dir / "child.pid"
         wait_until(lambda: pid_file.exists() and pid_file.read_text(), 60, "the grandchild to start")
-        assert (spec.output_dir / "launcher").read_text().endswith(FORK_SERVER)
+        assert forked(spec.cwd)
         child = int(pid_file.read_text())
         assert not gone(child) and not gone(started.pid)
         executor.cancel(handle, "pruned")
@@ -243,7 +243,7 @@ def test_only_plain_starts_of_the_engine_interpreter_are_forked(tmp_path: Path):
     spec = make_spec(tmp_path, "probe", [script(tmp_path, "probe", PROBE)], env={"PYTHONHASHSEED": "7"})
     (run,) = run_tasks([spec], fork=True).values()
     assert run.exit_code == 0, spec.stderr_path.read_text()
-    assert launcher(spec) == spec.argv[1]
+    assert not forked(spec.cwd)
 
 
 ENGINE_TASK = """
@@ -256,19 +256,16 @@ task Probe {
 NATIVE = """
 import os
 from xxp_tui import sdk
-open(os.path.join(os.environ["XXP_OUTPUT_DIR"], "launcher"), "w").write(open("/proc/self/cmdline").read())
 sdk.log_metric("score", 2.5)
 """
 NUMPY = """
 import os
 import numpy as np
 from xxp_tui import sdk
-open(os.path.join(os.environ["XXP_OUTPUT_DIR"], "launcher"), "w").write(open("/proc/self/cmdline").read())
 sdk.log_metric("score", float(np.arange(5).sum()))
 """
 EXTREMEXP = """
 x = variables.get("x")
-open(os.path.join(os.environ["XXP_OUTPUT_DIR"], "launcher"), "w").write(open("/proc/self/cmdline").read())
 resultMap.put("score", float(x) * 3)
 """
 ENGINE_SPEC = """
@@ -292,7 +289,7 @@ def test_the_engine_forks_python_tasks_with_metrics_numpy_and_the_shim(tmp_path:
     with p.kb() as kb:
         scores = {m.task: m.value for m in kbv.metrics(kb, variant.id, "score")}
     assert scores == {"A": 2.5, "B": 10.0, "C": 12.0}
-    launchers = {f.parent.parent.name: f.read_text().split("\0")[1] for f in (p.root / ".xxp").rglob("launcher")}
-    assert set(launchers) == {"A", "B", "C"}
-    for task, seen in launchers.items():
-        assert seen.endswith(FORK_SERVER) != bool(flag), (task, seen)
+    records = {f.parent.name: f.parent for f in (p.root / ".xxp").rglob("proc.json")}
+    assert set(records) == {"A", "B", "C"}
+    for task, cwd in records.items():
+        assert forked(cwd) is not bool(flag), task

@@ -14,6 +14,7 @@ environment variable XXP_FORK_SERVER (0 or 1) of the engine decides, else `DEFAU
 from __future__ import annotations
 
 import contextlib
+import errno
 import marshal
 import os
 import select
@@ -29,6 +30,9 @@ ENV_SWITCH = "XXP_FORK_SERVER"
 SERVER = Path(__file__).with_name("fork_server.py")
 REPLY_TIMEOUT = 10.0  # a healthy server answers in about a millisecond
 MAX_STARTS = 3  # the server is started again after a failure, this many times at most
+ARGV_ROOM = 4096  # bytes: a task's argv longer than this shows cut in /proc/PID/cmdline
+ENV_ROOM = 65536  # bytes: a task environment larger than this keeps its first variables in /proc/PID/environ
+ROOM_VARIABLE = "XXP_FORK_ROOM"
 STARTUP_NAMES = frozenset({"HOME", "TZ", "LANG", "LANGUAGE", "SETUPTOOLS_USE_DISTUTILS"})
 
 
@@ -62,6 +66,11 @@ def server_environment(env: dict) -> dict:
     out = {k: v for k, v in env.items() if k != "PYTHONPATH"}
     out["PYTHONUNBUFFERED"] = "1"
     return out
+
+
+def server_argv(fd: int) -> list[str]:
+    """The server's command line, with room for a task's (fork_server.rewrite_area)."""
+    return [sys.executable, str(SERVER), "--fd", str(fd), "--room", "-" * ARGV_ROOM]
 
 
 def eligible(argv: list[str], env: dict, server_env: dict) -> bool:
@@ -128,9 +137,9 @@ class ForkServer:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, str(SERVER), "--fd", str(theirs.fileno())], pass_fds=(theirs.fileno(),),
+                server_argv(theirs.fileno()), pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                env=self.env, close_fds=True,
+                env={**self.env, ROOM_VARIABLE: "-" * ENV_ROOM}, close_fds=True,
             )
         except OSError as exc:
             mine.close()
@@ -139,26 +148,36 @@ class ForkServer:
         finally:
             theirs.close()
         self.sock = mine
+        hello = self._receive()
+        if not (isinstance(hello, dict) and hello.get("ready")):
+            why = hello.get("error") if isinstance(hello, dict) else None
+            self.close(wait=0.5)
+            self.failure = why or "it did not start"
+            return False
         return True
+
+    def _receive(self):
+        """The server's next message, or None when it does not come."""
+        try:
+            ready, _, _ = select.select([self.sock], [], [], REPLY_TIMEOUT)
+            data = self.sock.recv(1 << 16) if ready else b""
+            return marshal.loads(data) if data else None
+        except (OSError, EOFError, ValueError, TypeError):
+            return None
 
     def _ask(self, request: dict, fds: list[int]) -> int | None:
         """Send one request, wait for its reply: the new task's pid, or None (refused, server gone)."""
-        sock = self.sock
         try:
-            sock.sendmsg([marshal.dumps(request)], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _pack(fds))])
-            ready, _, _ = select.select([sock], [], [], REPLY_TIMEOUT)
-            data = sock.recv(1 << 16) if ready else b""
+            self.sock.sendmsg([marshal.dumps(request)], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _pack(fds))])
         except OSError as exc:
-            if exc.errno == getattr(os, "EMSGSIZE", None) or "too long" in str(exc):
+            if exc.errno == errno.EMSGSIZE:
                 return None  # this request only (an enormous environment): Popen takes it
-            data = b""
-        if not data:
             self._drop()
             return None
-        try:
-            reply = marshal.loads(data)
-        except (EOFError, ValueError, TypeError):
-            reply = {}
+        reply = self._receive()
+        if reply is None:
+            self._drop()
+            return None
         pid = reply.get("pid") if isinstance(reply, dict) else None
         return pid if isinstance(pid, int) and pid > 0 else None
 

@@ -20,13 +20,22 @@ supervisor, the child subreaper of everything below it, which waits for it (exit
 usage) and owns its tree as it owns a task it started with `Popen`; so a task started here is
 adopted after an engine's SIGKILL like any other.
 
-What a task could still notice: `/proc/self/cmdline` and `/proc/self/environ` show this server's
-(the C library's environment, `os.environ` and child processes are the task's), and the string hash
-seed is shared by the tasks of one server (set PYTHONHASHSEED, or use `--no-fork-server`).
+`/proc/PID/cmdline` and `/proc/PID/environ` show what the kernel recorded at this server's exec, not
+the task's, unless they are rewritten: the server starts with room to spare in both (a long
+argument and the variable `ROOM`, see fork_client.py), and the task writes its own argv and
+environment over them through /proc/self/mem (its own memory, copied on write). So `ps` shows the
+task's command and, above all, the task's tree can be found by its `XXP_PARAMS` (tree.py), also a
+daemon it double-forks out of its session: what kills a task's whole tree depends on it. The server
+checks at start-up that it can do so, and refuses to serve otherwise (tasks then use Popen).
+An environment larger than the room keeps its first variables, `XXP_PARAMS` first.
 
-Protocol: one request per SOCK_SEQPACKET message, `marshal`led (built in, no import):
-{"argv", "cwd", "env"} with the task's stdout and stderr write ends attached (SCM_RIGHTS). The
-reply is {"pid": N} or {"error": "…"}. End of file on the socket: the server exits.
+What a task could still notice: the string hash seed is shared by the tasks of one server (set
+PYTHONHASHSEED, or use `--no-fork-server`), and its start time is when it was forked.
+
+Protocol: one SOCK_SEQPACKET message each way, `marshal`led (built in, no import). First the
+server says {"ready": True} or {"error": "…"}. Then each request is {"argv", "cwd", "env"} with the
+task's stdout and stderr write ends attached (SCM_RIGHTS); the reply is {"pid": N} or {"error": "…"}.
+End of file on the socket: the server exits.
 """
 
 import sys
@@ -50,9 +59,56 @@ class Task:
         self.argv, self.cwd, self.env, self.base_path = argv, cwd, env, base_path
 
 
+ROOM = "XXP_FORK_ROOM"  # the variable that makes room in this server's recorded environment
+
+
+def process_areas() -> tuple[tuple[int, int], tuple[int, int]]:
+    """(start, end) of the argument and the environment areas /proc shows for this process."""
+    with open("/proc/self/stat", "rb") as fh:
+        fields = fh.read().rsplit(b")", 1)[1].split()
+    arg_start, arg_end, env_start, env_end = (int(x) for x in fields[45:49])  # fields 48 to 51 of proc(5)
+    return (arg_start, arg_end), (env_start, env_end)
+
+
+def rewrite_area(area: tuple[int, int], entries: list[bytes]) -> None:
+    """Write NUL-terminated `entries` over a recorded area, as many whole ones as fit, the rest zeros."""
+    start, end = area
+    data = b""
+    for entry in entries:
+        if len(data) + len(entry) + 1 > end - start:
+            break
+        data += entry + b"\0"
+    fd = os.open("/proc/self/mem", os.O_RDWR)
+    try:
+        os.pwrite(fd, data + bytes(end - start - len(data)), start)
+    finally:
+        os.close(fd)
+
+
+def check_rewrite() -> str | None:
+    """None when this process can rewrite its recorded argv and environment (with room left)."""
+    try:
+        args, env = process_areas()
+        if os.environ.get(ROOM) is None or env[1] - env[0] < len(os.environ[ROOM]):
+            return f"it was started without {ROOM}"
+        fd = os.open("/proc/self/mem", os.O_RDWR)
+        try:
+            for start, end in (args, env):
+                os.pwrite(fd, os.pread(fd, end - start, start), start)  # the same bytes: a test
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, IndexError) as exc:
+        return f"it cannot rewrite /proc/self/environ ({exc})"
+    return None
+
+
 def serve(fd: int) -> Task | None:
     base_path = sys.path[1:]  # without this file's folder; the server runs without PYTHONPATH
     sock = _socket.socket(fileno=fd)
+    refusal = check_rewrite()
+    _reply(sock, {"error": refusal} if refusal else {"ready": True})
+    if refusal:
+        return None
     while True:
         try:
             data, ancillary, _, _ = sock.recvmsg(MAX_REQUEST, _socket.CMSG_SPACE(2 * 4))
@@ -139,6 +195,12 @@ def _become(task: Task, fds: list[int], middle: int) -> None:
     os.chdir(task.cwd)
     os.environ.clear()
     os.environ.update(task.env)
+    args, env = process_areas()
+    rewrite_area(args, [a.encode("utf-8", "surrogateescape") for a in task.argv])
+    entries = [f"{k}={v}".encode("utf-8", "surrogateescape") for k, v in task.env.items()]
+    if sum(len(e) + 1 for e in entries) > env[1] - env[0]:
+        entries.sort(key=lambda e: not e.startswith(b"XXP_PARAMS="))  # too large: the tag first, it must fit
+    rewrite_area(env, entries)
 
 
 def _close_from(lowest: int) -> None:

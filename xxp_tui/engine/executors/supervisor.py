@@ -213,7 +213,8 @@ class Supervisor:
         self.by_pid[proc.pid] = task
         with contextlib.suppress(OSError):
             records.write_record(os.path.join(msg["cwd"], records.PROC_RECORD), {
-                "key": key, "pid": proc.pid, "pgid": proc.pid, "supervisor": os.getpid(), "started": task.started})
+                "key": key, "pid": proc.pid, "pgid": proc.pid, "supervisor": os.getpid(), "started": task.started,
+                "forked": isinstance(proc, ForkedProcess)})
         self._send({"ev": "started", "key": key, "pid": proc.pid})
 
     def _spawn(self, msg: dict):
