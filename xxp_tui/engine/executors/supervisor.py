@@ -11,6 +11,9 @@ and a resumed engine *adopts* them (a task still running) or *collects* them (a 
 meanwhile) instead of running them again. Once the engine is gone and no task is left, it exits.
 
 One supervisor serves every task of an engine, so a task costs no interpreter start of its own.
+A Python task of the engine's interpreter does not even start an interpreter: the supervisor has it forked
+by its fork server (fork_server.py, fork_client.py), and the fork is re-parented to the supervisor,
+so it is waited for, logged, recorded and killed like a task started with Popen.
 
 It is the child subreaper of its tasks (`prctl(PR_SET_CHILD_SUBREAPER)`): a daemon a task starts by
 double-forking and `setsid` comes back to it instead of init, and when a task ends, or is cancelled,
