@@ -293,3 +293,27 @@ def test_the_engine_forks_python_tasks_with_metrics_numpy_and_the_shim(tmp_path:
     assert set(records) == {"A", "B", "C"}
     for task, cwd in records.items():
         assert forked(cwd) is not bool(flag), task
+
+
+def test_a_fork_server_that_dies_is_replaced_and_its_tasks_still_run(tmp_path: Path):
+    """Killing the fork server between tasks loses nothing: the next task gets a new server."""
+    code = "import sys\nprint('ran', sys.argv[1])\n"
+    events: queue.Queue = queue.Queue()
+    executor = LocalExecutor(events)
+    executor.fork_server = True
+    try:
+        servers = []
+        for round_ in range(3):
+            spec = make_spec(tmp_path, f"t{round_}", [script(tmp_path, f"t{round_}", code), str(round_)])
+            executor.submit(spec)
+            ended = next_event(events, Finished)
+            assert (ended.exit_code, spec.stdout_path.read_text()) == (0, f"ran {round_}\n")
+            assert forked(spec.cwd)
+            supervisor = psutil.Process(executor.link.pid)
+            (server,) = [p for p in supervisor.children() if "fork_server.py" in " ".join(p.cmdline())]
+            assert server.pid not in servers
+            servers.append(server.pid)
+            server.kill()
+            wait_until(lambda s=server: gone(s.pid), 30, "the fork server to die")
+    finally:
+        executor.shutdown("the test is over")

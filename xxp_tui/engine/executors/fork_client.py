@@ -33,6 +33,7 @@ MAX_STARTS = 3  # the server is started again after a failure, this many times a
 ARGV_ROOM = 4096  # bytes: a task's argv longer than this shows cut in /proc/PID/cmdline
 ENV_ROOM = 65536  # bytes: a task environment larger than this keeps its first variables in /proc/PID/environ
 ROOM_VARIABLE = "XXP_FORK_ROOM"
+RETRY = -1
 STARTUP_NAMES = frozenset({"HOME", "TZ", "LANG", "LANGUAGE", "SETUPTOOLS_USE_DISTUTILS"})
 
 
@@ -113,19 +114,28 @@ class ForkServer:
         return self.failure is None and eligible(argv, env, self.env)
 
     def start(self, argv: list[str], cwd: str, env: dict) -> ForkedProcess | None:
-        """Start the task through the server; None when the server cannot (the caller uses Popen)."""
-        if self.sock is None and not self._launch():
-            return None
+        """Start the task through the server; None when the server cannot (the caller uses Popen).
+        Raises OSError when the server died after it had the request: the task may have started,
+        so starting it again with Popen could run it twice."""
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        pid = None
         try:
-            pid = self._ask({"argv": list(argv), "cwd": cwd, "env": dict(env)}, [out_w, err_w])
+            request = {"argv": list(argv), "cwd": cwd, "env": dict(env)}
+            for _ in range(2):  # a server found dead before it had the request is replaced once
+                if self.sock is None and not self._launch():
+                    break
+                pid = self._ask(request, [out_w, err_w])
+                if pid != RETRY:
+                    break
+            pid = pid if isinstance(pid, int) and pid > 0 else None
         finally:
             os.close(out_w)
             os.close(err_w)
+            if pid is None:
+                os.close(out_r)
+                os.close(err_r)
         if pid is None:
-            os.close(out_r)
-            os.close(err_r)
             return None
         return ForkedProcess(pid, os.fdopen(out_r, "rb", buffering=0), os.fdopen(err_r, "rb", buffering=0))
 
@@ -166,18 +176,19 @@ class ForkServer:
             return None
 
     def _ask(self, request: dict, fds: list[int]) -> int | None:
-        """Send one request, wait for its reply: the new task's pid, or None (refused, server gone)."""
+        """Send one request, wait for its reply: the new task's pid, None (refused: Popen takes it)
+        or RETRY (the server was gone before it had the request)."""
         try:
             self.sock.sendmsg([marshal.dumps(request)], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _pack(fds))])
         except OSError as exc:
             if exc.errno == errno.EMSGSIZE:
                 return None  # this request only (an enormous environment): Popen takes it
             self._drop()
-            return None
+            return RETRY
         reply = self._receive()
         if reply is None:
             self._drop()
-            return None
+            raise OSError("its fork server died while starting it")
         pid = reply.get("pid") if isinstance(reply, dict) else None
         return pid if isinstance(pid, int) and pid > 0 else None
 
