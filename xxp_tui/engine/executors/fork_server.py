@@ -145,7 +145,11 @@ def serve(fd: int) -> Task | None:
             if grandchild == 0:  # the task
                 os.close(pid_w)
                 sock.close()
-                _become(task, fds, me)
+                try:
+                    _become(task, fds, me)
+                except OSError as exc:  # its folder is gone, say: it fails as a start that failed
+                    os.write(2, f"cannot start {task.argv[0]}: {exc.strerror or exc}\n".encode())
+                    os._exit(127)
                 return task
             os.write(pid_w, str(grandchild).encode())
             os._exit(0)
