@@ -147,8 +147,8 @@ def serve(fd: int) -> Task | None:
                 sock.close()
                 try:
                     _become(task, fds, me)
-                except OSError as exc:  # its folder is gone, say: it fails as a start that failed
-                    os.write(2, f"cannot start {task.argv[0]}: {exc.strerror or exc}\n".encode())
+                except (OSError, ValueError) as exc:  # its folder is gone, say: it fails as a start that failed
+                    os.write(2, f"cannot start {task.argv[0]}: {getattr(exc, 'strerror', None) or exc}\n".encode())
                     os._exit(127)
                 return task
             os.write(pid_w, str(grandchild).encode())
