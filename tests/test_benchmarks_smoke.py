@@ -1,5 +1,6 @@
-"""The throughput benchmark must keep working: a quick run in a subprocess reports five positive rates
-(engine, bare, optuna, the engine on a Dask LocalCluster, and the engine on ExtremeXP-style tasks)."""
+"""The throughput benchmark must keep working: a quick run in a subprocess reports seven positive rates
+(engine, bare, optuna, the engine on a Dask LocalCluster, the engine on ExtremeXP-style tasks, and
+both engines with the fork server off)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,16 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
 
 
-def test_throughput_quick_json_reports_five_positive_rates(tmp_path: Path) -> None:
+def test_throughput_quick_json_reports_seven_positive_rates(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--json"], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=120, check=False)
+                         text=True, timeout=240, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout)
-    assert set(report["rates"]) == {"engine", "bare", "optuna", "dask", "extremexp"}
+    assert set(report["rates"]) == {"engine", "bare", "optuna", "dask", "extremexp", "engine-popen",
+                                    "extremexp-popen"}
     assert all(rate > 0 for rate in report["rates"].values()), report["rates"]
-    assert set(report["verdicts"]) == {"engine/bare", "engine/optuna"}
+    assert set(report["verdicts"]) == {"engine/bare", "extremexp/bare", "engine/optuna"}
+    assert report["ratios"]["engine-popen/bare"] > 0 and report["median_ratios"]["extremexp-popen/bare"] > 0
     assert all(v in ("PASS", "MISS") for v in report["verdicts"].values())
     assert report["engine"]["completed"] == report["n"]
     assert report["dask"]["completed"] == report["n"] and report["ratios"]["dask/engine"] > 0

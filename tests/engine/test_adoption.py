@@ -14,7 +14,7 @@ from xxp_tui.engine.executors.records import exit_record
 from xxp_tui.kb import commands as kbc
 from xxp_tui.kb import variants as kbv
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.launchers]  # launchers: also run with the other XXP_FORK_SERVER
 
 ONE = """
 workflow W { task G { implementation "t.gated"; TIMEOUT } }

@@ -10,7 +10,7 @@ import pytest
 
 from .conftest import Project, wait_until, xxp
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.launchers]  # launchers: also run with the other XXP_FORK_SERVER
 
 TASK = """
 task Spawner {

@@ -11,12 +11,15 @@ import textwrap
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.engine.conftest import wait_until
 from xxp_tui.engine.executors import Finished, Started
 from xxp_tui.engine.executors.local import LocalExecutor
 from xxp_tui.engine.executors.records import exit_record, proc_record
 from xxp_tui.engine.taskspec import TaskSpec
+
+pytestmark = pytest.mark.launchers  # CI runs these again with the other XXP_FORK_SERVER setting
 
 DAEMON = """
 import os, sys, time

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.engine.torture import EXPECTED_PATH, torture
+from xxp_tui.engine.executors.fork_client import fork_server_enabled
+from xxp_tui.engine.executors.records import proc_record
 
 pytestmark = pytest.mark.slow
 
@@ -28,5 +30,8 @@ def test_twenty_sigkills_of_the_engine_cost_no_task_work(tmp_path: Path):
     assert report.rerun == 0, report
     assert report.adopted + report.collected > 0, report  # the kills did catch tasks, and they were kept
     assert report.integrity == "ok" and report.orphans == 0, report
+    # The tasks were started the way this run's setting says (XXP_FORK_SERVER; forked by default).
+    forked = [proc_record(f.parent).get("forked") for f in tmp_path.rglob("proc.json")]
+    assert forked and all(forked) == fork_server_enabled({}) and any(forked) == all(forked), forked
     assert report.path_ok, f"{report.paths} {report.variants_per_node} vs {EXPECTED_PATH}"
     assert all(path == EXPECTED_PATH for path in report.paths), report.paths

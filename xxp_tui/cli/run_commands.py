@@ -120,6 +120,8 @@ def _check_warm_start_run(db_path: Path, ref: str) -> None:
 
 NO_TASK_ENVS_HELP = ("Run every task with the engine's Python, ignoring the venv and python_version "
                      "its task.xxp declares.")
+NO_FORK_SERVER_HELP = ("Start every task with a new interpreter, as a shell would, instead of forking Python "
+                       "tasks from a warm one (also XXP_FORK_SERVER=0).")
 STRICT_TASK_ENVS_HELP = ("Fail a task whose python_version is not installed, instead of running it with the "
                          "engine's Python (with a warning).")
 
@@ -137,6 +139,7 @@ def run(
     no_task_envs: bool = typer.Option(False, "--no-task-envs", envvar="XXP_NO_TASK_ENVS", help=NO_TASK_ENVS_HELP),
     strict_task_envs: bool = typer.Option(False, "--strict-task-envs", envvar="XXP_STRICT_TASK_ENVS",
                                           help=STRICT_TASK_ENVS_HELP),
+    no_fork_server: bool = typer.Option(False, "--no-fork-server", help=NO_FORK_SERVER_HELP),
     warm_start: str = typer.Option(None, "--warm-start", metavar="auto|RUN|none", envvar="XXP_WARM_START",
                                    help="Seed bayesian/cmaes/qmc/random spaces with compatible results of earlier "
                                         "runs (auto) or of one run (r3); overrides the spaces' warmstart."),
@@ -201,6 +204,8 @@ def run(
     kind, scheduler = _executor_choice(spec, executor, scheduler)
     settings = {"no_cache": no_cache, "max_log_mb": max_log_mb, "warm_start": warm_start, "max_failures": max_failures,
                 "no_task_envs": no_task_envs, "strict_task_envs": strict_task_envs}
+    if no_fork_server:
+        settings["no_fork_server"] = True
     gpu_setting = _gpu_choice(spec, gpus)
     if gpu_setting is not None:
         settings["gpus"] = gpu_setting

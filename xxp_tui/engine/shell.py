@@ -55,7 +55,7 @@ from xxp_tui.engine.core.planning import NodeProgress, RunPosition
 from xxp_tui.engine.core.policy import FailurePolicy
 from xxp_tui.engine.core.queue import VariantQueue, below_limit
 from xxp_tui.engine.events import EngineEvent, short
-from xxp_tui.engine.executors import ExecutorError, Finished, Handle, MetricEvent, Started, make_executor
+from xxp_tui.engine.executors import ExecutorError, Finished, Handle, MetricEvent, Started, fork_client, make_executor
 from xxp_tui.engine.executors.local import kill_leftover
 from xxp_tui.engine.faults import crash_point
 from xxp_tui.engine.gpu_pool import CUDA, TaskPool
@@ -222,6 +222,7 @@ class Engine(Steering, Amending, Transferring):
                                   strict=bool(run.settings.get("strict_task_envs")))
         if self.max_log_bytes is None and run.settings.get("max_log_mb"):  # resumed or detached engines
             self.executor.max_log_bytes = int(run.settings["max_log_mb"]) * 2**20
+        fork_client.configure(self.executor, run.settings)  # warm Python tasks unless --no-fork-server
         self.conditions = conds.Conditions(self.project.conditions_module)
         states = {
             name: NodeRun.from_json(n.status, n.iteration, n.fired)

@@ -32,6 +32,7 @@ from pathlib import Path
 import psutil
 
 from xxp_tui.engine.executors import Finished, MetricEvent, Started, stop_all, tree
+from xxp_tui.engine.executors.fork_client import fork_server_enabled
 from xxp_tui.engine.executors.metrics import parse_chunk, parse_rest
 from xxp_tui.engine.executors.records import exit_record
 from xxp_tui.engine.taskspec import TaskSpec
@@ -146,6 +147,7 @@ class LocalExecutor:
         self.handles: dict[str, LocalHandle] = {}
         self.host = socket.gethostname()
         self.link = SupervisorLink(self._on_message)
+        self.fork_server = fork_server_enabled({})  # Python tasks forked warm (fork_server.py); the run may say no
 
     # -- interface
 
@@ -157,7 +159,7 @@ class LocalExecutor:
             self.link.send({
                 "op": "start", "key": spec.key, "argv": list(spec.argv), "cwd": str(spec.cwd), "env": spec.env,
                 "stdout": str(spec.stdout_path), "stderr": str(spec.stderr_path), "limit": self.max_log_bytes,
-                "grace": self.kill_grace, "tag": spec.env.get("XXP_PARAMS", ""),
+                "grace": self.kill_grace, "tag": spec.env.get("XXP_PARAMS", ""), "fork": self.fork_server,
             })
         except OSError:
             self.handles.pop(spec.key, None)

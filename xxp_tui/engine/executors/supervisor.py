@@ -11,6 +11,9 @@ and a resumed engine *adopts* them (a task still running) or *collects* them (a 
 meanwhile) instead of running them again. Once the engine is gone and no task is left, it exits.
 
 One supervisor serves every task of an engine, so a task costs no interpreter start of its own.
+A Python task of the engine's interpreter does not even start an interpreter: the supervisor has it forked
+by its fork server (fork_server.py, fork_client.py), and the fork is re-parented to the supervisor,
+so it is waited for, logged, recorded and killed like a task started with Popen.
 
 It is the child subreaper of its tasks (`prctl(PR_SET_CHILD_SUBREAPER)`): a daemon a task starts by
 double-forking and `setsid` comes back to it instead of init, and when a task ends, or is cancelled,
@@ -38,6 +41,7 @@ import time
 from dataclasses import dataclass, field
 
 from xxp_tui.engine.executors import records, tree
+from xxp_tui.engine.executors.fork_client import ForkedProcess, ForkServer
 from xxp_tui.engine.executors.logs import READ_SIZE, CappedLogs
 
 LINGER = 1.0  # after a task exited: how long its children may still print before the logs close
@@ -51,7 +55,7 @@ class Task:
     key: str
     cwd: str
     tag: bytes  # b"XXP_PARAMS=…": unique to this task execution, inherited by whatever it starts
-    proc: subprocess.Popen
+    proc: subprocess.Popen | ForkedProcess
     logs: CappedLogs
     grace: float
     started: float
@@ -69,8 +73,9 @@ class Task:
 
 
 class Supervisor:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, forks: ForkServer | None = None) -> None:
         self.sock: socket.socket | None = sock
+        self.forks = forks  # None: every task is started with Popen (no subreaper to inherit forked tasks)
         self.inbox = b""
         self.tasks: dict[str, Task] = {}
         self.by_pid: dict[int, Task] = {}
@@ -124,6 +129,8 @@ class Supervisor:
                 self.next_scan = now + SCAN_EVERY
                 self._scan()
             if self.sock is None and not self.tasks and not self.ending:
+                if self.forks is not None:
+                    self.forks.close()
                 return
 
     # -- the engine's side
@@ -189,10 +196,7 @@ class Supervisor:
                 stdout.close()
                 raise
             try:
-                proc = subprocess.Popen(
-                    msg["argv"], cwd=msg["cwd"], env=msg["env"], stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
-                )
+                proc = self._spawn(msg)
             except (OSError, ValueError, subprocess.SubprocessError):
                 stdout.close()
                 stderr.close()
@@ -212,8 +216,21 @@ class Supervisor:
         self.by_pid[proc.pid] = task
         with contextlib.suppress(OSError):
             records.write_record(os.path.join(msg["cwd"], records.PROC_RECORD), {
-                "key": key, "pid": proc.pid, "pgid": proc.pid, "supervisor": os.getpid(), "started": task.started})
+                "key": key, "pid": proc.pid, "pgid": proc.pid, "supervisor": os.getpid(), "started": task.started,
+                "forked": isinstance(proc, ForkedProcess)})
         self._send({"ev": "started", "key": key, "pid": proc.pid})
+
+    def _spawn(self, msg: dict):
+        """The task's process: forked by the fork server when the engine asks for it and the task is
+        a plain start of the engine's interpreter (fork_client.py), else started with Popen."""
+        if msg.get("fork") and self.forks is not None and self.forks.can_start(msg["argv"], msg["env"]):
+            forked = self.forks.start(msg["argv"], msg["cwd"], msg["env"])
+            if forked is not None:
+                return forked
+        return subprocess.Popen(
+            msg["argv"], cwd=msg["cwd"], env=msg["env"], stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
+        )
 
     def _read_pipe(self, task: Task, pipe) -> None:
         try:
@@ -306,7 +323,8 @@ class Supervisor:
         if children is None:
             return True
         leaders = {t.pid for t in self.tasks.values() if t.status is None}
-        return bool(children - leaders - {task.pid})
+        server = self.forks.pid if self.forks is not None else None
+        return bool(children - leaders - {task.pid, server})
 
     def _end_leftovers(self, now: float) -> None:
         keep = []
@@ -325,8 +343,8 @@ def main(argv: list[str]) -> int:
         print("usage: python -m xxp_tui.engine.executors.supervisor --fd N", file=sys.stderr)
         return 2
     sock = socket.socket(fileno=int(argv[1]))
-    tree.become_subreaper()
-    Supervisor(sock).run()
+    forks = ForkServer() if tree.become_subreaper() else None  # forked tasks must come back to us
+    Supervisor(sock, forks).run()
     return 0
 
 
