@@ -152,9 +152,13 @@ def for_run(kb: KB, run_id: int, status: str | None = None, space: str | None = 
     return [_variant(r) for r in kb.query(sql + " ORDER BY id", tuple(args))]
 
 
-def changed_since(kb: KB, run_id: int, rev: int) -> list[Variant]:
-    return [_variant(r) for r in kb.query(
-        "SELECT * FROM variants WHERE run_id = ? AND rev > ? ORDER BY rev", (run_id, rev))]
+def changed_since(kb: KB, run_id: int, rev: int, limit: int | None = None) -> list[Variant]:
+    """Variants whose revision is past `rev`, oldest change first (at most `limit`: a viewer reads a
+    big run in slices, so its first screen does not wait for the last of 100,000 rows)."""
+    sql = "SELECT * FROM variants WHERE run_id = ? AND rev > ? ORDER BY rev"
+    if limit is not None:
+        return [_variant(r) for r in kb.query(sql + " LIMIT ?", (run_id, rev, limit))]
+    return [_variant(r) for r in kb.query(sql, (run_id, rev))]
 
 
 def counts(kb: KB, run_id: int) -> dict[str, int]:
