@@ -108,8 +108,13 @@ def resolve_run(kb: KB, ref: str) -> int:
     return run_id
 
 
+# What `Run` holds: not the spec text, files and model, which a list of 1,000 runs need not read.
+_RUN_COLUMNS = ("id, experiment, status, reason, spec_path, project_dir, spec_hash, workers, paused, created, started,"
+                " ended, seed, settings, executor, scheduler")
+
+
 def list_runs(kb: KB) -> list[Run]:
-    return [_run(r) for r in kb.query("SELECT * FROM runs ORDER BY id")]
+    return [_run(r) for r in kb.query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id")]
 
 
 def spec_record(kb: KB, run_id: int) -> tuple[str, dict[str, str], dict]:
