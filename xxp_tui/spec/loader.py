@@ -46,7 +46,6 @@ from xxp_tui.spec.model import (
     frozen_map,
     normalise_type,
 )
-from xxp_tui.spec.parser import parse_text
 
 SCRIPT_SUFFIXES = (".py", ".sh", ".R", ".jl", ".js", ".pl", ".rb")
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -83,13 +82,20 @@ def display_path(path: Path) -> str:
 def load_project(path: str | Path, text: str | None = None) -> LoadResult:
     """Load, resolve and check the spec at `path` (and everything it refers to). With `text`, that
     is the entry spec's content (the designer's unsaved edits), read as if it were at `path`."""
+    from xxp_tui.spec import load_cache
+
+    if text is None and (kept := load_cache.lookup(Path(path))) is not None:
+        return kept  # unchanged since a clean load: no parse, no resolution (load_cache.py)
     from xxp_tui.spec.check import check_project
 
     loader = _Loader(Path(path), text)
     project = loader.load()
     if project is not None:
         check_project(project, loader.diags, loader.libs, loader.raw_asts)
-    return LoadResult(project, loader.diags.sorted(), loader.sources)
+    result = LoadResult(project, loader.diags.sorted(), loader.sources)
+    if text is None:
+        load_cache.store(Path(path), result, loader.libs)
+    return result
 
 
 # ----------------------------------------------------------------------------- raw workflows
@@ -189,6 +195,7 @@ class _Loader:
         return self._parse_source(path, shown, text)
 
     def _parse_source(self, path: Path, shown: str, text: str) -> ast.SpecFile:
+        from xxp_tui.spec.parser import parse_text  # lark: not imported when the spec comes from load_cache
         self.sources[shown] = text
         # The hash names files relative to the entry spec, so it does not depend on the cwd.
         self.hash_parts.append((os.path.relpath(path, self.entry.resolve().parent), text))
