@@ -42,7 +42,7 @@ def project(tmp_path, monkeypatch) -> Path:
     (task / "train.py").write_text("print(1)\n")
     spec = root / "e.xxp"
     spec.write_text(textwrap.dedent(SPEC))
-    (root / "xxp.toml").write_text("")  # a project: a bare folder's root is "/", whose ancestors change all the time
+    (root / "xxp.toml").write_text("")  # a project (a bare folder's root is "/")
     monkeypatch.chdir(root)
     return spec
 
@@ -91,9 +91,13 @@ def test_a_new_file_in_a_library_folder_is_seen(project, monkeypatch):
     searched are listed too."""
     assert load_project(project).ok
     seen = parsed(monkeypatch)
-    (project.parent / "tasks" / "b" / "train" / "notes.txt").write_text("new")
+    (project.parent / "tasks" / "b" / "train" / "helper.py").write_text("new")
     load_project(project)
     assert seen
+    seen.clear()
+    (project.parent / "results.csv").write_text("a,b\n")  # what a run writes beside the spec: not a reason
+    load_project(project)
+    assert seen == []
 
 
 def test_a_cache_file_written_by_someone_else_is_ignored(project, monkeypatch):

@@ -7,6 +7,7 @@ so no name from outside reaches the SQL text.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 
 from xxp_tui.kb.connection import KB, KBError
@@ -23,3 +24,22 @@ def insert_many(kb: KB, table: str, columns: Sequence[str], rows: Iterable[Seque
     marks = ", ".join("?" for _ in columns)
     with kb.write():
         kb.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+def _value(value):
+    """What sqlite-utils stored for a value: JSON for lists and dicts, the value itself otherwise."""
+    return json.dumps(value) if isinstance(value, dict | list | tuple) else value
+
+
+def insert_row(kb: KB, table: str, row: dict, upsert_key: str | None = None) -> int:
+    """One row (JSON for list and dict values), or, with `upsert_key`, replace the row with that key's
+    value: what the engine's writers used sqlite-utils for, without importing it (it imports pandas:
+    seconds on the start of every run)."""
+    names = ", ".join(f'"{c}"' for c in row)
+    marks = ", ".join("?" for _ in row)
+    sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"
+    if upsert_key is not None:
+        sets = ", ".join(f'"{c}" = excluded."{c}"' for c in row if c != upsert_key)
+        sql += f' ON CONFLICT("{upsert_key}") DO UPDATE SET {sets}'
+    with kb.write():
+        return kb.conn.execute(sql, [_value(v) for v in row.values()]).lastrowid

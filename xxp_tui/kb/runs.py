@@ -8,6 +8,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from xxp_tui.kb.bulk import insert_row
 from xxp_tui.kb.connection import KB, KBError
 
 RUN_STATES = ("starting", "running", "paused", "waiting_input", "completed", "failed", "interrupted", "stopped")
@@ -157,7 +158,7 @@ def update_settings(kb: KB, run_id: int, **changes) -> None:
 
 def record_environment(kb: KB, run_id: int, env: dict) -> None:
     with kb.write():
-        kb.db["environment"].upsert({"run_id": run_id, **env, "recorded": time.time()}, pk="run_id")
+        insert_row(kb, "environment", {"run_id": run_id, **env, "recorded": time.time()}, upsert_key="run_id")
 
 
 def get_environment(kb: KB, run_id: int) -> dict | None:
@@ -193,7 +194,7 @@ def upsert_node(kb: KB, run_id: int, name: str, **fields) -> None:
             cols = ", ".join(f"{k} = ?" for k in fields)
             kb.conn.execute(f"UPDATE nodes SET {cols} WHERE run_id = ? AND name = ?", (*fields.values(), run_id, name))
         else:
-            kb.db["nodes"].insert({"run_id": run_id, "name": name, **fields})
+            insert_row(kb, "nodes", {"run_id": run_id, "name": name, **fields})
 
 
 def nodes(kb: KB, run_id: int) -> dict[str, NodeState]:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from xxp_tui.kb.bulk import insert_row
 from xxp_tui.kb.connection import KB, KBError
 
 VARIANT_STATES = ("queued", "running", "completed", "failed", "pruned", "cancelled", "waiting_input")
@@ -326,7 +327,7 @@ def final_metrics(kb: KB, variant_ids: Iterable[int]) -> dict[int, dict[tuple[st
 
 def insert_artifact(kb: KB, **fields) -> None:
     with kb.write():
-        kb.db["artifacts"].insert({**fields, "created": time.time()})
+        insert_row(kb, "artifacts", {**fields, "created": time.time()})
 
 
 def artifacts(kb: KB, variant_id: int) -> list[dict]:

@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 FORMAT = 1
 MAX_ENTRIES = 5000
 SKIPPED_DIRS = ("__pycache__", "node_modules")
+# Files whose appearance or change can alter a load: specs, configs, scripts a task names,
+# requirements files. A KB, its -wal file, logs or data written beside the spec are not among them,
+# so running an experiment does not throw its own spec out of the cache.
+RELEVANT = (".xxp", ".toml", ".py", ".txt", ".cfg", ".sh", ".R", ".jl", ".js", ".pl", ".rb")
 
 
 def _proxy(items: dict) -> MappingProxyType:
@@ -82,18 +86,19 @@ def _listing(roots: list[Path]) -> list | None:
     while stack:
         folder = stack.pop()
         try:
-            st = folder.stat()
-            out.append((str(folder), st.st_mtime_ns))
             entries = list(os.scandir(folder))
         except OSError:
             out.append((str(folder), None))
             continue
+        out.append((str(folder), "dir"))
         for e in entries:
             if e.name.startswith(".") or e.name in SKIPPED_DIRS:
                 continue
             try:
                 if e.is_dir(follow_symlinks=False):
                     stack.append(Path(e.path))
+                    continue
+                if not e.name.endswith(RELEVANT):
                     continue
                 st = e.stat()
             except OSError:
@@ -105,20 +110,16 @@ def _listing(roots: list[Path]) -> list | None:
 
 
 def _ancestors(libs: Libraries) -> list[Path]:
-    """The folders between the spec's and the project root (where a new xxp.toml or pyproject.toml
-    would change the libraries): their own mtimes, not their trees."""
+    """The folders above the spec's up to the project root, where a new xxp.toml, pyproject.toml or
+    .git would change the root or the libraries."""
     spec_dir, root = libs.spec_dir.resolve(), libs.project_root.resolve()
     return [d for d in spec_dir.parents if d.is_relative_to(root)] if spec_dir.is_relative_to(root) else []
 
 
 def _flat(folders: list[Path]) -> list:
-    out = []
-    for folder in folders:
-        try:
-            out.append((str(folder), folder.stat().st_mtime_ns))
-        except OSError:
-            out.append((str(folder), None))
-    return out
+    from xxp_tui.spec.library import ROOT_MARKERS
+
+    return [(str(folder), [(m, (folder / m).exists()) for m in ROOT_MARKERS]) for folder in folders]
 
 
 def _roots(libs: Libraries, files: list[Path]) -> list[Path]:
