@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -131,42 +132,46 @@ def run_id_seed(rng: random.Random) -> int:
     return rng.randrange(2**31)
 
 
-def cli(args: list[str], cwd: Path, repeat: int) -> tuple[float, str]:
-    """Median wall seconds of the whole command, and its first output line."""
-    times, out = [], ""
+def cli(args: list[str], cwd: Path, repeat: int) -> tuple[float, float, str]:
+    """Median wall and CPU seconds of the whole command, and its first output line. On a loaded
+    machine the wall time is mostly waiting for a CPU; the CPU time is the command's own cost."""
+    times, cpus, out = [], [], ""
     env = {k: v for k, v in os.environ.items() if k != "XXP_DB"}
     for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "xxp_tui", *args], cwd=cwd, env=env, capture_output=True,
                               text=True, stdin=subprocess.DEVNULL)
         times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if done.returncode != 0:
             raise SystemExit(f"xxp-tui {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         out = done.stdout
-    return statistics.median(times), (out.strip().splitlines() or [""])[0][:70]
+    return statistics.median(times), statistics.median(cpus), (out.strip().splitlines() or [""])[0][:60]
 
 
-async def picker_first_screen(db: Path) -> float:
+async def picker_first_screen(db: Path) -> tuple[float, float]:
     """The run picker as `xxp-tui` with no arguments opens it: its query, then its first frame."""
     from xxp_tui.kb import open_kb
     from xxp_tui.kb.queries import run_summaries
     from xxp_tui.tui.picker import RunPicker
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with open_kb(db, create=False, readonly=True) as kb:
         summaries = run_summaries(kb)
     app = RunPicker(db, summaries)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
 
 
-def knowledge_seconds(db: Path, run_id: int) -> float:
+def knowledge_seconds(db: Path, run_id: int) -> tuple[float, float]:
     from xxp_tui.tui.screens.knowledge import knowledge_report
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     knowledge_report(db, run_id, with_importance=False)  # what the screen shows first; importance follows
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,19 +209,19 @@ def main(argv: list[str] | None = None) -> int:
             (f"show {some_variant}", *cli(["show", some_variant, *d], root, args.repeat)),
             ("kb best W", *cli(["kb", "best", "W", *d], root, args.repeat)),
             (f"kb compare r1 r{last}", *cli(["kb", "compare", "r1", f"r{last}", *d], root, args.repeat)),
-            ("run picker (query + first frame)", asyncio.run(picker_first_screen(db)), "in process"),
-            (f"knowledge screen r{middle} (first answer)", knowledge_seconds(db, middle), "in process"),
+            ("run picker (query + first frame)", *asyncio.run(picker_first_screen(db)), "in process"),
+            (f"knowledge screen r{middle} (first answer)", *knowledge_seconds(db, middle), "in process"),
         ]
         load = os.getloadavg()
-        print(f"commands against {last} runs (median of {args.repeat}, whole command); machine: {os.cpu_count()} "
-              f"CPUs, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+        print(f"commands against {last} runs (median of {args.repeat}, whole command: wall, CPU); machine: "
+              f"{os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
         missed = 0
-        for name, seconds, first in timings:
+        for name, seconds, cpu, first in timings:
             ok = seconds < TARGET_S
             missed += not ok
-            print(f"  {name:<40} {seconds:6.2f} s  {'PASS' if ok else 'MISS'}   {first}")
-        baseline = cli(["--version"], root, args.repeat)[0]
-        print(f"  (for scale: `xxp-tui --version`, the interpreter and the CLI's start, takes {baseline:.2f} s)")
+            print(f"  {name:<40} {seconds:6.2f} s  CPU {cpu:5.2f} s  {'PASS' if ok else 'MISS'}   {first}")
+        wall, cpu, _ = cli(["--version"], root, args.repeat)
+        print(f"  (for scale: `xxp-tui --version`, the interpreter and the CLI's start: {wall:.2f} s, CPU {cpu:.2f} s)")
     return 1 if args.strict and missed else 0
 
 
