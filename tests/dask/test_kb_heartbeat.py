@@ -35,9 +35,13 @@ def test_a_version_2_knowledge_base_is_migrated_and_keeps_its_runs(tmp_path: Pat
         conn.execute("DROP TABLE notes")
         conn.execute("ALTER TABLE variants DROP COLUMN off_grid")  # schema 8
         conn.execute("ALTER TABLE task_runs DROP COLUMN gpus")  # schema 9
+        conn.execute("DROP INDEX idx_variants_space_status_objective")  # schema 10
+        conn.execute("DROP INDEX idx_events_run_id_target")
         conn.execute("PRAGMA user_version = 2")
     with open_kb(db) as kb:
-        assert kb.scalar("PRAGMA user_version") == SCHEMA_VERSION == 9
+        assert kb.scalar("PRAGMA user_version") == SCHEMA_VERSION == 10
+        indexes = {r[0] for r in kb.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"idx_variants_space_status_objective", "idx_events_run_id_target", "idx_notes_variant_id"} <= indexes
         assert {"params", "env_hash", "gpus"} <= {c.name for c in kb.db["task_runs"].columns}
         assert len(kb.scalar("SELECT uid FROM runs WHERE id = ?", (run_id,))) == 32  # given to older runs too
         assert kb.scalar("SELECT count(*) FROM notes") == 0

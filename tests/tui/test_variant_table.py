@@ -86,3 +86,34 @@ async def test_a_scrolled_table_repaints_the_rows_that_change():
         table.upsert([{**table.rows[295].data, "status": "running"}])  # sorted by id: no re-sort
         await pilot.pause()
         assert any("running" in f for f in app.frames), app.frames
+
+
+FILTERS = ["", "grid", "gr", "status:run", "status:", "lr:0.", "lr:", "t.lr:1", "loss:0", "!grid", "!status:q",
+           "grid status:c", "v1", "id:v2", "space:t lr:2", "nothing:x", "queued", "lr"]
+
+
+async def test_the_filter_over_many_rows_matches_the_filter_of_one_row():
+    """The filter evaluated over all ids at once (indexes, comprehensions, narrowing while typing)
+    shows exactly the rows `make_filter` passes one by one, in the sorted order, as rows change."""
+    from xxp_tui.tui.widgets.variant_table import make_filter
+
+    rng = random.Random(19)
+    app = TableApp()
+    async with app.run_test(size=(100, 20)):
+        table = app.query_one(VariantTable)
+        table.upsert([row(rng, i) for i in range(1, 400)])
+        table.set_sort("p:T.lr", True)
+        for step in range(60):
+            text = rng.choice(FILTERS)
+            typed = ""
+            for ch in text:  # typed one character at a time, as a person does
+                typed += ch
+                table.set_filter(typed)
+            if not text:
+                table.set_filter("")
+            table.upsert([row(rng, rng.randint(1, 420)) for _ in range(rng.randint(0, 6))])
+            keep = make_filter(text) if text.strip() else (lambda r: True)
+            reference = [v for v in table._base_order() if keep(table.rows[v])]
+            assert table.order == reference, (step, text)
+            if step % 10 == 9:
+                table.set_sort(rng.choice(["id", "status", "objective", "m:loss", "space"]), rng.random() < 0.5)

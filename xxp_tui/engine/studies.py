@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from xxp_tui.kb import KB
+from xxp_tui.kb import knowledge as kbknow
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
 from xxp_tui.kb.queries import metric_dict
@@ -145,37 +146,67 @@ class Best:
 def best(kb: KB, workflow: str, metric: str | None = None, minimize: bool | None = None, top: int = 5) -> list[Best]:
     """The best completed variants, across every run, of the spaces that ran `workflow`: by each
     space's objective (and its direction), or by a named final metric."""
-    found: list[Best] = []
+    spaces: dict[str, dict[int, dict]] = {}  # space name -> {run id: its meta in that run}
     directions: set[str] = set()
-    for run in kbr.list_runs(kb):
-        _, _, model = kbr.spec_record(kb, run.id)
-        for space, meta in space_info(model, run.experiment).items():
-            if meta["workflow"] != workflow:
-                continue
-            variants = kbv.for_run(kb, run.id, status="completed", space=space)
-            finals = kbv.final_metrics(kb, [v.id for v in variants]) if metric else {}
-            for v in variants:
-                if v.origin == "warm_start":
-                    continue  # a copy of a result listed under its own run
-                if metric:
-                    value = metric_dict(finals[v.id]).get(metric)
-                else:
-                    value = v.objective
-                    directions.add(meta["direction"])
-                if isinstance(value, int | float) and math.isfinite(value):
-                    found.append(Best(v, run, space, float(value), metric or meta["objective"]))
-    if minimize is None:
+    for run_id, experiment, model, _status in kbknow.run_models(kb):
+        for space, meta in space_info(model, experiment).items():
+            if meta["workflow"] == workflow:
+                spaces.setdefault(space, {})[run_id] = meta
+                directions.add(meta["direction"])
+    if metric is None and minimize is None:
         minimize = directions == {"minimize"}
-    found.sort(key=lambda b: (-b.value if not minimize else b.value, b.variant.id))
-    distinct: dict[str, Best] = {}  # one row per configuration: its earliest run at its best value
-    for b in found:
-        distinct.setdefault(json.dumps(b.variant.params, sort_keys=True, default=str), b)
-    return list(distinct.values())[:top]
+    found: list[tuple[kbv.Variant, str, float, str]] = []
+    for space, metas in spaces.items():
+        if metric:
+            found += _by_metric(kb, space, metas, metric)
+        else:
+            found += _by_objective(kb, space, metas, bool(minimize), top)
+    found.sort(key=lambda f: (-f[2] if not minimize else f[2], f[0].id))
+    distinct: dict[str, tuple] = {}  # one row per configuration: its earliest run at its best value
+    for f in found:
+        distinct.setdefault(json.dumps(f[0].params, sort_keys=True, default=str), f)
+    runs: dict[int, kbr.Run] = {}
+    out = []
+    for v, space, value, name in list(distinct.values())[:top]:
+        run = runs.get(v.run_id) or runs.setdefault(v.run_id, kbr.get_run(kb, v.run_id))
+        out.append(Best(v, run, space, value, name))
+    return out
+
+
+def _by_objective(kb: KB, space: str, metas: dict[int, dict], minimize: bool, top: int
+                  ) -> list[tuple[kbv.Variant, str, float, str]]:
+    """Best first from the index, only until `top` distinct configurations are in hand (and the rows
+    tied with the last of them): any configuration of the overall top is among them."""
+    out: list[tuple[kbv.Variant, str, float, str]] = []
+    seen: set[str] = set()
+    boundary: float | None = None
+    for v in kbknow.best_first(kb, space, set(metas), descending=not minimize):
+        value = v.objective
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            continue
+        if boundary is not None and value != boundary:
+            break
+        out.append((v, space, float(value), metas[v.run_id]["objective"]))
+        seen.add(json.dumps(v.params, sort_keys=True, default=str))
+        if len(seen) >= top and boundary is None:
+            boundary = value
+    return out
+
+
+def _by_metric(kb: KB, space: str, metas: dict[int, dict], metric: str) -> list[tuple[kbv.Variant, str, float, str]]:
+    out = []
+    for run_id in metas:
+        variants = [v for v in kbv.for_run(kb, run_id, status="completed", space=space) if v.origin != "warm_start"]
+        finals = kbv.final_metrics(kb, [v.id for v in variants])
+        for v in variants:
+            value = metric_dict(finals[v.id]).get(metric)
+            if isinstance(value, int | float) and math.isfinite(value):
+                out.append((v, space, float(value), metric))
+    return out
 
 
 def workflows_in(kb: KB) -> list[str]:
     names: set[str] = set()
-    for run in kbr.list_runs(kb):
-        _, _, model = kbr.spec_record(kb, run.id)
-        names.update(m["workflow"] for m in space_info(model, run.experiment).values() if m["workflow"])
+    for _run_id, experiment, model, _status in kbknow.run_models(kb):
+        names.update(m["workflow"] for m in space_info(model, experiment).values() if m["workflow"])
     return sorted(names)

@@ -136,11 +136,9 @@ class KB:
             )
         except sqlite3.Error as exc:
             raise KBError(f"cannot open {self.path}: {exc}") from exc
-        import sqlite_utils  # here, not at import: KBError and the paths stay light for the CLI's completion
-
         conn.row_factory = sqlite3.Row
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
+        self._db = None
         self.readonly = readonly
         self._owner = threading.get_ident()
         try:
@@ -165,6 +163,17 @@ class KB:
             raise KBError(sentence) from exc
         if readonly:
             conn.execute("PRAGMA query_only=1")
+
+    @property
+    def db(self):
+        """sqlite-utils over the same connection, for the writers that use its table helpers. Made
+        on first use: importing sqlite-utils imports pandas when it is installed (2 s on a loaded
+        machine), which a command that only reads (`runs`, `show`, the viewer) never needs."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     def abandon_transaction(self) -> None:
         """Roll back a write that failed half-way (a full disk), so the next, smaller write can be tried."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
 from xxp_tui.kb import variants as kbv
 from xxp_tui.kb.connection import KB
@@ -114,9 +115,31 @@ def earlier_objectives(kb: KB, run_id: int, workflow_spaces: list[tuple[int, str
 
 
 def run_models(kb: KB) -> list[tuple[int, str, dict, str]]:
-    """(run id, experiment, recorded model, status) of every run, oldest first."""
-    return [(r["id"], r["experiment"], json.loads(r["model"] or "{}"), r["status"])
-            for r in kb.query("SELECT id, experiment, model, status FROM runs ORDER BY id")]
+    """(run id, experiment, recorded model, status) of every run, oldest first. Runs of one spec
+    share one parsed model (a KB of 1,000 runs of a spec parses it once, not 1,000 times): read it,
+    do not change it."""
+    parsed: dict[str, dict] = {}
+    out = []
+    for r in kb.query("SELECT id, experiment, model, status FROM runs ORDER BY id"):
+        text = r["model"] or "{}"
+        model = parsed.get(text)
+        if model is None:
+            model = parsed[text] = json.loads(text)
+        out.append((r["id"], r["experiment"], model, r["status"]))
+    return out
+
+
+def best_first(kb: KB, space: str, run_ids: set[int], descending: bool) -> Iterator[kbv.Variant]:
+    """The completed variants of spaces named `space` in the given runs, run (not copied by a warm
+    start), with an objective, best first (equal objectives in no set order). A cursor over the
+    (space, status, objective) index: the caller reads only as many as it needs."""
+    order = "DESC" if descending else "ASC"
+    cursor = kb.conn.execute(
+        "SELECT * FROM variants WHERE space = ? AND status = 'completed' AND objective IS NOT NULL"
+        f" AND origin != 'warm_start' ORDER BY objective {order}", (space,))
+    for row in cursor:
+        if row["run_id"] in run_ids:
+            yield kbv._variant(row)
 
 
 def spec_hash_of(kb: KB, run_id: int) -> str | None:

@@ -8,6 +8,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from xxp_tui.kb.bulk import insert_row
 from xxp_tui.kb.connection import KB, KBError, row_id
 from xxp_tui.kb.status import FINISHED_RUN_STATES, RUN_STATES
 
@@ -110,8 +111,13 @@ def resolve_run(kb: KB, ref: str) -> int:
     return run_id
 
 
+# What `Run` holds: not the spec text, files and model, which a list of 1,000 runs need not read.
+_RUN_COLUMNS = ("id, experiment, status, reason, spec_path, project_dir, spec_hash, workers, paused, created, started,"
+                " ended, seed, settings, executor, scheduler")
+
+
 def list_runs(kb: KB) -> list[Run]:
-    return [_run(r) for r in kb.query("SELECT * FROM runs ORDER BY id")]
+    return [_run(r) for r in kb.query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id")]
 
 
 def spec_record(kb: KB, run_id: int) -> tuple[str, dict[str, str], dict]:
@@ -154,7 +160,7 @@ def update_settings(kb: KB, run_id: int, **changes) -> None:
 
 def record_environment(kb: KB, run_id: int, env: dict) -> None:
     with kb.write():
-        kb.db.table("environment").upsert({"run_id": run_id, **env, "recorded": time.time()}, pk="run_id")
+        insert_row(kb, "environment", {"run_id": run_id, **env, "recorded": time.time()}, upsert_key="run_id")
 
 
 def get_environment(kb: KB, run_id: int) -> dict | None:
@@ -190,7 +196,7 @@ def upsert_node(kb: KB, run_id: int, name: str, **fields) -> None:
             cols = ", ".join(f"{k} = ?" for k in fields)
             kb.conn.execute(f"UPDATE nodes SET {cols} WHERE run_id = ? AND name = ?", (*fields.values(), run_id, name))
         else:
-            kb.db.table("nodes").insert({"run_id": run_id, "name": name, **fields})
+            insert_row(kb, "nodes", {"run_id": run_id, "name": name, **fields})
 
 
 def delete_node(kb: KB, run_id: int, name: str) -> None:

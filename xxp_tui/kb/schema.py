@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from xxp_tui.kb.connection import KB
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 
 def _v1(kb: KB) -> None:
@@ -212,7 +212,18 @@ def _v10(kb: KB) -> None:
     kb.db["variants"].add_column("spec_version", int, not_null_default=1)
 
 
-MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
+def _v11(kb: KB) -> None:
+    """Indexes for a KB of 1,000 runs (issue 19): `kb best` and the knowledge screen read a space's
+    completed variants best first across every run (space, status, objective), and the viewer's
+    details pane reads one variant's events on every cursor move (run_id, target), which without it
+    walked every event of the run. tests/frontends/test_query_plans.py keeps every hot query on an index."""
+    kb.conn.execute("CREATE INDEX IF NOT EXISTS idx_variants_space_status_objective"
+                    " ON variants (space, status, objective)")
+    kb.conn.execute("CREATE INDEX IF NOT EXISTS idx_events_run_id_target ON events (run_id, target)")
+    kb.conn.execute("CREATE INDEX IF NOT EXISTS idx_notes_variant_id ON notes (variant_id)")  # `show VARIANT`
+
+
+MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

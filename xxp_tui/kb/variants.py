@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from xxp_tui.kb.bulk import insert_row
 from xxp_tui.kb.connection import KB, KBError, row_id
 from xxp_tui.kb.status import FINISHED_VARIANT_STATES, VARIANT_STATES
 
@@ -157,9 +158,13 @@ def for_run(kb: KB, run_id: int, status: str | None = None, space: str | None = 
     return [_variant(r) for r in kb.query(sql + " ORDER BY id", tuple(args))]
 
 
-def changed_since(kb: KB, run_id: int, rev: int) -> list[Variant]:
-    return [_variant(r) for r in kb.query(
-        "SELECT * FROM variants WHERE run_id = ? AND rev > ? ORDER BY rev", (run_id, rev))]
+def changed_since(kb: KB, run_id: int, rev: int, limit: int | None = None) -> list[Variant]:
+    """Variants whose revision is past `rev`, oldest change first (at most `limit`: a viewer reads a
+    big run in slices, so its first screen does not wait for the last of 100,000 rows)."""
+    sql = "SELECT * FROM variants WHERE run_id = ? AND rev > ? ORDER BY rev"
+    if limit is not None:
+        return [_variant(r) for r in kb.query(sql + " LIMIT ?", (run_id, rev, limit))]
+    return [_variant(r) for r in kb.query(sql, (run_id, rev))]
 
 
 def counts(kb: KB, run_id: int) -> dict[str, int]:
@@ -327,7 +332,7 @@ def final_metrics(kb: KB, variant_ids: Iterable[int]) -> dict[int, dict[tuple[st
 
 def insert_artifact(kb: KB, **fields) -> None:
     with kb.write():
-        kb.db.table("artifacts").insert({**fields, "created": time.time()})
+        insert_row(kb, "artifacts", {**fields, "created": time.time()})
 
 
 def artifacts(kb: KB, variant_id: int) -> list[dict]:

@@ -56,13 +56,20 @@ def load_project(path: str | Path, text: str | None = None, *,
     """Load, resolve and check the spec at `path` (and everything it refers to). With `text`, that
     is the entry spec's content (the designer's unsaved edits), read as if it were at `path`.
     `trace`, when given, receives (rule id, diagnostic) for what each semantic rule reported."""
+    from xxp_tui.spec import load_cache
+
+    if text is None and trace is None and (kept := load_cache.lookup(Path(path))) is not None:
+        return kept  # unchanged since a clean load: no parse, no resolution (load_cache.py)
     from xxp_tui.spec.check import check_project
 
     loader = _Loader(Path(path), text)
     project = loader.load()
     if project is not None:
         check_project(project, loader.diags, loader.libs, loader.reader.raw_asts, trace)
-    return LoadResult(project, loader.diags.sorted(), loader.reader.sources)
+    result = LoadResult(project, loader.diags.sorted(), loader.reader.sources)
+    if text is None:
+        load_cache.store(Path(path), result, loader.libs)
+    return result
 
 
 def _libraries(entry: Path, diags: Diagnostics) -> Libraries:

@@ -13,7 +13,6 @@ from pathlib import Path
 from xxp_tui.spec import syntax
 from xxp_tui.spec.diagnostics import Diagnostics, Pos
 from xxp_tui.spec.library import Libraries
-from xxp_tui.spec.parser import parse_text
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
@@ -79,6 +78,8 @@ class SourceReader:
         return text[1:] if text.startswith("\ufeff") else text
 
     def _parse_source(self, path: Path, shown: str, text: str) -> syntax.SpecFile:
+        from xxp_tui.spec.parser import parse_text  # lark: not imported when the spec comes from load_cache
+
         self.sources[shown] = text
         # The hash names files relative to the entry spec, so it does not depend on the cwd.
         self._hash_parts.append((os.path.relpath(path, self.entry.resolve().parent), text))

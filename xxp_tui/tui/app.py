@@ -327,7 +327,8 @@ class XxpApp(App[str]):
                 if want is not None and (delta is not None or shown_detail[0] != want):
                     self.post_message(DetailArrived(source.detail(want)))
                     shown_detail = (want, source.version)
-                time.sleep(self.poll_interval)
+                if not source.more:  # else the next slice of a big first load, at once
+                    time.sleep(self.poll_interval)
         except NoActiveAppError:
             pass  # the app closed while this thread was between two polls
         finally:
@@ -378,9 +379,9 @@ class XxpApp(App[str]):
                     self.completion_times.append(row["ended"])
                 (self.waiting_ids.add if row["status"] == "waiting_input" else self.waiting_ids.discard)(vid)
             self.table.upsert(delta.variants)
-            if len(delta.variants) >= 1000 and not self._gc_frozen:
-                # A big load (the first poll of a large run): its rows live as long as the viewer.
-                # Move everything alive now out of the cyclic GC's way, once and after a collection
+            if len(delta.variants) >= 1000:
+                # A big load (the slices of a large run's first polls): its rows live as long as the
+                # viewer. Move everything alive now out of the cyclic GC's way, after a collection
                 # (so no garbage is pinned), so later full collections do not walk tens of thousands
                 # of rows in the middle of a key press.
                 gc.collect()

@@ -21,6 +21,7 @@ from xxp_tui.kb import variants as kbv
 from xxp_tui.kb.queries import RunSummary, metric_dict, run_summary, variant_row
 
 QUIET_REFRESH = 1.0  # even with no change, refresh liveness this often
+SLICE = 2000  # variants read per poll: a big run arrives in slices, the first screen after the first
 
 
 @dataclass
@@ -53,6 +54,7 @@ class RunSource:
         self.version: int | None = None
         self.last_poll = 0.0
         self.running: set[int] = set()  # their metrics grow without a revision bump
+        self.more = False  # the last poll stopped at SLICE rows: poll again at once
 
     def close(self) -> None:
         self.kb.close()
@@ -61,11 +63,12 @@ class RunSource:
         """The changes since the last poll, or None when nothing changed."""
         version = self.kb.data_version()
         now = time.time()
-        if not force and version == self.version and now - self.last_poll < QUIET_REFRESH:
+        if not (force or self.more) and version == self.version and now - self.last_poll < QUIET_REFRESH:
             return None
         first = self.version is None
         self.version, self.last_poll = version, now
-        changed = kbv.changed_since(self.kb, self.run_id, self.rev)
+        changed = kbv.changed_since(self.kb, self.run_id, self.rev, limit=SLICE)
+        self.more = len(changed) == SLICE
         if changed:
             self.rev = max(v.rev for v in changed)
         for v in changed:

@@ -47,8 +47,9 @@ class KnowledgeReport:
     notes: list[str] = field(default_factory=list)
 
 
-def knowledge_report(db: Path, run_id: int, top: int = 5) -> KnowledgeReport:
-    """Everything the screen shows, read from the KB (no writes)."""
+def knowledge_report(db: Path, run_id: int, top: int = 5, with_importance: bool = True) -> KnowledgeReport:
+    """Everything the screen shows, read from the KB (no writes). Without `with_importance` it answers
+    at once (importance fits a model: seconds), so the screen shows the rest first."""
     from xxp_tui.engine.studies import StudyError, best, importance, space_info
     from xxp_tui.kb import cache as kbcache
     from xxp_tui.kb import commands as kbc
@@ -70,10 +71,12 @@ def knowledge_report(db: Path, run_id: int, top: int = 5) -> KnowledgeReport:
             origins: dict[str, int] = {}
             for v in variants:
                 origins[v.origin] = origins.get(v.origin, 0) + 1
-            try:
-                scores, note = importance(kb, run_id, name), None
-            except StudyError as exc:
-                scores, note = None, str(exc)
+            scores, note = None, "computing…"
+            if with_importance:
+                try:
+                    scores, note = importance(kb, run_id, name), None
+                except StudyError as exc:
+                    scores, note = None, str(exc)
             report.spaces.append(SpaceFacts(name, meta["workflow"], meta["objective"], meta["direction"], chosen,
                                             origins, scores, note))
         for workflow in dict.fromkeys(m["workflow"] for m in info.values() if m["workflow"]):
@@ -164,12 +167,14 @@ class KnowledgeScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True)
     def load(self) -> None:
-        try:
-            report = knowledge_report(self.db, self.run_id)
-        except Exception as exc:  # a KB problem is shown, never a crash of the viewer
-            self.app.call_from_thread(self._show_error, f"cannot read the knowledge base: {exc}")
-            return
-        if not get_current_worker().is_cancelled:  # a newer refresh (r) replaced this one
+        for with_importance in (False, True):  # what is quick first; importance (seconds) after
+            try:
+                report = knowledge_report(self.db, self.run_id, with_importance=with_importance)
+            except Exception as exc:  # a KB problem is shown, never a crash of the viewer
+                self.app.call_from_thread(self._show_error, f"cannot read the knowledge base: {exc}")
+                return
+            if get_current_worker().is_cancelled:  # a newer refresh (r) replaced this one
+                return
             self.app.call_from_thread(self._show, report)
 
     def _show(self, report: KnowledgeReport) -> None:

@@ -3,15 +3,17 @@
 Textual's DataTable re-renders every visible cell and rebuilds O(n) maps on any change (see
 research/textual.md §2.3), so this widget keeps its own model instead: rows by variant id, an
 ordered list of the visible ids (sorted and filtered), and a cache of rendered lines keyed by
-(id, row version, cursor, tag). An update touches only the rows that changed; the order is
-rebuilt only when the sort key or the filter could have changed. The cursor follows its variant
-across re-sorts (htop's "follow"), and rows can be tagged so actions apply to a set.
+(id, row version, cursor, tag). An update touches only the rows that changed. At 100,000 rows no
+key may walk every row through Python calls (table_index.py): each column keeps a sort index up to
+date as rows change, and the filter narrows by indexes and comprehensions. The cursor follows its
+variant across re-sorts (htop's "follow"), and rows can be tagged so actions apply to a set.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.style import Style
@@ -24,6 +26,15 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from xxp_tui.tui.terminal import few_colours, glyphs
+from xxp_tui.tui.widgets.table_index import (
+    FIXED_FIELDS,
+    SortIndex,
+    ValueIndex,
+    field_names,
+    narrows,
+    parse_terms,
+    sorted_ids,
+)
 
 STATUS_ORDER = {"running": 0, "waiting_input": 1, "queued": 2, "completed": 3, "failed": 4, "pruned": 5,
                 "cancelled": 6}
@@ -37,6 +48,7 @@ STATUS_STYLES = {
     "cancelled": Style(color="bright_black"),
 }
 GAP = 1
+PREBUILD_ROWS = 5000  # from this many rows, sort indexes are built ahead, while the viewer is idle
 
 
 @dataclass
@@ -54,13 +66,45 @@ class Column:
         return self.key == "reason"
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     id: int
     data: dict
     version: int = 0
-    text: dict[str, str] = field(default_factory=dict)
+    text: dict[str, str] | None = None  # the cells' text, made when the row is first drawn
     hay: str | None = None  # what a plain word of the filter is searched in (lower case)
+
+
+# Strings that repeat in every row (field and param names, states, spaces): one copy each, not one
+# per row, which at 100,000 rows is tens of megabytes.
+_SHARED = ("space", "status", "origin", "run")
+
+
+def _interned(data: dict) -> dict:
+    for key in _SHARED:
+        value = data.get(key)
+        if type(value) is str:
+            data[key] = sys.intern(value)
+    for key in ("params", "metrics"):
+        values = data.get(key)
+        if values:
+            data[key] = {sys.intern(k): sys.intern(v) if type(v) is str and len(v) < 16 else v
+                         for k, v in values.items()}
+    return data
+
+
+def _make_hay(data: dict) -> str:
+    return " ".join([str(data.get("id")), data.get("space", ""), data.get("status", ""), data.get("origin", ""),
+                     *(f"{k}={v}" for k, v in data["params"].items())]).lower()
+
+
+def _field(data: dict, name: str):
+    """The value a `key:value` filter term compares: a fixed field (named with a leading NUL), or a
+    metric or param of that name (a metric wins over a param of the same name)."""
+    if name[0] == "\0":
+        return data.get(name[1:])
+    metrics = data["metrics"]
+    return metrics[name] if name in metrics else data["params"].get(name)
 
 
 def _fmt(value) -> str:
@@ -141,10 +185,10 @@ class VariantTable(ScrollView, can_focus=True):
         self.columns: list[Column] = []
         self.rows: dict[int, Row] = {}
         self.order: list[int] = []  # what is shown: the sorted ids that pass the filter
-        self.position: dict[int, int] = {}  # id -> index in order
-        self._sorted: list[int] = []  # every id, in display order
-        self._sorted_keys: list[tuple] = []  # their sort keys, in the same order
-        self._key_of: dict[int, tuple] = {}
+        self._position: dict[int, int] | None = {}  # id -> index in order (None: to build again)
+        self._indexes: dict[str, SortIndex] = {}  # column -> every id in its ascending order
+        self._values: dict[str, ValueIndex] = {}  # field -> rows by value, for `key:value` filters
+        self._matched: set[int] | None = None  # the rows that pass the filter (None: no filter)
         self.tagged: set[int] = set()
         self.sort_key = "id"
         self.sort_reverse = False
@@ -180,7 +224,7 @@ class VariantTable(ScrollView, can_focus=True):
         self._layout_version += 1
         self._lines.clear()
         for row in self.rows.values():
-            row.text = {}
+            row.text = None
         self._update_virtual_size()
 
     @property
@@ -191,13 +235,18 @@ class VariantTable(ScrollView, can_focus=True):
         self.virtual_size = Size(self.total_width, len(self.order) + 1)
 
     def upsert(self, rows: Iterable[dict]) -> None:
-        """Add or update rows (variant rows from kb.queries); re-sorts and re-filters only if needed."""
+        """Add or update rows (variant rows from kb.queries). Each changed row moves in the sort
+        indexes by two binary searches and is judged by the filter alone; the shown order is only
+        rebuilt (one pass over ids, no Python call per row) when a row entered, left or moved."""
         new_params: list[str] = []
         new_metrics: list[str] = []
         reorder = False  # the shown order may have changed
-        moved: list[int] = []  # rows whose sort key changed, or new ones
+        added: list[int] = []
         changed_visible: list[int] = []
+        visible: set[int] | None = None
+        keep, matched = self._filter, self._matched
         for data in rows:
+            data = _interned(data)
             vid = int(str(data["id"]).lstrip("v"))
             for k in data["params"]:
                 if k not in self._param_keys and k not in new_params:
@@ -207,37 +256,66 @@ class VariantTable(ScrollView, can_focus=True):
                     new_metrics.append(k)
             row = self.rows.get(vid)
             if row is None:
-                self.rows[vid] = Row(vid, data)
-                moved.append(vid)
+                row = self.rows[vid] = Row(vid, data, hay=_make_hay(data))
+                for name, index in self._values.items():
+                    index.add(vid, _field(data, name))
+                added.append(vid)
                 continue
-            if self.sort_key != "id" and cell_value(row.data, self.sort_key) != cell_value(data, self.sort_key):
-                moved.append(vid)
-            if self._filter is not None:
-                was = self._filter(row)
+            old = row.data
+            touched = [] if vid in added else [
+                index for key, index in self._indexes.items() if cell_value(old, key) != cell_value(data, key)]
+            for index in touched:
+                index.remove(vid)  # while the row still holds the values it was indexed by
+            for name, index in self._values.items():
+                before, after = _field(old, name), _field(data, name)
+                if before != after:
+                    index.discard(vid, before)
+                    index.add(vid, after)
             row.data = data
             row.version += 1
-            row.text = {}
-            row.hay = None
-            if self._filter is not None and self._filter(row) != was:
+            row.text = None
+            row.hay = _make_hay(data)
+            for index in touched:
+                index.insert(vid)
+            if touched and self._indexes.get(self.sort_key) in touched:
                 reorder = True
-            if vid in self.position:
-                changed_visible.append(vid)
+            if keep is not None and matched is not None and keep(row) != (vid in matched):
+                (matched.discard if vid in matched else matched.add)(vid)
+                reorder = True
+            if not reorder:
+                if visible is None:
+                    top = int(self.scroll_y)
+                    visible = set(self.order[top: top + max(1, self.size.height)])
+                if vid in visible:
+                    changed_visible.append(vid)
+        if added:
+            if len(added) > 256:
+                self._indexes.clear()  # rebuilt on demand, faster than inserting one by one
+            else:
+                for index in self._indexes.values():
+                    for vid in added:
+                        index.insert(vid)
+            if keep is not None and matched is not None:
+                matched.update(vid for vid in added if keep(self.rows[vid]))
+            reorder = True
         if new_params or new_metrics:
             self._param_keys += new_params
             self._seen_metrics.update(new_metrics)  # past 8 metric columns, the rest only in details
             self._metric_keys += new_metrics[: max(0, 8 - len(self._metric_keys))]
             self._set_columns()
-        if moved:
-            self._resort(moved)
-        if moved or reorder:
-            self._rebuild_order(resort=False)
+        if reorder:
+            self._rebuild_order()
             self.refresh()
         else:
+            position = self.position if changed_visible else {}
             for vid in changed_visible:
-                self._refresh_row(self.position[vid])
+                if vid in position:
+                    self._refresh_row(position[vid])
 
-    def _sort_key(self) -> Callable[[int], tuple]:
-        key = self.sort_key
+    def _sort_key(self, key: str | None = None) -> Callable[[int], tuple]:
+        """The total order of column `key` (the sort column by default), ascending: ids break ties,
+        rows without a value come last."""
+        key = key or self.sort_key
         rows = self.rows
 
         if key == "id":
@@ -255,72 +333,80 @@ class VariantTable(ScrollView, can_focus=True):
 
         return by_value
 
-    def _before(self) -> Callable[[tuple, tuple], bool]:
-        """Whether a row with sort key `a` is shown above one with key `b`."""
-        if not self.sort_reverse:
-            return lambda a, b: a < b
-        if self.sort_key in ("id", "status"):
-            return lambda a, b: a > b
-
-        def before(a: tuple, b: tuple) -> bool:  # reversed, but rows without a value stay at the bottom
-            a_missing, b_missing = a[0] == 2, b[0] == 2
-            return b_missing if a_missing != b_missing else a > b
-
-        return before
-
-    def _full_sort(self) -> None:
-        key = self._sort_key()
-        self._key_of = {vid: key(vid) for vid in self.rows}
-        ids = sorted(self.rows, key=self._key_of.__getitem__, reverse=self.sort_reverse)
-        if self.sort_reverse and self.sort_key not in ("id", "status"):
-            # keep missing values at the bottom when sorting in reverse too
-            ids = [v for v in ids if self._key_of[v][0] != 2] + [v for v in ids if self._key_of[v][0] == 2]
-        self._sorted = ids
-        self._sorted_keys = [self._key_of[v] for v in ids]
-
-    def _resort(self, changed: list[int]) -> None:
-        """Move the rows whose sort key changed (or that are new) to their place: a binary search
-        each, instead of sorting every row again while the engine writes."""
-        if len(changed) > 256 or len(self._sorted) != len(self.rows) - sum(v not in self._key_of for v in changed):
-            self._full_sort()
-            return
-        key, before, keys, ids = self._sort_key(), self._before(), self._sorted_keys, self._sorted
-        for vid in changed:
-            old = self._key_of.get(vid)
-            if old is not None:
-                i = self._search(old, before)
-                if i >= len(ids) or ids[i] != vid:
-                    i = ids.index(vid)
-                del ids[i], keys[i]
-            new = self._key_of[vid] = key(vid)
-            i = self._search(new, before)
-            ids.insert(i, vid)
-            keys.insert(i, new)
-
-    def _search(self, key: tuple, before: Callable[[tuple, tuple], bool]) -> int:
-        keys = self._sorted_keys
-        lo, hi = 0, len(keys)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if before(keys[mid], key):
-                lo = mid + 1
+    def _index(self, key: str) -> SortIndex:
+        """The sort index of a column, built the first time it is needed and then kept up to date."""
+        index = self._indexes.get(key)
+        if index is None:
+            rows = self.rows
+            ids = sorted(rows)
+            if key == "id":
+                ordered: list[int] | None = ids
+            elif key == "status":
+                states = {v: STATUS_ORDER.get(rows[v].data["status"], 9) for v in ids}
+                ordered = sorted(ids, key=states.__getitem__)
             else:
-                hi = mid
-        return lo
+                if key.startswith("p:"):
+                    values = {v: rows[v].data["params"].get(key[2:]) for v in ids}
+                elif key.startswith("m:"):
+                    values = {v: rows[v].data["metrics"].get(key[2:]) for v in ids}
+                else:
+                    values = {v: rows[v].data.get(key) for v in ids}
+                ordered = sorted_ids(ids, values)
+            index = SortIndex(self._sort_key(key), ordered if ordered is not None else [])
+            if ordered is None:  # mixed kinds of values: sort by the full keys
+                index.ids = sorted(ids, key=index.key_of)
+            self._indexes[key] = index
+        return index
 
-    def _rebuild_order(self, resort: bool = True) -> None:
-        """The shown order: sorted (again, if `resort`), then filtered. The cached lines are keyed by
-        row, not position, so they stay valid."""
+    def build_next_index(self) -> bool:
+        """Build one missing sort index (the next column's), so that sorting by any column later
+        only reads an index: called when the viewer is idle after a big load. False when all are built."""
+        if len(self.rows) < PREBUILD_ROWS:
+            return False
+        for col in self.columns:
+            if col.key != "reason" and col.key not in self._indexes:
+                self._index(col.key)
+                return True
+        return False
+
+    def _base_order(self) -> list[int]:
+        """Every id in the shown order (sort column and direction), before the filter."""
+        index = self._index(self.sort_key)
+        ids = index.ids
+        if not self.sort_reverse:
+            return list(ids)
+        if self.sort_key in ("id", "status"):
+            return ids[::-1]
+        missing = index.first_missing()  # rows without a value stay at the bottom in reverse too
+        return ids[:missing][::-1] + ids[missing:][::-1]
+
+    def _rebuild_order(self, resort: bool = False) -> None:
+        """The shown order: sorted (from scratch if `resort`, else from the kept indexes), then
+        filtered by the set of rows that pass. The cached lines are keyed by row, not position, so
+        they stay valid."""
         if resort:
-            self._full_sort()
-        keep, rows = self._filter, self.rows
-        self.order = list(self._sorted) if keep is None else [vid for vid in self._sorted if keep(rows[vid])]
-        self.position = {vid: i for i, vid in enumerate(self.order)}
+            self._indexes.clear()
+            if self._filter is not None:
+                self._matched = {vid for vid, row in self.rows.items() if self._filter(row)}
+        base = self._base_order()
+        matched = self._matched
+        self._show(base if matched is None else [vid for vid in base if vid in matched])
+
+    def _show(self, order: list[int]) -> None:
+        self.order = order
+        self._position = None
         self._update_virtual_size()
         if self.follow and self._cursor_id in self.position:
             self.cursor = self.position[self._cursor_id]
         self.cursor = max(0, min(self.cursor, len(self.order) - 1))
         self._cursor_changed(scroll=self.follow)
+
+    @property
+    def position(self) -> dict[int, int]:
+        """id -> index in the shown order, built when first asked after the order changed."""
+        if self._position is None:
+            self._position = {vid: i for i, vid in enumerate(self.order)}
+        return self._position
 
     def set_sort(self, key: str, reverse: bool | None = None) -> None:
         if reverse is None:
@@ -336,10 +422,55 @@ class VariantTable(ScrollView, can_focus=True):
         return nxt
 
     def set_filter(self, text: str) -> None:
-        self.filter_text = text
-        self._filter = make_filter(text) if text.strip() else None
-        self._rebuild_order(resort=False)
+        """Filter the rows; typing on (`kind:` then `kind:c`) narrows what is shown already."""
+        before, self.filter_text = self.filter_text, text
+        if not text.strip():
+            self._filter = self._matched = None
+            self._rebuild_order()
+        else:
+            candidates = self.order if self._matched is not None and narrows(before, text) else self._base_order()
+            shown = self._evaluate(text, candidates)
+            self._filter = make_filter(text)
+            self._matched = set(shown)
+            self._show(shown)
         self.refresh()
+
+    def _evaluate(self, text: str, ids: list[int]) -> list[int]:
+        """The ids (in their given order) that pass filter `text`, narrowed term by term with
+        comprehensions; what `make_filter` says of one row, said of many at once."""
+        invert, terms = parse_terms(text)
+        rows = self.rows
+        shown = ids
+        for term in terms:
+            key, sep, value = term.partition(":")
+            if not sep:
+                shown = [v for v in shown if term in rows[v].hay]
+                continue
+            passing = self._field_matches(key, value, term, shown)
+            shown = [v for v in shown if v in passing]
+        if invert:
+            passing = set(shown)
+            shown = [v for v in ids if v not in passing]
+        return shown
+
+    def _field_matches(self, key: str, value: str, term: str, ids: list[int]) -> set[int]:
+        if key == "id":
+            return {v for v in ids if f"v{v}".startswith(value)}
+        if key in FIXED_FIELDS:
+            name = "\0" + key
+        else:
+            names = field_names(key, [*self._param_keys, *self._seen_metrics])
+            if len(names) != 1:  # no such field, or one per task: judge row by row
+                single = make_filter(term)
+                return {v for v in ids if single(self.rows[v])}
+            name = names[0]
+        index = self._values.get(name)
+        if index is None:
+            index = self._values[name] = ValueIndex()
+            for vid, row in self.rows.items():
+                index.add(vid, _field(row.data, name))
+        return index.starting_with(value)
+
 
     # ------------------------------------------------------------------ cursor and tags
 
@@ -467,6 +598,8 @@ class VariantTable(ScrollView, can_focus=True):
         return Strip(segments)
 
     def _cell_text(self, row: Row, col: Column) -> str:
+        if row.text is None:
+            row.text = {}
         text = row.text.get(col.key)
         if text is None:
             if col.key == "id":
@@ -562,6 +695,9 @@ class VariantTable(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._update_virtual_size()
 
+    def on_mount(self) -> None:
+        self.set_interval(0.3, self.build_next_index)
+
     def on_focus(self) -> None:
         self.refresh()  # cached lines are keyed by focus too
 
@@ -577,9 +713,7 @@ def _fit(text: str, width: int, right: bool, ellipsis: str = "…") -> str:
 
 def _hay(row: Row) -> str:
     if row.hay is None:
-        data = row.data
-        row.hay = " ".join([str(data.get("id")), data.get("space", ""), data.get("status", ""),
-                            data.get("origin", ""), *(f"{k}={v}" for k, v in data["params"].items())]).lower()
+        row.hay = _make_hay(row.data)
     return row.hay
 
 
