@@ -60,11 +60,12 @@ class SteerCommand:
     verb: ClassVar[str]  # as stored in the commands table; the registry's key
 
     def encode(self) -> dict[str, Any]:
-        """The JSON arguments stored in the commands table (an optional argument left None is omitted)."""
+        """The JSON arguments stored in the commands table. An optional argument left at its default
+        value (None, or `Inject`'s priority 1) is omitted, as front ends stored it before this vocabulary."""
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is None:
+            if value is None or (f.default is not MISSING and value == f.default):
                 continue
             out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
