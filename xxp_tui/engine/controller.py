@@ -39,6 +39,7 @@ from xxp_tui.engine.executors.local import kill_leftover
 from xxp_tui.engine.faults import crash_point
 from xxp_tui.engine.gpu_pool import CUDA, TaskPool
 from xxp_tui.engine.hashing import describe_path
+from xxp_tui.engine.holding import Holding
 from xxp_tui.engine.steering import Steering
 from xxp_tui.engine.strategies import (
     LazyGrid,
@@ -117,8 +118,8 @@ class Running:
 SIGNAL_NAMES = {s.value: s.name for s in signal.Signals}
 
 
-class Engine(Steering, Transferring):
-    """The single writer of one run (steering commands: see steering.py)."""
+class Engine(Steering, Holding, Transferring):
+    """The single writer of one run (steering commands: see steering.py; holding a variant: holding.py)."""
 
     def __init__(
         self, db_path: Path, run_id: int, *, on_event: Callable[[EngineEvent], None] | None = None,
@@ -153,6 +154,8 @@ class Engine(Steering, Transferring):
         self.asked: dict[str, int] = {}
         self.grids: dict[str, LazyGrid] = {}  # grid spaces still handing out configurations
         self.waiting: dict[int, str] = {}  # waiting_input variant -> node (interactions)
+        self.holds: dict = {}  # suspended variant -> Hold (holding.py)
+        self.held_time: dict[str, float] = {}
         self.gpu_pool: TaskPool | None = None  # the local executor's GPUs, cores and memory (gpu_pool.py)
         self.metric_buffer: list[tuple] = []
         self.intermediate: dict[int, dict[int, float]] = {}
@@ -368,6 +371,7 @@ class Engine(Steering, Transferring):
                 node = kbr.nodes(self.kb, self.run_id).get(name)
                 self._restore_node(name, node.iteration if node else 1)
         self._adopt_survivors(survivors)
+        self._settle_stopped_tasks()
 
     def _survey_tasks(self) -> tuple[dict[int, list[adoption.Survivor]], int]:
         """The task runs a dead engine left `running`: survivors by variant; the others (lost) are
@@ -390,7 +394,7 @@ class Engine(Steering, Transferring):
         """Start the survivors' variants again at once (their tasks hold slots already) and watch
         their tasks instead of starting them."""
         for vid, found in survivors.items():
-            v = self._dequeue(vid)
+            v = self._dequeue(vid) or self._adoptable_hold(vid)
             vexec = self._start_variant(v) if v is not None else None
             for s in found:
                 task = vexec.workflow.tasks.get(s.task_run.task) if vexec is not None else None
@@ -442,6 +446,8 @@ class Engine(Steering, Transferring):
             self.node_open[name].add(v.id)
             if v.status == "queued":
                 self._enqueue(v)
+            elif v.status == "suspended":
+                self._restore_hold(v)
             elif v.status == "waiting_input" and kind == "interaction":
                 self.waiting[v.id] = name
             elif v.status == "waiting_input":
@@ -540,7 +546,7 @@ class Engine(Steering, Transferring):
         if self.stop_request == "stop":
             return True
         if self.rerun_of is not None:
-            return not self.active and not self.queued
+            return not self.active and not self.queued and not self.holds
         return self.flow.finished and not self.active and not self.queued and not self.waiting
 
     # ------------------------------------------------------------------ nodes
@@ -854,7 +860,7 @@ class Engine(Steering, Transferring):
         return None
 
     def _active_in(self, node: str) -> int:
-        return sum(1 for v in self.active.values() if v.variant.space == node)
+        return sum(1 for v in self.active.values() if v.variant.space == node and not self._releases_slot(v.id))
 
     def _ask_trials(self) -> None:
         """Optuna spaces ask for a new trial only when one could start now."""
@@ -908,11 +914,13 @@ class Engine(Steering, Transferring):
             return
         if self.gpu_pool is not None:
             self.gpu_pool.waited = False
-        free = self.workers - len(self.running) - self._blocked_count()
+        free = self.workers - len(self.running) - self._blocked_count() + self._released_slots()
         if free <= 0:
             return
         self.schedule_until = time.monotonic() + SCHEDULE_BUDGET
         for vexec in sorted(self.active.values(), key=lambda x: (-x.variant.priority, x.id)):
+            if self._is_held(vexec.id):
+                continue
             free = self._start_ready(vexec, free)
             if vexec.settled:  # its last tasks were cache hits
                 self._finalize(vexec)
@@ -1172,7 +1180,8 @@ class Engine(Steering, Transferring):
     def _check_timeouts(self, now: float) -> None:
         for r in list(self.running.values()):
             timeout = r.spec.timeout
-            if timeout and r.handle.cancel_reason is None and now - r.handle.started > timeout:
+            ran = now - r.handle.started - self._held_seconds(r, now)  # time held does not count
+            if timeout and r.handle.cancel_reason is None and ran > timeout:
                 self.executor.cancel(r.handle, f"timed out after {_seconds(timeout)}")
 
     def _on_started(self, e: Started) -> None:
@@ -1347,6 +1356,7 @@ class Engine(Steering, Transferring):
         vid = vexec.id
         if self.active.pop(vid, None) is None:
             return  # already finalised (a task that cannot start settles its variant at once)
+        self._hold_ended(vid)
         node = vexec.variant.space
         space = self.exp.spaces.get(node)
         current = kbv.get(self.kb, vid)
@@ -1447,7 +1457,8 @@ class Engine(Steering, Transferring):
         self._flush_metrics()
         for vexec in self.active.values():
             if not kbv.get(self.kb, vexec.id).finished:
-                kbv.update(self.kb, vexec.id, status="queued", reason="interrupted; resume to continue")
+                kbv.update(self.kb, vexec.id, status=self._interrupted_status(vexec.id),
+                           reason="interrupted; resume to continue")
         self._set_status("interrupted", self.interrupt_reason or "interrupted; resume to continue")
         self.emit("run", f"run r{self.run_id} interrupted; continue with: xxp-tui resume r{self.run_id}")
         return "interrupted"

@@ -87,6 +87,7 @@ class Steering:
             else:
                 self._dequeue(v.id)
                 self.waiting.pop(v.id, None)
+                self._hold_ended(v.id)
                 kbv.update(self.kb, v.id, status="pruned", reason=reason, ended=time.time())
                 after.append(lambda v=v: self._after_prune_queued(v))
             done.append(f"v{v.id}")
@@ -240,6 +241,7 @@ class Steering:
             kbv.update(self.kb, vid, status="cancelled", reason=reason, ended=time.time())
         for vid in list(self.waiting):
             kbv.update(self.kb, vid, status="cancelled", reason=reason, ended=time.time())
+        self._cancel_held(reason)
         self.queued.clear()
         self.queued_in.clear()
         self.waiting.clear()

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from xxp_tui.kb.connection import KB
 
-VERBS = ("prune", "prioritize", "inject", "pause", "resume", "parallel", "answer", "stop", "rerun")
+VERBS = ("prune", "prioritize", "inject", "pause", "resume", "parallel", "answer", "stop", "rerun",
+         "suspend", "resume_variant")
 COMMAND_STATES = ("pending", "done", "refused")
 # A variant's priority is stored in an SQLite INTEGER (64 bits); a billion either way is more room
 # than ordering a queue needs, and keeps every front end and the engine on one bound.

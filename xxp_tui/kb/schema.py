@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from xxp_tui.kb.connection import KB
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 def _v1(kb: KB) -> None:
@@ -193,7 +193,15 @@ def _v9(kb: KB) -> None:
     kb.db["task_runs"].add_column("gpus", str)
 
 
-MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
+def _v10(kb: KB) -> None:
+    """Holding a variant (`suspend`): since when it is held (NULL: it is not) and whether the human let
+    its slot go to others (`--release-slot`); both outlive an engine crash, so a resumed engine keeps
+    the hold, its process stopped, and its timeout still not counting the held time."""
+    kb.db["variants"].add_column("held_since", float)
+    kb.db["variants"].add_column("hold_releases_slot", int, not_null_default=0)
+
+
+MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

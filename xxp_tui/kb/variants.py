@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from xxp_tui.kb.connection import KB, KBError
 
-VARIANT_STATES = ("queued", "running", "completed", "failed", "pruned", "cancelled", "waiting_input")
+VARIANT_STATES = ("queued", "running", "completed", "failed", "pruned", "cancelled", "waiting_input", "suspended")
 FINISHED_VARIANT_STATES = ("completed", "failed", "pruned", "cancelled")
 ORIGINS = ("strategy", "injected", "rerun", "warm_start", "transfer", "node")
 
@@ -40,6 +40,8 @@ class Variant:
     rev: int
     source_variant: int | None = None
     off_grid: bool = False  # injected with a value outside the space's lists (inside the declared range)
+    held_since: float | None = None  # suspended since (see engine/holding.py)
+    hold_releases_slot: bool = False
 
     @property
     def label(self) -> str:
@@ -64,7 +66,16 @@ def _variant(row) -> Variant:
         origin=row["origin"], trial=row["trial"], objective=row["objective"], created=row["created"],
         started=row["started"], ended=row["ended"], attempts=row["attempts"] or 0, rev=row["rev"] or 0,
         source_variant=row["source_variant"], off_grid=bool(row["off_grid"]),
+        held_since=_column(row, "held_since"), hold_releases_slot=bool(_column(row, "hold_releases_slot")),
     )
+
+
+def _column(row, name: str):
+    """A column a row may lack (queries that name their columns, KBs read before their migration)."""
+    try:
+        return row[name]
+    except (IndexError, KeyError):
+        return None
 
 
 def parse_variant_ref(ref: str) -> int | None:
