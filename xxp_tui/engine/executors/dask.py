@@ -274,10 +274,10 @@ class DaskExecutor:
     def _hold_on_worker(self, handle: DaskHandle, stop: bool) -> None:
         if self.client is None:
             return
-        from xxp_tui.engine.executors.groups import hold_group
+        from xxp_tui.engine.executors.groups import hold_group_soon
 
         with contextlib.suppress(Exception):
-            self.client.run(hold_group, handle.pgid, stop, workers=[handle.worker], wait=False)
+            self.client.run(hold_group_soon, handle.pgid, stop, workers=[handle.worker], wait=False)
 
     def tick(self) -> list[MetricEvent | Started]:
         out: list[MetricEvent | Started] = []
@@ -444,10 +444,10 @@ class DaskExecutor:
         """Last resort for a task whose runner does not answer: kill its group through the scheduler."""
         if self.client is None or handle.pgid is None or handle.worker is None:
             return
-        from xxp_tui.engine.executors.groups import kill_group
+        from xxp_tui.engine.executors.groups import kill_group_soon
 
-        with contextlib.suppress(Exception):
-            self.client.run(kill_group, handle.pgid, int(signal.SIGKILL), workers=[handle.worker], wait=False)
+        with contextlib.suppress(Exception):  # wait=False needs a coroutine function (see groups.py)
+            self.client.run(kill_group_soon, handle.pgid, int(signal.SIGKILL), workers=[handle.worker], wait=False)
 
     def _size(self, handle: DaskHandle) -> int:
         try:

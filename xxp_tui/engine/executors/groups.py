@@ -45,3 +45,15 @@ def hold_group(pgid: int, stop: bool) -> bool:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pgid, signal.SIGCONT)
     return True
+
+
+# `Client.run(..., wait=False)` accepts only coroutine functions (distributed asserts it on the worker):
+# these run the signals above on the worker's event loop, so the orchestrator never waits for them.
+
+
+async def hold_group_soon(pgid: int, stop: bool) -> bool:
+    return hold_group(pgid, stop)
+
+
+async def kill_group_soon(pgid: int, sig: int = signal.SIGKILL) -> bool:
+    return kill_group(pgid, sig)
