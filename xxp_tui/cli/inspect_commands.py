@@ -67,7 +67,7 @@ def variants(
     run_ref: str = run_argument(),
     as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
     status: str = typer.Option(None, "--status", help="Only variants in this state.",
-                               autocompletion=choices("queued", "running", "completed", "failed", "pruned",
+                               autocompletion=choices("queued", "running", "suspended", "completed", "failed", "pruned",
                                                       "cancelled", "waiting_input")),
     db: Path = DB_OPTION,
 ) -> None:

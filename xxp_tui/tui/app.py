@@ -37,7 +37,7 @@ from xxp_tui.tui.widgets.run_tree import RunTree
 from xxp_tui.tui.widgets.variant_table import VariantTable
 
 STEERING = {"prune", "priority_up", "priority_down", "inject", "pause_resume", "parallel", "answer", "stop",
-            "resume_engine"}
+            "resume_engine", "hold"}
 FINISHED = ("completed", "failed", "pruned", "cancelled")
 ASKED_PRIORITY_TTL = 5.0  # seconds a priority the viewer asked for counts over the table's older value
 PALETTE_TITLES = {
@@ -54,6 +54,7 @@ PALETTE_TITLES = {
     "xxp.knowledge": "Knowledge: cache reuse, best configurations, parameter importance",
     "xxp.note": "Note on the cursor's variant (or the run): what you learned",
     "xxp.chart.full": "Chart on the whole screen",
+    "xxp.hold": "Suspend the cursor's or tagged variants (again: resume them)",
 }
 # Moves and Back have no use in a palette.
 PALETTE_SKIP = {"xxp.escape", "xxp.focus.tree", "xxp.table.down", "xxp.table.up", "xxp.table.pagedown",
@@ -144,6 +145,7 @@ class XxpApp(App[str]):
         Binding("slash", "filter", "Filter", id="xxp.filter"),
         Binding("colon", "command_line", "Cmd", id="xxp.command"),
         Binding("d", "prune", "Prune", id="xxp.prune"),
+        Binding("z", "hold", "Suspend/resume", show=False, id="xxp.hold"),
         Binding("i", "inject", "Inject", id="xxp.inject"),
         Binding("p", "pause_resume", "Pause", id="xxp.pause"),
         Binding("a", "answer", "Answer", id="xxp.answer"),
@@ -796,6 +798,22 @@ class XxpApp(App[str]):
 
         self.push_screen(ConfirmScreen(question, f"{names}\nQueued ones never run; running ones are stopped."),
                          callback=done)
+
+    def action_hold(self) -> None:
+        """Suspend the targeted variants; the suspended ones among them are resumed instead."""
+        targets = self.table.targets()
+        if not targets:
+            self.notify("no variant under the cursor", severity="warning")
+            return
+        status = {vid: (row.data["status"] if (row := self.table.rows.get(vid)) else None) for vid in targets}
+        held = [f"v{vid}" for vid in targets if status[vid] == "suspended"]
+        hold = [f"v{vid}" for vid in targets if status[vid] not in (*FINISHED, "suspended", None)]
+        if held:
+            self.send("resume_variant", {"variants": held})
+        if hold:
+            self.send("suspend", {"variants": hold})
+        if not (held or hold):
+            self.notify("nothing to suspend: those variants have finished", severity="warning")
 
     def _priority(self, delta: int) -> None:
         rows = []

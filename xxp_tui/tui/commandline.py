@@ -3,6 +3,7 @@
     :prune v12 v13        :prio v7 5           :inject Tune lr=0.01 degree=3
     :pause  :resume       :parallel 4          :answer Review refine=true
     :stop                 :sort objective desc :filter status:running
+    :suspend v3 [--release-slot]               :resume v3 (a suspended variant)
     :tag v3 v4            :goto v12            :q
 
 Parsing is pure (tested on its own); the app executes the result.
@@ -17,12 +18,13 @@ from xxp_tui.spec.assign import parse_assignments
 
 VERBS = {
     "prune": "prune VARIANT…", "prio": "prio VARIANT N", "inject": "inject SPACE key=value…",
-    "pause": "pause", "resume": "resume", "parallel": "parallel N", "answer": "answer [NODE] key=value…",
+    "pause": "pause", "resume": "resume [VARIANT…]", "suspend": "suspend VARIANT… [--release-slot]",
+    "parallel": "parallel N", "answer": "answer [NODE] key=value…",
     "stop": "stop", "sort": "sort COLUMN [asc|desc]", "filter": "filter TEXT", "tag": "tag VARIANT…",
     "goto": "goto VARIANT", "q": "q (quit the viewer; the run goes on)", "help": "help",
 }
 ALIASES = {"prioritize": "prio", "priority": "prio", "par": "parallel", "quit": "q", "exit": "q", "kill": "prune",
-           "f": "filter", "s": "sort"}
+           "f": "filter", "s": "sort", "hold": "suspend"}
 
 
 @dataclass
@@ -54,6 +56,17 @@ def parse(line: str) -> Parsed:
         if bad or not ok:
             return Parsed(verb, error=f"{'not variants: ' + ' '.join(bad) if bad else usage}")
         return Parsed(verb, {"variants": ok})
+    if verb == "suspend":
+        release = "--release-slot" in rest
+        ok, bad = _variants([w for w in rest if w != "--release-slot"])
+        if bad or not ok:
+            return Parsed(verb, error=f"{'not variants: ' + ' '.join(bad) if bad else usage}")
+        return Parsed(verb, {"variants": ok, "release_slot": release})
+    if verb == "resume" and rest:  # variants: continue suspended ones; none: the run
+        ok, bad = _variants(rest)
+        if bad:
+            return Parsed(verb, error=f"not variants: {' '.join(bad)} ({usage})")
+        return Parsed("resume_variant", {"variants": ok})
     if verb == "goto":
         ok, bad = _variants(rest)
         if len(ok) != 1 or bad:
@@ -113,7 +126,7 @@ def completions(prefix: str, variants: list[str], spaces: list[str], nodes: list
     verb = ALIASES.get(words[0], words[0])
     current = words[-1]
     pool: list[str] = []
-    if verb in ("prune", "prio", "tag", "goto"):
+    if verb in ("prune", "prio", "tag", "goto", "suspend", "resume"):
         pool = variants
     elif verb == "inject" and len(words) == 2:
         pool = spaces

@@ -25,12 +25,13 @@ from textual.strip import Strip
 
 from xxp_tui.tui.terminal import few_colours, glyphs
 
-STATUS_ORDER = {"running": 0, "waiting_input": 1, "queued": 2, "completed": 3, "failed": 4, "pruned": 5,
-                "cancelled": 6}
+STATUS_ORDER = {"running": 0, "waiting_input": 1, "suspended": 2, "queued": 2, "completed": 3, "failed": 4,
+                "pruned": 5, "cancelled": 6}
 STATUS_STYLES = {
     "queued": Style(dim=True),
     "running": Style(color="yellow", bold=True),
     "waiting_input": Style(color="cyan", bold=True),
+    "suspended": Style(color="blue", bold=True),
     "completed": Style(color="green"),
     "failed": Style(color="red", bold=True),
     "pruned": Style(color="magenta"),
