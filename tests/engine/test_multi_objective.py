@@ -174,3 +174,20 @@ def test_the_optuna_export_has_every_direction_and_the_declared_distributions(do
     assert grid.trials[0].distributions == {"T.a": CategoricalDistribution([1, 2, 3, 4, 5])}
     single = optuna.load_study(study_name="r1-Single", storage=storage)
     assert single.direction == optuna.study.StudyDirection.MAXIMIZE and single.best_params == {"T.a": 2}
+
+
+def test_the_two_objective_front_equals_the_pairwise_definition():
+    """kb/objectives.front sweeps once for two objectives: it must agree with the definition
+    (no other point at least as good on both and better on one), ties and directions included."""
+    import random
+
+    from xxp_tui.kb.objectives import Objective, dominates, front
+
+    rng = random.Random(7)
+    for directions in (("maximize", "minimize"), ("minimize", "minimize"), ("maximize", "maximize")):
+        objectives = [Objective(d, f"m{i}", None) for i, d in enumerate(directions)]
+        for _ in range(200):
+            points = {i: [float(rng.randint(0, 6)), float(rng.randint(0, 6))] for i in range(rng.randint(1, 25))}
+            expected = {i for i, p in points.items()
+                        if not any(j != i and dominates(q, p, objectives) for j, q in points.items())}
+            assert front(points, objectives) == expected

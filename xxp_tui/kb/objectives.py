@@ -80,9 +80,26 @@ def dominates(a: list[float], b: list[float], objectives: list[Objective]) -> bo
 
 
 def front(points: dict[int, list[float]], objectives: list[Objective]) -> set[int]:
-    """The ids whose point no other point dominates."""
-    return {i for i, p in points.items()
-            if not any(j != i and dominates(q, p, objectives) for j, q in points.items())}
+    """The ids whose point no other point dominates (two objectives: one sort, so a viewer of
+    100,000 variants can afford it at every poll; more: each pair is compared)."""
+    if len(objectives) != 2:
+        return {i for i, p in points.items()
+                if not any(j != i and dominates(q, p, objectives) for j, q in points.items())}
+    signs = [-1.0 if o.minimize else 1.0 for o in objectives]
+    gained = sorted(((signs[0] * p[0], signs[1] * p[1], i) for i, p in points.items()), reverse=True)
+    out: set[int] = set()
+    best_before = -math.inf  # the best second value among points with a strictly better first one
+    k = 0
+    while k < len(gained):
+        x = gained[k][0]
+        group = []
+        while k < len(gained) and gained[k][0] == x:
+            group.append(gained[k])
+            k += 1
+        top = group[0][1]  # sorted: the group's best second value comes first
+        out.update(i for _x, y, i in group if y == top and y > best_before)
+        best_before = max(best_before, top)
+    return out
 
 
 Row = tuple[int, str, list[float | None]]  # (variant id, status, objective values)

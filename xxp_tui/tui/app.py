@@ -354,6 +354,7 @@ class XxpApp(App[str]):
                     self.completion_times.append(row["ended"])
                 (self.waiting_ids.add if row["status"] == "waiting_input" else self.waiting_ids.discard)(vid)
             self.table.upsert(delta.variants)
+            self._mark_pareto(delta)
             if len(delta.variants) >= 1000 and not self._gc_frozen:
                 # A big load (the first poll of a large run): its rows live as long as the viewer.
                 # Move everything alive now out of the cyclic GC's way, once and after a collection
@@ -497,13 +498,49 @@ class XxpApp(App[str]):
             if text:
                 log.write(text)
 
+    def _mark_pareto(self, delta: Delta) -> None:
+        """Recompute the Pareto front of each multi-objective space the delta touched, over every row
+        of that space in the table (a new completion can push others off the front)."""
+        from xxp_tui.kb import objectives as kbo
+
+        self.objectives = delta.objectives
+        spaces = {r["space"] for r in delta.variants if len(delta.objectives.get(r["space"], [])) >= 2}
+        changed = []
+        for space in spaces:
+            rows = [r for r in self.table.rows.values() if r.data["space"] == space]
+            flags = kbo.pareto_flags(delta.objectives[space], [(r.id, r.data["status"], r.data.get("objectives") or [])
+                                                                for r in rows])
+            changed += [{**r.data, "pareto": flags[r.id]} for r in rows if r.data.get("pareto") != flags[r.id]]
+        if changed:
+            self.table.upsert(changed)
+
+    def _pareto_chart(self) -> dict | None:
+        """The first two objectives of a multi-objective space against each other (the cursor's space,
+        else the first one with completed variants), its front apart."""
+        declared = getattr(self, "objectives", {})
+        multi = [s for s, objs in declared.items() if len(objs) >= 2]
+        if not multi:
+            return None
+        row = self.table.rows.get(self.table.cursor_variant) if self.table.cursor_variant else None
+        order = ([row.data["space"]] if row is not None and row.data["space"] in multi else []) + multi
+        for space in order:
+            done = [r.data for r in self.table.rows.values() if r.data["space"] == space
+                    and r.data["status"] == "completed" and None not in (r.data.get("objectives") or [None])[:2]]
+            if done:
+                points = [tuple(d["objectives"][:2]) for d in done]
+                front = [tuple(d["objectives"][:2]) for d in done if d.get("pareto")]
+                labels = [f"{o.direction[:3]} {o.label}" for o in declared[space][:2]]
+                return {"space": space, "labels": labels, "points": points, "front": front}
+        return None
+
     def chart_data(self) -> dict:
         done = sorted((r.data.get("ended") or 0, vid, r.data) for vid, r in self.table.rows.items()
                       if r.data["status"] == "completed" and r.data.get("objective") is not None)
         points = [(i, data["objective"]) for i, (_, _, data) in enumerate(done, start=1)]
         names = list(dict.fromkeys(k for _, _, data in done for k in data["params"]))
         param_points = {n: [(data["params"].get(n), data["objective"]) for _, _, data in done] for n in names}
-        return {"objective": points, "param_names": names, "param_points": param_points}
+        return {"objective": points, "param_names": names, "param_points": param_points,
+                "pareto": self._pareto_chart()}
 
     def refresh_charts(self) -> None:
         chart = self.chart

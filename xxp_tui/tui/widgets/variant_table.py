@@ -89,6 +89,14 @@ def _duration(seconds) -> str:
     return f"{seconds // 3600}h{seconds // 60 % 60:02d}"
 
 
+def objectives_text(row: dict) -> str:
+    """Several objectives: their values `/`-separated in declared order, `*` marking the Pareto front."""
+    values = row["objectives"]
+    if all(x is None for x in values):
+        return "-"
+    return "/".join(_fmt(x) for x in values) + (" *" if row.get("pareto") else "")
+
+
 def cell_value(row: dict, key: str):
     """The value of column `key` in a variant row (params and metrics are prefixed p:/m:)."""
     if key.startswith("p:"):
@@ -478,6 +486,8 @@ class VariantTable(ScrollView, can_focus=True):
                 text = "paused"  # running, but between two tasks of a paused run: nothing works on it
             elif col.key == "origin" and row.data.get("off_grid"):
                 text = "off-grid"  # injected with a value the space's lists lack
+            elif col.key == "objective" and len(row.data.get("objectives") or ()) > 1:
+                text = objectives_text(row.data)
             else:
                 text = _fmt(cell_value(row.data, col.key))
             if col.key != "duration" or row.data.get("status") != "running" or row.data.get("between_tasks"):
