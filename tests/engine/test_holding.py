@@ -13,13 +13,15 @@ import pytest
 
 from tests.engine.live import LiveRun, group_alive, wait_until
 from tests.engine.test_steering import finish, grid, steer
+from xxp_tui.kb import commands as kbc
+from xxp_tui.kb import open_kb
 
 pytestmark = pytest.mark.slow
 
 WATCH = 1.0  # seconds to watch that nothing starts (the engine looks every 50 ms)
 
 TIMED = """
-workflow W { task G { implementation "t.gated"; timeout 5s; } }
+workflow W { task G { implementation "t.gated"; timeout 6s; } }
 experiment E {
     control { START -> Grid -> END; }
     space Grid of W {
@@ -108,21 +110,25 @@ def test_a_suspended_queued_variant_is_held_back_and_release_slot_frees_the_slot
 def test_time_suspended_does_not_count_toward_the_timeout(live):
     run = live(TIMED, workers=1)
     assert run.wait_running(1) == [1]
+    # Straight into the command channel, not through a CLI process that a loaded machine may take
+    # seconds to start: the hold must come well within the 6 s timeout.
+    with open_kb(run.db, create=False) as kb:
+        kbc.submit(kb, run.run_id, "suspend", {"variants": ["v1"]})
+    wait_until(lambda: run.variant(1).status == "suspended", 10, "v1 to be suspended")
     proc = task_process(run, 1)
-    steer(run, "suspend", "v1")
     wait_until(lambda: stopped(proc), 10, "v1's process to be stopped")
     held_from = time.monotonic()
-    while time.monotonic() - held_from < 6.0:  # longer than its 5 s timeout
+    while time.monotonic() - held_from < 7.0:  # longer than its 6 s timeout
         assert run.variant(1).status == "suspended", run.variant(1).reason
         time.sleep(0.05)
+    run.release(1)  # first: a stopped process cannot see its gate; once continued it sees it at once
     steer(run, "resume", "v1")
-    run.release(1)
     wait_until(lambda: run.variant(1).finished, 20, "v1 to end")
     v1 = run.variant(1)
     assert v1.status == "completed", v1.reason
-    # The timeout still holds for time really run: v2 waits at its gate and is killed after 5 s.
+    # The timeout still holds for time really run: v2 waits at its gate and is killed after 6 s.
     v2 = wait_until(lambda: (v := run.variant(2)).finished and v, 30, "v2 to time out")
-    assert v2.status == "failed" and "timed out after 5s" in v2.reason, v2.reason
+    assert v2.status == "failed" and "timed out after 6s" in v2.reason, v2.reason
 
 
 def test_prune_and_stop_kill_a_suspended_variant(live):
