@@ -377,3 +377,33 @@ def test_a_task_with_resources_runs_only_on_a_worker_that_has_them(tmp_path: Pat
         assert {int(line[4]) for line in holds} <= gpu_worker, (holds, gpu_worker)
     finally:
         dask_cluster.remove_worker(gpu)
+
+
+def test_suspend_stops_a_task_on_its_worker_and_resume_continues_it(tmp_path: Path, dask_cluster) -> None:
+    spec = make_project(tmp_path, n=2, hold=60)
+    db = tmp_path / "kb.sqlite"
+    proc = xxp_popen("run", spec, "--headless", "--executor", "dask", "--scheduler", dask_cluster.address, "--db", db,
+                     cwd=tmp_path)
+    try:
+        trs = running_holds(db, 2)
+        target = next(tr for tr in trs if tr.variant_id == 1)
+        task = psutil.Process(target.pid)
+        guard = psutil.Process(target.pgid)
+        held = xxp("suspend", "v1", "--db", db)
+        assert held.returncode == 0 and "suspended v1" in held.stdout, held.stdout + held.stderr
+        wait_until(lambda: task.status() == psutil.STATUS_STOPPED, 20, "the task on the worker to be stopped")
+        assert guard.status() != psutil.STATUS_STOPPED, "the guard keeps watching its worker"
+        assert read_kb(db, lambda kb: kbv.get(kb, 1).status) == "suspended"
+        (tmp_path / "gates" / "v2").touch()
+        wait_until(lambda: read_kb(db, lambda kb: kbv.get(kb, 2).status) == "completed", 60, "v2 to complete")
+        (tmp_path / "gates" / "ALL").touch()
+        assert task.status() == psutil.STATUS_STOPPED, "a stopped task cannot see its gate"
+        resumed = xxp("resume", "v1", "--db", db)
+        assert resumed.returncode == 0 and "resumed v1" in resumed.stdout, resumed.stdout + resumed.stderr
+        assert proc.wait(timeout=60) == 0, stop_process(proc)
+    finally:
+        out = stop_process(proc)
+    statuses = {v.id: v.status for v in read_kb(db, lambda kb: kbv.for_run(kb, 1))}
+    assert statuses == {1: "completed", 2: "completed"}, out
+    hold = [tr for tr in read_kb(db, lambda kb: kbv.task_runs(kb, 1)) if tr.task == "Hold"]
+    assert [(tr.status, tr.pid) for tr in hold] == [("completed", target.pid)], "the same process went on"

@@ -35,17 +35,23 @@ def test_a_version_2_knowledge_base_is_migrated_and_keeps_its_runs(tmp_path: Pat
         conn.execute("DROP TABLE notes")
         conn.execute("ALTER TABLE variants DROP COLUMN off_grid")  # schema 8
         conn.execute("ALTER TABLE task_runs DROP COLUMN gpus")  # schema 9
-        conn.execute("DROP INDEX idx_variants_space_status_objective")  # schema 10
+        conn.execute("DROP TABLE spec_versions")  # schema 10
+        conn.execute("ALTER TABLE variants DROP COLUMN spec_version")
+        conn.execute("DROP INDEX idx_variants_space_status_objective")  # schema 11
         conn.execute("DROP INDEX idx_events_run_id_target")
+        conn.execute("ALTER TABLE variants DROP COLUMN held_since")  # schema 12
+        conn.execute("ALTER TABLE variants DROP COLUMN hold_releases_slot")
         conn.execute("PRAGMA user_version = 2")
     with open_kb(db) as kb:
-        assert kb.scalar("PRAGMA user_version") == SCHEMA_VERSION == 10
+        assert kb.scalar("PRAGMA user_version") == SCHEMA_VERSION == 12
         indexes = {r[0] for r in kb.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"idx_variants_space_status_objective", "idx_events_run_id_target", "idx_notes_variant_id"} <= indexes
         assert {"params", "env_hash", "gpus"} <= {c.name for c in kb.db["task_runs"].columns}
         assert len(kb.scalar("SELECT uid FROM runs WHERE id = ?", (run_id,))) == 32  # given to older runs too
         assert kb.scalar("SELECT count(*) FROM notes") == 0
-        assert "off_grid" in {c.name for c in kb.db["variants"].columns}
+        assert {"off_grid", "spec_version", "held_since", "hold_releases_slot"} <= {
+            c.name for c in kb.db["variants"].columns}
+        assert kb.scalar("SELECT version FROM spec_versions WHERE run_id = ?", (run_id,)) == 1
         assert "live_workers" in {c.name for c in kb.db["heartbeat"].columns}
         assert kbr.get_run(kb, run_id).scheduler == "tcp://10.0.0.5:8786"
 

@@ -369,3 +369,35 @@ async def test_a_note_on_a_running_variant_while_the_engine_runs(live_run):
             await wait_for(pilot, lambda: kb.query("SELECT 1 FROM notes WHERE variant_id = 1"), what="the note")
             assert kbr.liveness(kb, run.run_id).alive
             assert not kbc.for_run(kb, run.run_id)  # no command was sent
+
+
+async def test_hold_key_and_command_line_suspend_and_resume(live_run):
+    run = live_run(n=6, secs=5, workers=1)
+    app = app_for(run)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.table.rows.get(1) and app.table.rows[1].data["status"] == "running",
+                       what="v1 running")
+        await goto(pilot, app, 1)
+        await pilot.press("z")
+        await wait_for(pilot, lambda: variant(run, 1).status == "suspended", what="v1 suspended in the KB")
+        with run.kb() as kb:
+            tr = kbv.task_runs(kb, 1)[0]
+        await wait_for(pilot, lambda: _state(tr.pid) == "T", what="v1's process stopped")
+        await wait_for(pilot, lambda: app.table.rows[1].data["status"] == "suspended", what="table shows suspended")
+        await pilot.press("z")  # again: resumed
+        await wait_for(pilot, lambda: variant(run, 1).status == "running", what="v1 running again")
+        await wait_for(pilot, lambda: _state(tr.pid) != "T", what="v1's process continued")
+        await pilot.press("colon", *"suspend v3", "enter")
+        await wait_for(pilot, lambda: variant(run, 3).status == "suspended", what="queued v3 suspended")
+        await pilot.press("colon", *"resume v3", "enter")
+        await wait_for(pilot, lambda: variant(run, 3).status == "queued", what="v3 queued again")
+        verbs = [c.verb for c in commands(run) if c.status == "done"]
+        assert verbs == ["suspend", "resume_variant", "suspend", "resume_variant"]
+
+
+def _state(pid: int | None) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None

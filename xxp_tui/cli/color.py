@@ -11,7 +11,7 @@ MODES = ("auto", "always", "never")
 _mode = "auto"
 
 STYLES = {"completed": "32", "failed": "31", "error": "31", "pruned": "33", "cancelled": "33", "warning": "33",
-          "running": "36", "waiting_input": "35", "dim": "2"}
+          "running": "36", "waiting_input": "35", "suspended": "34", "dim": "2"}
 
 
 def set_mode(mode: str) -> None:

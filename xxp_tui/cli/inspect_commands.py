@@ -67,7 +67,7 @@ def variants(
     run_ref: str = run_argument(),
     as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
     status: str = typer.Option(None, "--status", help="Only variants in this state.",
-                               autocompletion=choices("queued", "running", "completed", "failed", "pruned",
+                               autocompletion=choices("queued", "running", "suspended", "completed", "failed", "pruned",
                                                       "cancelled", "waiting_input")),
     db: Path = DB_OPTION,
 ) -> None:
@@ -83,7 +83,8 @@ def variants(
         rows = variant_rows(kb, run_id_of(kb, run_ref), status=status)
         notes = kbn.for_variants(kb, [int(r["id"][1:]) for r in rows]) if as_json else {}
     if as_json:
-        keys = ("id", "run", "space", "status", "params", "metrics", "priority", "origin", "off_grid", "reason")
+        keys = ("id", "run", "space", "status", "params", "metrics", "objective", "pareto", "priority", "origin",
+                "off_grid", "reason")
         print(json.dumps([{**{k: r[k] for k in keys}, "notes": [n.to_json() for n in notes[int(r["id"][1:])]]}
                           for r in rows], indent=2))
         return
@@ -93,10 +94,18 @@ def variants(
     params = list(dict.fromkeys(k for r in rows for k in r["params"]))
     table = []
     for r in rows:
-        table.append([r["id"], r["space"], r["status"], str(r["priority"]), _fmt(r["objective"]),
+        table.append([r["id"], r["space"], r["status"], str(r["priority"]), _objective_text(r),
                       *[_fmt(r["params"].get(p)) for p in params],
                       f"{r['origin']} (off grid)" if r["off_grid"] else r["origin"], r["reason"] or ""])
     print_table(["id", "space", "status", "prio", "objective", *params, "origin", "reason"], table)
+
+
+def _objective_text(row: dict) -> str:
+    """The objective values, `/`-separated for several, `*` marking a variant on the Pareto front."""
+    values = row["objective"] or []
+    if not any(x is not None for x in values):
+        return "-"
+    return "/".join(_fmt(x) for x in values) + (" *" if row.get("pareto") else "")
 
 
 def show(
@@ -161,6 +170,7 @@ def _run_record(kb, run_id: int) -> dict:
         "environment": env,
         "nodes": {n: {"kind": st.kind, "status": st.status, "round": st.iteration, "reason": st.reason,
                       "answer": st.result} for n, st in kbr.nodes(kb, run_id).items()},
+        **_fronts(kb, run_id),
         "commands": [{"id": c.id, "verb": c.verb, "args": c.args, "by": c.issuer, "status": c.status,
                       "outcome": c.outcome, "at": _when(c.created)} for c in kbc.for_run(kb, run_id)],
         "events": [f"{_when(e.time)} {e.actor}: {e.kind} {e.detail.get('text') or e.detail.get('outcome') or ''}"
@@ -172,6 +182,22 @@ def _run_record(kb, run_id: int) -> dict:
     }
 
 
+def _fronts(kb, run_id: int) -> dict:
+    """`pareto`: per multi-objective space, its objectives and the variants on its front (none: {})."""
+    from xxp_tui.kb import objectives as kbo
+    from xxp_tui.kb import variants as kbv
+
+    out = {}
+    for space, declared in kbo.for_run(kb, run_id).items():
+        if len(declared) < 2:
+            continue
+        done = kbv.for_run(kb, run_id, status="completed", space=space)
+        scored = kbo.score(kb, run_id, done, kbv.final_metrics(kb, [v.id for v in done]))
+        out[space] = {"objectives": [f"{o.direction} {o.label}" for o in declared],
+                      "front": {v.label: scored[v.id].objective for v in done if scored[v.id].pareto}}
+    return {"pareto": out} if out else {}
+
+
 def _note_line(n) -> str:
     tags = f" [{', '.join(n.tags)}]" if n.tags else ""
     return f"{_when(n.time)} {n.author} on {n.target}{tags}: {n.text}"
@@ -180,12 +206,16 @@ def _note_line(n) -> str:
 def _variant_record(kb, vid: int, lineage: bool) -> dict:
     from xxp_tui.kb import commands as kbc
     from xxp_tui.kb import notes as kbn
+    from xxp_tui.kb import objectives as kbo
     from xxp_tui.kb import runs as kbr
     from xxp_tui.kb import variants as kbv
     from xxp_tui.kb.queries import metric_dict
 
     v = kbv.get(kb, vid)
-    finals = metric_dict(kbv.final_metrics(kb, [vid])[vid])
+    raw = kbv.final_metrics(kb, [vid])
+    finals = metric_dict(raw[vid])
+    scored = kbo.score(kb, v.run_id, [v], raw)[vid]
+    declared = kbo.for_run(kb, v.run_id).get(v.space, [])
     series: dict[str, int] = {}
     for m in kbv.metrics(kb, vid):
         if m.step is not None:
@@ -194,7 +224,8 @@ def _variant_record(kb, vid: int, lineage: bool) -> dict:
         "variant": {"id": v.label, "run": f"r{v.run_id}", "space": v.space, "round": v.iteration,
                     "status": v.status, "reason": v.reason, "origin": v.origin, "priority": v.priority,
                     "spec_version": f"s{v.spec_version}",
-                    "seed": v.seed, "trial": v.trial, "objective": v.objective, "created": _when(v.created),
+                    "seed": v.seed, "trial": v.trial, "objectives": [f"{o.direction} {o.label}" for o in declared],
+                    "objective": scored.objective, "pareto": scored.pareto, "created": _when(v.created),
                     "started": _when(v.started), "ended": _when(v.ended),
                     "duration": None if v.duration is None else round(v.duration, 3)},
         "params": v.params,
@@ -361,12 +392,14 @@ def export(
         metrics = list(dict.fromkeys(k for r in rows for k in r["metrics"]))
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(["id", "space", "status", "origin", "priority", "seed", "duration", "reason",
-                         *params, *metrics])
+        writer.writerow(["id", "space", "status", "origin", "priority", "seed", "duration", "reason", "objective",
+                         "pareto", *params, *metrics])
         for r in rows:
+            # One cell for the list (JSON, declared order, null where not reported), as `variants --json`.
+            pareto = "" if r["pareto"] is None else str(r["pareto"]).lower()
             writer.writerow([r["id"], r["space"], r["status"], r["origin"], r["priority"], r["seed"],
-                             r["duration"], r["reason"], *[r["params"].get(p) for p in params],
-                             *[r["metrics"].get(m) for m in metrics]])
+                             r["duration"], r["reason"], json.dumps(r["objective"]), pareto,
+                             *[r["params"].get(p) for p in params], *[r["metrics"].get(m) for m in metrics]])
         text = buf.getvalue()
     if out is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

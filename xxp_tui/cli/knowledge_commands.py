@@ -250,14 +250,15 @@ def kb_best(
                                    autocompletion=complete_workflow),
     metric: str = typer.Option(None, "--metric", "-m", help="Rank by this final metric instead of the objective."),
     minimize: bool = typer.Option(None, "--minimize/--maximize", help="Direction (default: the objective's)."),
-    top: int = typer.Option(5, "--top", "-n", help="How many to show."),
+    top: int = typer.Option(None, "--top", "-n", help="How many to show (default 5; a Pareto front: all of it)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
     db: Path = DB_OPTION,
 ) -> None:
-    """The best configurations a workflow has reached, across every run in the knowledge base."""
-    from xxp_tui.engine.studies import best, workflows_in
+    """The best configurations a workflow has reached, across every run in the knowledge base; with
+    several objectives (and no --metric), the Pareto front."""
+    from xxp_tui.engine.studies import best, pareto_front, workflows_in
 
-    if top < 1:
+    if top is not None and top < 1:
         fail_usage("--top must be 1 or more.")
     with kb_session(db, readonly=True) as kb:
         known = workflows_in(kb)
@@ -266,7 +267,11 @@ def kb_best(
 
             fail_usage(f"no space ran workflow {workflow}{did_you_mean(workflow, known)} "
                        f"(workflows: {', '.join(known) or 'none yet'}).")
-        rows = best(kb, workflow, metric, minimize, top)
+        found = pareto_front(kb, workflow) if metric is None else None
+        if found is not None:
+            _print_front(workflow, *found, top, as_json)
+            return
+        rows = best(kb, workflow, metric, minimize, top or 5)
     data = [{"variant": b.variant.label, "run": b.run.label, "experiment": b.run.experiment, "space": b.space,
              "metric": b.metric, "value": b.value, "params": b.variant.params, "seed": b.variant.seed}
             for b in rows]
@@ -278,6 +283,24 @@ def kb_best(
         return
     print_table(["variant", "run", "space", "metric", "value", "params"],
                 [[d["variant"], d["run"], d["space"], d["metric"], _fmt(d["value"]),
+                  " ".join(f"{k}={_fmt(v)}" for k, v in d["params"].items())] for d in data])
+
+
+def _print_front(workflow: str, objectives, members, top: int | None, as_json: bool) -> None:
+    labels = [f"{o.direction} {o.label}" for o in objectives]
+    members = members[:top] if top else members
+    data = [{"variant": m.variant.label, "run": m.run.label, "experiment": m.run.experiment, "space": m.space,
+             "metric": [o.label for o in objectives], "value": m.values, "objectives": labels, "pareto": True,
+             "params": m.variant.params, "seed": m.variant.seed} for m in members]
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    if not data:
+        print(f"No completed variant of {workflow} reported every objective ({', '.join(labels)}).")
+        return
+    print(f"Pareto front of {workflow} ({', '.join(labels)}): {len(data)} variant(s)")
+    print_table(["variant", "run", "space", *[o.label for o in objectives], "params"],
+                [[d["variant"], d["run"], d["space"], *[_fmt(x) for x in d["value"]],
                   " ".join(f"{k}={_fmt(v)}" for k, v in d["params"].items())] for d in data])
 
 
@@ -354,8 +377,9 @@ def kb_importance(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     db: Path = DB_OPTION,
 ) -> None:
-    """Which parameters mattered for the objective (Optuna's fANOVA importance), per space."""
-    from xxp_tui.engine.studies import StudyError, importance, space_info
+    """Which parameters mattered for the objective (Optuna's fANOVA importance), per space and, with
+    several objectives, per objective (`importance` in JSON holds the first one's)."""
+    from xxp_tui.engine.studies import StudyError, importance_by_objective, space_info
     from xxp_tui.kb import runs as kbr
     from xxp_tui.kb.connection import KBError
 
@@ -369,19 +393,22 @@ def kb_importance(
             fail_usage(str(exc))
         run = kbr.get_run(kb, run_id)
         spaces = [space] if space else list(space_info(kbr.spec_record(kb, run_id)[2], run.experiment))
-        result, problems = {}, []
+        by_objective, problems = {}, []
         for name in spaces:
             try:
-                result[name] = importance(kb, run_id, name)
+                by_objective[name] = importance_by_objective(kb, run_id, name)
             except StudyError as exc:
                 problems.append(str(exc))
+    result = {name: next(iter(scores.values())) for name, scores in by_objective.items()}
     if as_json:
-        print(json.dumps({"run": f"r{run_id}", "importance": result, "skipped": problems}, indent=2))
+        print(json.dumps({"run": f"r{run_id}", "importance": result, "by_objective": by_objective,
+                          "skipped": problems}, indent=2))
         return
-    for name, scores in result.items():
-        print(f"r{run_id} {name}:")
-        for param, score in scores.items():
-            print(f"  {param:<30} {score:6.3f}  {'#' * round(score * 40)}")
+    for name, per_objective in by_objective.items():
+        for objective, scores in per_objective.items():
+            print(f"r{run_id} {name}" + (f" ({objective})" if len(per_objective) > 1 else "") + ":")
+            for param, score in scores.items():
+                print(f"  {param:<30} {score:6.3f}  {'#' * round(score * 40)}")
     for p in problems:
         print(f"skipped: {p}")
     if not result:

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from xxp_tui.cli.common import DB_OPTION, kb_session, run_argument, run_id_of
-from xxp_tui.cli.completion import choices
+from xxp_tui.cli.completion import choices, complete_run
 from xxp_tui.cli.output import fail, fail_usage, for_terminal
 
 READ_ONLY = typer.Option(False, "--read-only", envvar="XXP_READ_ONLY",
@@ -326,7 +326,8 @@ def _check_scheduler(address: str, source: str) -> None:
 
 
 def resume(
-    run_ref: str = run_argument(),
+    refs: list[str] = typer.Argument(None, metavar="[RUN | VARIANT...]", autocompletion=complete_run,
+                                     help="r3, 3 or latest (default); or suspended variants: v12 v13 …"),
     headless: bool = typer.Option(False, "--headless", envvar="XXP_HEADLESS",
                                   help="Continue in the foreground, no TUI."),
     allow_changed_spec: bool = typer.Option(False, "--allow-changed-spec",
@@ -340,11 +341,21 @@ def resume(
     db: Path = DB_OPTION,
 ) -> None:
     """Resume a paused run, or restart the engine of a run whose engine died (it reconciles:
-    interrupted variants are re-queued, nothing finished is run again)."""
-    from xxp_tui.cli.steer_commands import send
+    interrupted variants are re-queued, nothing finished is run again); `resume v12 …` continues
+    suspended variants."""
+    from xxp_tui.cli.steer_commands import resume_variants, send
     from xxp_tui.engine.launch import start_detached, wait_for_engine
     from xxp_tui.kb import runs as kbr
 
+    refs = refs or ["latest"]
+    if any(ref.strip().lower().startswith("v") for ref in refs):
+        if not all(ref.strip().lower().startswith("v") for ref in refs):
+            fail_usage("resume takes one run, or variants (v12 v13 …), not both.")
+        resume_variants(refs, as_json, db)
+        return
+    if len(refs) > 1:
+        fail_usage("resume takes one run (r3, 3 or latest); variants are written v12.")
+    run_ref = refs[0]
     with kb_session(db) as kb:
         run_id = run_id_of(kb, run_ref)
         run = kbr.get_run(kb, run_id)

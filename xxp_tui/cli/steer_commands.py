@@ -31,7 +31,7 @@ WAIT = 15.0
 
 def register(app: typer.Typer) -> None:
     # `resume` lives in run_commands: besides un-pausing, it restarts a dead engine.
-    for fn in (prune, prioritize, inject, pause, parallel, answer, stop):
+    for fn in (prune, prioritize, inject, pause, parallel, answer, stop, suspend):
         app.command(fn.__name__)(fn)
 
 
@@ -114,6 +114,35 @@ def prune(variants: list[str] = typer.Argument(..., metavar="VARIANT...", help="
         if len(runs) > 1:
             fail_usage("Those variants belong to different runs; prune them one run at a time.")
         send(kb, runs.pop(), command, as_json)
+
+
+def _one_run(kb, variants: list[str], verb: str) -> int:
+    runs = {_variant_run(kb, ref) for ref in variants}
+    if len(runs) > 1:
+        fail_usage(f"Those variants belong to different runs; {verb} them one run at a time.")
+    return runs.pop()
+
+
+def suspend(variants: list[str] = typer.Argument(..., metavar="VARIANT...", help="v12 v13 …",
+                                                 autocompletion=complete_variant),
+            release_slot: bool = typer.Option(False, "--release-slot",
+                                              help="Let another task use its slot meanwhile (its process "
+                                                   "still holds its memory and GPUs)."),
+            as_json: bool = JSON, db: Path = DB_OPTION) -> None:
+    """Hold variants: a running one's processes are stopped (SIGSTOP), a queued one does not start;
+    `xxp-tui resume VARIANT…` continues them. Held time does not count toward a task's timeout."""
+    from xxp_tui.kb.commands import Suspend
+
+    with kb_session(db) as kb:
+        send(kb, _one_run(kb, variants, "suspend"), Suspend(tuple(variants), release_slot), as_json)
+
+
+def resume_variants(variants: list[str], as_json: bool, db: Path | None) -> None:
+    """`resume v12 v13`: continue suspended variants (called by `resume`, which also takes a run)."""
+    from xxp_tui.kb.commands import ResumeVariants
+
+    with kb_session(db) as kb:
+        send(kb, _one_run(kb, variants, "resume"), ResumeVariants(tuple(variants)), as_json)
 
 
 def prioritize(variant: str = variant_argument(),

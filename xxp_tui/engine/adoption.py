@@ -28,7 +28,7 @@ from xxp_tui.engine.taskspec import TaskSpec
 from xxp_tui.kb import variants as kbv
 from xxp_tui.spec.model import Task
 
-ADOPTABLE_VARIANTS = ("running", "waiting_input")
+ADOPTABLE_VARIANTS = ("running", "waiting_input", "suspended")
 # Why an engine stops its own tasks when it interrupts the run (Ctrl-C, a full disk) or shuts down:
 # such a task did not end by itself, so its record is no outcome to collect.
 ENGINE_STOPS = ("interrupted", "the engine stopped")

@@ -60,6 +60,7 @@ from xxp_tui.engine.executors.local import kill_leftover
 from xxp_tui.engine.faults import crash_point
 from xxp_tui.engine.gpu_pool import CUDA, TaskPool
 from xxp_tui.engine.hashing import describe_path
+from xxp_tui.engine.holding import Holding
 from xxp_tui.engine.steering import Steering
 from xxp_tui.engine.strategies import (
     LazyGrid,
@@ -134,8 +135,8 @@ class Running:
     cache_key: str | None = None
 
 
-class Engine(Steering, Amending, Transferring):
-    """The single writer of one run (steering commands: see steering.py)."""
+class Engine(Steering, Amending, Holding, Transferring):
+    """The single writer of one run (steering commands: see steering.py; holding a variant: holding.py)."""
 
     def __init__(
         self, db_path: Path, run_id: int, *, on_event: Callable[[EngineEvent], None] | None = None,
@@ -168,6 +169,8 @@ class Engine(Steering, Amending, Transferring):
         self.asked: dict[str, int] = {}
         self.grids: dict[str, LazyGrid] = {}  # grid spaces still handing out configurations
         self.waiting: dict[int, str] = {}  # waiting_input variant -> node (interactions)
+        self.holds: dict = {}  # suspended variant -> Hold (holding.py)
+        self.held_time: dict[str, float] = {}
         self.gpu_pool: TaskPool | None = None  # the local executor's GPUs, cores and memory (gpu_pool.py)
         self.metric_buffer: list[tuple] = []
         self.intermediate: dict[int, dict[int, float]] = {}
@@ -382,6 +385,7 @@ class Engine(Steering, Amending, Transferring):
                 node = kbr.nodes(self.kb, self.run_id).get(name)
                 self._restore_node(name, node.iteration if node else 1)
         self._adopt_survivors(survivors)
+        self._settle_stopped_tasks()
 
     def _survey_tasks(self) -> tuple[dict[int, list[adoption.Survivor]], int]:
         """The task runs a dead engine left `running`: survivors by variant; the others (lost) are
@@ -404,7 +408,7 @@ class Engine(Steering, Amending, Transferring):
         """Start the survivors' variants again at once (their tasks hold slots already) and watch
         their tasks instead of starting them."""
         for vid, found in survivors.items():
-            v = self._dequeue(vid)
+            v = self._dequeue(vid) or self._adoptable_hold(vid)
             vexec = self._start_variant(v) if v is not None else None
             for s in found:
                 task = vexec.workflow.tasks.get(s.task_run.task) if vexec is not None else None
@@ -457,6 +461,9 @@ class Engine(Steering, Amending, Transferring):
         for vid in position.enqueue:
             v = by_id[vid]
             self._enqueue(v if v.status == "queued" else kbv.get(self.kb, v.id))
+        for v in mine:
+            if v.status == "suspended":
+                self._restore_hold(v)
         self._maybe_finish_node(name)
 
     # ------------------------------------------------------------------ main loop
@@ -548,7 +555,7 @@ class Engine(Steering, Amending, Transferring):
     def _finished(self) -> bool:
         return planning.run_over(RunPosition(
             running_tasks=len(self.running), active_variants=len(self.active), queued_variants=len(self.queued),
-            waiting_variants=len(self.waiting), graph_finished=self.flow.finished,
+            waiting_variants=len(self.waiting), held_variants=len(self.holds), graph_finished=self.flow.finished,
             stopping=self.stop_request == "stop", rerun=self.rerun_of is not None))
 
     # ------------------------------------------------------------------ nodes
@@ -856,7 +863,7 @@ class Engine(Steering, Amending, Transferring):
         return None
 
     def _active_in(self, node: str) -> int:
-        return sum(1 for v in self.active.values() if v.variant.space == node)
+        return sum(1 for v in self.active.values() if v.variant.space == node and not self._releases_slot(v.id))
 
     def _ask_trials(self) -> None:
         """Optuna spaces ask for a new trial only when one could start now."""
@@ -890,11 +897,13 @@ class Engine(Steering, Amending, Transferring):
             return
         if self.gpu_pool is not None:
             self.gpu_pool.waited = False
-        free = self.workers - len(self.running) - self._blocked_count()
+        free = self.workers - len(self.running) - self._blocked_count() + self._released_slots()
         if free <= 0:
             return
         self.schedule_until = time.monotonic() + SCHEDULE_BUDGET
         for vexec in sorted(self.active.values(), key=lambda x: (-x.variant.priority, x.id)):
+            if self._is_held(vexec.id):
+                continue
             free = self._start_ready(vexec, free)
             if vexec.settled:  # its last tasks were cache hits
                 self._finalize(vexec)
@@ -1157,7 +1166,8 @@ class Engine(Steering, Amending, Transferring):
     def _check_timeouts(self, now: float) -> None:
         for r in list(self.running.values()):
             timeout = r.spec.timeout
-            if timeout and r.handle.cancel_reason is None and now - r.handle.started > timeout:
+            ran = now - r.handle.started - self._held_seconds(r, now)  # time held does not count
+            if timeout and r.handle.cancel_reason is None and ran > timeout:
                 self.executor.cancel(r.handle, f"timed out after {_seconds(timeout)}")
 
     def _on_started(self, e: Started) -> None:
@@ -1327,6 +1337,7 @@ class Engine(Steering, Amending, Transferring):
         vid = vexec.id
         if self.active.pop(vid, None) is None:
             return  # already finalised (a task that cannot start settles its variant at once)
+        self._hold_ended(vid)
         node = vexec.variant.space
         space = self.exp.spaces.get(node)
         current = kbv.get(self.kb, vid)
@@ -1412,7 +1423,8 @@ class Engine(Steering, Amending, Transferring):
         self._flush_metrics()
         for vexec in self.active.values():
             if not kbv.get(self.kb, vexec.id).finished:
-                kbv.update(self.kb, vexec.id, status="queued", reason="interrupted; resume to continue")
+                kbv.update(self.kb, vexec.id, status=self._interrupted_status(vexec.id),
+                           reason="interrupted; resume to continue")
         self._set_status("interrupted", self.interrupt_reason or "interrupted; resume to continue")
         self.emit("run", f"run r{self.run_id} interrupted; continue with: xxp-tui resume r{self.run_id}")
         return "interrupted"

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from xxp_tui.engine.amending import Amending
 from xxp_tui.engine.core.control_flow import ACTIVE
 from xxp_tui.engine.events import EngineEvent, short
+from xxp_tui.engine.holding import Holding
 from xxp_tui.engine.parts import EngineParts
 from xxp_tui.engine.variant_exec import DONE
 from xxp_tui.kb import commands as kbc
@@ -90,6 +91,7 @@ class Steering(EngineParts):
             else:
                 self._dequeue(v.id)
                 self.waiting.pop(v.id, None)
+                self._hold_ended(v.id)
                 kbv.update(self.kb, v.id, status="pruned", reason=reason, ended=time.time())
                 after.append(lambda v=v: self._after_prune_queued(v))
             done.append(f"v{v.id}")
@@ -237,6 +239,7 @@ class Steering(EngineParts):
             kbv.update(self.kb, vid, status="cancelled", reason=reason, ended=time.time())
         for vid in list(self.waiting):
             kbv.update(self.kb, vid, status="cancelled", reason=reason, ended=time.time())
+        self._cancel_held(reason)
         self.queued.clear()
         self.waiting.clear()
         for vexec in list(self.active.values()):
@@ -256,6 +259,8 @@ HANDLERS: dict[type[kbc.SteerCommand], Callable[..., tuple[str, str]]] = {
     kbc.Answer: Steering._cmd_answer,
     kbc.Stop: Steering._cmd_stop,
     kbc.Amend: Amending._cmd_amend,
+    kbc.Suspend: Holding._cmd_suspend,
+    kbc.ResumeVariants: Holding._cmd_resume_variant,
 }
 
 

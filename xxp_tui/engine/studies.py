@@ -2,9 +2,11 @@
 importance (its fANOVA evaluator) and an RDB export that `optuna-dashboard` opens. Also the
 cross-run "best configurations of a workflow" query.
 
-Distributions come from the recorded values themselves (numbers: their min..max, anything else:
-the set of choices), keyed `Task.param`, so this works for any finished run, whatever its spec
-has become since.
+Distributions are the ones the run's spec declared (log ranges stay log, steps stay steps), read
+from the spec text the run recorded, keyed `Task.param`; only when that text cannot be loaded any
+more (its libraries are gone) are they rebuilt from the recorded values (numbers: their min..max,
+anything else: the set of choices). Multi-objective spaces become multi-objective studies (every
+direction, every value, in the declared order).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from xxp_tui.kb import KB
 from xxp_tui.kb import knowledge as kbknow
+from xxp_tui.kb import objectives as kbo
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
 from xxp_tui.kb.queries import metric_dict
@@ -67,23 +70,66 @@ def distributions(variants: list[kbv.Variant]) -> dict[str, Any]:
     return out
 
 
-def build_study(variants: list[kbv.Variant], direction: str, storage=None, name: str | None = None):
+def declared_distributions(kb: KB, run_id: int) -> dict[str, dict[str, Any]] | None:
+    """space -> {Task.param: the distribution its spec declared}, from the spec text the run recorded;
+    None when that text cannot be loaded any more."""
+    from xxp_tui.engine.strategies import StrategyError
+    from xxp_tui.engine.strategies import distributions as space_distributions
+    from xxp_tui.spec import load_project
+
+    run = kbr.get_run(kb, run_id)
+    text, _files, _model = kbr.spec_record(kb, run_id)
+    try:
+        result = load_project(run.spec_path, text=text)
+    except OSError:
+        return None
+    if not result.ok or result.project is None or run.experiment not in result.project.experiments:
+        return None
+    out: dict[str, dict[str, Any]] = {}
+    for name, space in result.project.experiments[run.experiment].spaces.items():
+        try:
+            by_vp = space_distributions(space)
+        except StrategyError:
+            continue
+        out[name] = {b.key: by_vp[b.vp] for b in space.bindings if b.vp in by_vp}
+    return out
+
+
+def build_study(variants: list[kbv.Variant], objectives: list[kbo.Objective], values: dict[int, list],
+                dists: dict[str, Any] | None = None, storage=None, name: str | None = None):
+    """A study of the variants that reported every objective: one direction per objective, the
+    declared distributions (`dists`; None: rebuilt from the values). A variant whose params lie
+    outside them (injected off the grid) is left out: Optuna cannot hold it."""
     import optuna
     from optuna.distributions import CategoricalDistribution
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    dists = distributions(variants)
-    study = optuna.create_study(storage=storage, study_name=name,
-                                direction=optuna.study.StudyDirection[direction.upper()])
+    variants = [v for v in variants if values.get(v.id) and all(x is not None for x in values[v.id])]
+    observed = dists is None
+    dists = distributions(variants) if dists is None else dists
+    directions = [o.direction for o in objectives] or ["maximize"]
+    study = optuna.create_study(storage=storage, study_name=name, directions=directions)
     for v in variants:
-        params = {k: (str(v.params[k]) if isinstance(d, CategoricalDistribution) else v.params[k])
+        params = {k: (str(v.params[k]) if observed and isinstance(d, CategoricalDistribution) else v.params[k])
                   for k, d in dists.items() if k in v.params}
-        if set(params) != set(dists):
+        if set(params) != set(dists) or not all(_inside(dists[k], x) for k, x in params.items()):
             continue
         study.add_trial(optuna.trial.create_trial(
-            params=params, distributions=dists, value=v.objective,
+            params=params, distributions=dists, values=values[v.id],
             user_attrs={"variant": v.label, "origin": v.origin, "seed": v.seed}))
     return study
+
+
+def _inside(dist, value) -> bool:
+    try:
+        return bool(dist._contains(dist.to_internal_repr(value)))
+    except (ValueError, TypeError):
+        return False
+
+
+def _objective_values(kb: KB, variants: list[kbv.Variant], objectives: list[kbo.Objective]) -> dict[int, list]:
+    finals = kbv.final_metrics(kb, [v.id for v in variants])
+    return {v.id: kbo.values(objectives, finals[v.id]) for v in variants}
 
 
 def export_optuna(kb: KB, run_id: int, out: Path) -> list[str]:
@@ -98,12 +144,16 @@ def export_optuna(kb: KB, run_id: int, out: Path) -> list[str]:
         raise StudyError(f"cannot write {out}: {out.parent} is not a folder you can write to")
     storage = f"sqlite:///{out}"
     names = []
-    for space, meta in info.items():
+    declared = kbo.for_run(kb, run_id)
+    dists = declared_distributions(kb, run_id) or {}
+    for space in info:
         trials = finished_trials(kb, run_id, space)
         if not trials:
             continue
         name = f"r{run_id}-{space}"
-        build_study(trials, meta["direction"], storage=storage, name=name)
+        objectives = declared.get(space, [])
+        build_study(trials, objectives, _objective_values(kb, trials, objectives), dists.get(space),
+                    storage=storage, name=name)
         names.append(name)
     if not names:
         raise StudyError(f"r{run_id} has no completed variant with an objective to export")
@@ -112,7 +162,13 @@ def export_optuna(kb: KB, run_id: int, out: Path) -> list[str]:
 
 
 def importance(kb: KB, run_id: int, space: str) -> dict[str, float]:
-    """Parameter importance of a space (Optuna's default evaluator, fANOVA), highest first."""
+    """Parameter importance of a space for its first objective (see importance_by_objective)."""
+    return next(iter(importance_by_objective(kb, run_id, space).values()))
+
+
+def importance_by_objective(kb: KB, run_id: int, space: str) -> dict[str, dict[str, float]]:
+    """Parameter importance of a space (Optuna's fANOVA evaluator), highest first, for each of its
+    objectives in declared order (keyed by `direction Task.metric`)."""
     import optuna
 
     try:
@@ -126,12 +182,17 @@ def importance(kb: KB, run_id: int, space: str) -> dict[str, float]:
     if space not in info:
         raise StudyError(f"{space} is not a space of r{run_id} (spaces: {', '.join(info) or 'none'})")
     trials = finished_trials(kb, run_id, space)
-    study = build_study(trials, info[space]["direction"])
+    objectives = kbo.for_run(kb, run_id).get(space) or [kbo.Objective("maximize", info[space]["objective"], None)]
+    study = build_study(trials, objectives, _objective_values(kb, trials, objectives))
     if len(study.trials) < 2 or not distributions(trials):
         raise StudyError(f"{space} of r{run_id} needs at least 2 completed variants with varying params "
                          f"(it has {len(study.trials)})")
-    return optuna.importance.get_param_importances(study, evaluator=optuna.importance.FanovaImportanceEvaluator(
-        seed=0))
+    out = {}
+    for i, obj in enumerate(objectives):
+        out[f"{obj.direction} {obj.label}"] = optuna.importance.get_param_importances(
+            study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0),
+            target=(lambda t, i=i: t.values[i]) if len(objectives) > 1 else None)
+    return out
 
 
 @dataclass(frozen=True)
@@ -203,6 +264,42 @@ def _by_metric(kb: KB, space: str, metas: dict[int, dict], metric: str) -> list[
             if isinstance(value, int | float) and math.isfinite(value):
                 out.append((v, space, float(value), metric))
     return out
+
+
+@dataclass(frozen=True)
+class FrontMember:
+    variant: kbv.Variant
+    run: kbr.Run
+    space: str
+    values: list[float]
+
+
+def pareto_front(kb: KB, workflow: str) -> tuple[list[kbo.Objective], list[FrontMember]] | None:
+    """The Pareto front a workflow reached across every run: the completed variants no other one
+    dominates, among the spaces that ran it with the same two or more objectives (those of the first
+    such space), best first objective first. None when no space ran it with several objectives."""
+    reference: list[kbo.Objective] | None = None
+    members: list[FrontMember] = []
+    for run in kbr.list_runs(kb):
+        _, _, model = kbr.spec_record(kb, run.id)
+        declared = kbo.declared(model, run.experiment)
+        for space, meta in space_info(model, run.experiment).items():
+            objectives = declared.get(space, [])
+            if meta["workflow"] != workflow or len(objectives) < 2:
+                continue
+            reference = reference or objectives
+            if objectives != reference:
+                continue  # other objectives: not comparable on one front
+            variants = [v for v in kbv.for_run(kb, run.id, status="completed", space=space) if v.origin != "warm_start"]
+            for v, vals in zip(variants, _objective_values(kb, variants, objectives).values(), strict=True):
+                if all(x is not None for x in vals):
+                    members.append(FrontMember(v, run, space, [float(x) for x in vals]))
+    if reference is None:
+        return None
+    on_front = kbo.front(dict(enumerate(m.values for m in members)), reference)
+    sign = -1.0 if reference[0].minimize else 1.0
+    chosen = sorted((members[i] for i in on_front), key=lambda m: (-sign * m.values[0], m.variant.id))
+    return reference, chosen
 
 
 def workflows_in(kb: KB) -> list[str]:

@@ -240,6 +240,33 @@ class Stop(SteerCommand):
 
 @steering_command
 @dataclass(frozen=True)
+class Suspend(SteerCommand):
+    """Hold variants: a running one's processes are stopped (SIGSTOP), a queued one does not start."""
+
+    verb = "suspend"
+    variants: tuple[str, ...]
+    release_slot: bool = False  # let another task use its slot meanwhile
+
+    def __post_init__(self) -> None:
+        _set(self, "variants", _refs(self.variants, "variants"))
+        if not isinstance(self.release_slot, bool):
+            raise CommandError(f"release_slot must be true or false, not {self.release_slot!r}")
+
+
+@steering_command
+@dataclass(frozen=True)
+class ResumeVariants(SteerCommand):
+    """Continue suspended variants (SIGCONT, or back in the queue)."""
+
+    verb = "resume_variant"
+    variants: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _set(self, "variants", _refs(self.variants, "variants"))
+
+
+@steering_command
+@dataclass(frozen=True)
 class Amend(SteerCommand):
     """Change the running experiment to a new version of its spec (engine/amending.py applies it)."""
 

@@ -48,11 +48,17 @@ def variant_row(v: kbv.Variant, metrics: dict[str, object]) -> dict:
 
 
 def variant_rows(kb: KB, run_id: int, status: str | None = None, since_rev: int = 0) -> list[dict]:
+    """Rows for `variants --json` and `export`: `objective` is the list of every declared objective's
+    value and `pareto` the variant's place on its space's front (see kb/objectives.py)."""
+    from xxp_tui.kb import objectives
+
     variants = kbv.changed_since(kb, run_id, since_rev) if since_rev else kbv.for_run(kb, run_id, status=status)
     if since_rev and status:
         variants = [v for v in variants if v.status == status]
     finals = kbv.final_metrics(kb, [v.id for v in variants])
-    return [variant_row(v, metric_dict(finals[v.id])) for v in variants]
+    scored = objectives.score(kb, run_id, variants, finals)
+    return [{**variant_row(v, metric_dict(finals[v.id])), "objective": scored[v.id].objective,
+             "pareto": scored[v.id].pareto} for v in variants]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from xxp_tui.kb.connection import KB
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 
 def _v1(kb: KB) -> None:
@@ -223,7 +223,15 @@ def _v11(kb: KB) -> None:
     kb.conn.execute("CREATE INDEX IF NOT EXISTS idx_notes_variant_id ON notes (variant_id)")  # `show VARIANT`
 
 
-MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11]
+def _v12(kb: KB) -> None:
+    """Holding a variant (`suspend`): since when it is held (NULL: it is not) and whether the human let
+    its slot go to others (`--release-slot`); both outlive an engine crash, so a resumed engine keeps
+    the hold, its process stopped, and its timeout still not counting the held time."""
+    kb.db["variants"].add_column("held_since", float)
+    kb.db["variants"].add_column("hold_releases_slot", int, not_null_default=0)
+
+
+MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

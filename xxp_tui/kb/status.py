@@ -33,6 +33,7 @@ class VariantStatus(StrEnum):
     PRUNED = "pruned"
     CANCELLED = "cancelled"
     WAITING_INPUT = "waiting_input"
+    SUSPENDED = "suspended"  # held by a human (`suspend`): its process stopped, or kept from starting
 
     def is_finished(self) -> bool:
         return self in (VariantStatus.COMPLETED, VariantStatus.FAILED, VariantStatus.PRUNED, VariantStatus.CANCELLED)

@@ -41,6 +41,8 @@ class Variant:
     source_variant: int | None = None
     off_grid: bool = False  # injected with a value outside the space's lists (inside the declared range)
     spec_version: int = 1  # the version of the run's spec it was sampled under (kb/spec_versions.py)
+    held_since: float | None = None  # suspended since (see engine/holding.py)
+    hold_releases_slot: bool = False
 
     @property
     def label(self) -> str:
@@ -66,7 +68,16 @@ def _variant(row) -> Variant:
         started=row["started"], ended=row["ended"], attempts=row["attempts"] or 0, rev=row["rev"] or 0,
         source_variant=row["source_variant"], off_grid=bool(row["off_grid"]),
         spec_version=row["spec_version"] or 1,
+        held_since=_column(row, "held_since"), hold_releases_slot=bool(_column(row, "hold_releases_slot")),
     )
+
+
+def _column(row, name: str):
+    """A column a row may lack (queries that name their columns, KBs read before their migration)."""
+    try:
+        return row[name]
+    except (IndexError, KeyError):
+        return None
 
 
 def parse_variant_ref(ref: str) -> int | None:

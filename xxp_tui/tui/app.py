@@ -34,8 +34,10 @@ from xxp_tui.kb.commands import (
     Prioritize,
     Prune,
     Resume,
+    ResumeVariants,
     SteerCommand,
     Stop,
+    Suspend,
 )
 from xxp_tui.kb.queries import RunSummary
 from xxp_tui.kb.status import FINISHED_VARIANT_STATES
@@ -54,7 +56,7 @@ from xxp_tui.tui.widgets.variant_table import VariantTable
 STEERING_ACTIONS: dict[str, tuple[type[SteerCommand], ...]] = {
     "prune": (Prune,), "priority_up": (Prioritize,), "priority_down": (Prioritize,), "inject": (Inject,),
     "pause_resume": (Pause, Resume), "parallel": (Parallel,), "answer": (Answer,), "stop": (Stop,),
-    "amend": (Amend,), "resume_engine": (),
+    "amend": (Amend,), "hold": (Suspend, ResumeVariants), "resume_engine": (),
 }
 STEERING = set(STEERING_ACTIONS)
 FINISHED = FINISHED_VARIANT_STATES  # one definition: kb/status.py
@@ -73,6 +75,7 @@ PALETTE_TITLES = {
     "xxp.knowledge": "Knowledge: cache reuse, best configurations, parameter importance",
     "xxp.note": "Note on the cursor's variant (or the run): what you learned",
     "xxp.chart.full": "Chart on the whole screen",
+    "xxp.hold": "Suspend the cursor's or tagged variants (again: resume them)",
 }
 # Moves and Back have no use in a palette.
 PALETTE_SKIP = {"xxp.escape", "xxp.focus.tree", "xxp.table.down", "xxp.table.up", "xxp.table.pagedown",
@@ -164,6 +167,7 @@ class XxpApp(App[str]):
         Binding("slash", "filter", "Filter", id="xxp.filter"),
         Binding("colon", "command_line", "Cmd", id="xxp.command"),
         Binding("d", "prune", "Prune", id="xxp.prune"),
+        Binding("z", "hold", "Suspend/resume", show=False, id="xxp.hold"),
         Binding("i", "inject", "Inject", id="xxp.inject"),
         Binding("p", "pause_resume", "Pause", id="xxp.pause"),
         Binding("a", "answer", "Answer", id="xxp.answer"),
@@ -379,6 +383,7 @@ class XxpApp(App[str]):
                     self.completion_times.append(row["ended"])
                 (self.waiting_ids.add if row["status"] == "waiting_input" else self.waiting_ids.discard)(vid)
             self.table.upsert(delta.variants)
+            self._mark_pareto(delta)
             if len(delta.variants) >= 1000:
                 # A big load (the slices of a large run's first polls): its rows live as long as the
                 # viewer. Move everything alive now out of the cyclic GC's way, after a collection
@@ -522,13 +527,49 @@ class XxpApp(App[str]):
             if text:
                 log.write(text)
 
+    def _mark_pareto(self, delta: Delta) -> None:
+        """Recompute the Pareto front of each multi-objective space the delta touched, over every row
+        of that space in the table (a new completion can push others off the front)."""
+        from xxp_tui.kb import objectives as kbo
+
+        self.objectives = delta.objectives
+        spaces = {r["space"] for r in delta.variants if len(delta.objectives.get(r["space"], [])) >= 2}
+        changed = []
+        for space in spaces:
+            rows = [r for r in self.table.rows.values() if r.data["space"] == space]
+            flags = kbo.pareto_flags(delta.objectives[space], [(r.id, r.data["status"], r.data.get("objectives") or [])
+                                                                for r in rows])
+            changed += [{**r.data, "pareto": flags[r.id]} for r in rows if r.data.get("pareto") != flags[r.id]]
+        if changed:
+            self.table.upsert(changed)
+
+    def _pareto_chart(self) -> dict | None:
+        """The first two objectives of a multi-objective space against each other (the cursor's space,
+        else the first one with completed variants), its front apart."""
+        declared = getattr(self, "objectives", {})
+        multi = [s for s, objs in declared.items() if len(objs) >= 2]
+        if not multi:
+            return None
+        row = self.table.rows.get(self.table.cursor_variant) if self.table.cursor_variant else None
+        order = ([row.data["space"]] if row is not None and row.data["space"] in multi else []) + multi
+        for space in order:
+            done = [r.data for r in self.table.rows.values() if r.data["space"] == space
+                    and r.data["status"] == "completed" and None not in (r.data.get("objectives") or [None])[:2]]
+            if done:
+                points = [tuple(d["objectives"][:2]) for d in done]
+                front = [tuple(d["objectives"][:2]) for d in done if d.get("pareto")]
+                labels = [f"{o.direction[:3]} {o.label}" for o in declared[space][:2]]
+                return {"space": space, "labels": labels, "points": points, "front": front}
+        return None
+
     def chart_data(self) -> dict:
         done = sorted((r.data.get("ended") or 0, vid, r.data) for vid, r in self.table.rows.items()
                       if r.data["status"] == "completed" and r.data.get("objective") is not None)
         points = [(i, data["objective"]) for i, (_, _, data) in enumerate(done, start=1)]
         names = list(dict.fromkeys(k for _, _, data in done for k in data["params"]))
         param_points = {n: [(data["params"].get(n), data["objective"]) for _, _, data in done] for n in names}
-        return {"objective": points, "param_names": names, "param_points": param_points}
+        return {"objective": points, "param_names": names, "param_points": param_points,
+                "pareto": self._pareto_chart()}
 
     def refresh_charts(self) -> None:
         chart = self.chart
@@ -833,6 +874,22 @@ class XxpApp(App[str]):
 
         self.push_screen(ConfirmScreen(question, f"{names}\nQueued ones never run; running ones are stopped."),
                          callback=done)
+
+    def action_hold(self) -> None:
+        """Suspend the targeted variants; the suspended ones among them are resumed instead."""
+        targets = self.table.targets()
+        if not targets:
+            self.notify("no variant under the cursor", severity="warning")
+            return
+        status = {vid: (row.data["status"] if (row := self.table.rows.get(vid)) else None) for vid in targets}
+        held = [f"v{vid}" for vid in targets if status[vid] == "suspended"]
+        hold = [f"v{vid}" for vid in targets if status[vid] not in (*FINISHED, "suspended", None)]
+        if held:
+            self.send(ResumeVariants(tuple(held)))
+        if hold:
+            self.send(Suspend(tuple(hold)))
+        if not (held or hold):
+            self.notify("nothing to suspend: those variants have finished", severity="warning")
 
     def _priority(self, delta: int) -> None:
         rows: list[dict] = []

@@ -26,8 +26,10 @@ from xxp_tui.kb.commands import (
     Prioritize,
     Prune,
     Resume,
+    ResumeVariants,
     SteerCommand,
     Stop,
+    Suspend,
 )
 from xxp_tui.spec.assign import parse_assignments
 
@@ -89,6 +91,31 @@ def _parallel(rest: list[str]) -> SteerCommand | None:
     return Parallel(int(rest[0]))
 
 
+def _suspend(rest: list[str]) -> SteerCommand | None:
+    release = "--release-slot" in rest
+    ok, bad = _variants([w for w in rest if w != "--release-slot"])
+    if bad:
+        raise CommandError("not variants: " + " ".join(bad))
+    return Suspend(tuple(ok), release) if ok else None
+
+
+def _resume(rest: list[str]) -> SteerCommand | None:
+    """`resume`: the run; `resume v3 v4`: those suspended variants."""
+    if not rest:
+        return Resume()
+    ok, bad = _variants(rest)
+    if bad:
+        raise CommandError("not variants: " + " ".join(bad))
+    return ResumeVariants(tuple(ok))
+
+
+def _continue(rest: list[str]) -> SteerCommand | None:
+    ok, bad = _variants(rest)
+    if bad:
+        raise CommandError("not variants: " + " ".join(bad))
+    return ResumeVariants(tuple(ok)) if ok else None
+
+
 def _bare(cls: type[SteerCommand]) -> Callable[[list[str]], SteerCommand | None]:
     """A command without arguments: any word after the verb shows the usage."""
     return lambda rest: None if rest else cls()
@@ -108,7 +135,9 @@ STEERING: dict[type[SteerCommand], LineSyntax] = {
     Prioritize: LineSyntax("prio", "prio VARIANT N", _prioritize, "variants"),
     Inject: LineSyntax("inject", "inject SPACE key=value…", _inject, "space"),
     Pause: LineSyntax("pause", "pause", _bare(Pause)),
-    Resume: LineSyntax("resume", "resume", _bare(Resume)),
+    Resume: LineSyntax("resume", "resume [VARIANT…]", _resume, "variants"),
+    Suspend: LineSyntax("suspend", "suspend VARIANT… [--release-slot]", _suspend, "variants"),
+    ResumeVariants: LineSyntax("continue", "continue VARIANT… (as resume VARIANT…)", _continue, "variants"),
     Parallel: LineSyntax("parallel", "parallel N", _parallel),
     Answer: LineSyntax("answer", "answer [NODE] key=value…", _answer, "node"),
     Stop: LineSyntax("stop", "stop", _bare(Stop)),
@@ -126,7 +155,7 @@ VIEWER_COMPLETES = {"tag": "variants", "goto": "variants", "sort": "column"}
 BY_NAME = {syntax.name: syntax for syntax in STEERING.values()}
 VERBS = {**{syntax.name: syntax.usage for syntax in STEERING.values()}, **VIEWER}
 ALIASES = {"prioritize": "prio", "priority": "prio", "par": "parallel", "quit": "q", "exit": "q", "kill": "prune",
-           "f": "filter", "s": "sort"}
+           "f": "filter", "s": "sort", "hold": "suspend"}
 
 
 @dataclass

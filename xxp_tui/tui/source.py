@@ -14,6 +14,7 @@ from pathlib import Path
 
 from xxp_tui.kb import commands as kbc
 from xxp_tui.kb import notes as kbn
+from xxp_tui.kb import objectives as kbo
 from xxp_tui.kb import open_kb
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import spec_versions as kbsv
@@ -33,6 +34,7 @@ class Delta:
     first: bool = False
     polled_at: float = field(default_factory=time.time)
     spec_version: int = 1  # the run's current spec version (amendments add versions)
+    objectives: dict = field(default_factory=dict)  # space -> its declared objectives (kb/objectives.py)
 
 
 @dataclass
@@ -55,6 +57,7 @@ class RunSource:
         self.last_poll = 0.0
         self.running: set[int] = set()  # their metrics grow without a revision bump
         self.more = False  # the last poll stopped at SLICE rows: poll again at once
+        self.objectives: dict[str, list[kbo.Objective]] = kbo.for_run(self.kb, run_id)  # space -> declared
 
     def close(self) -> None:
         self.kb.close()
@@ -77,7 +80,7 @@ class RunSource:
         also = [kbv.find(self.kb, vid) for vid in sorted(self.running - changed_ids)[:500]]
         changed += [v for v in also if v is not None]
         finals = kbv.final_metrics(self.kb, [v.id for v in changed])
-        rows = [variant_row(v, metric_dict(finals[v.id])) for v in changed]
+        rows = [self._row(v, finals[v.id]) for v in changed]
         summary = run_summary(self.kb, self.run_id)
         if summary.run.paused:
             self._mark_between_tasks(rows)
@@ -85,7 +88,13 @@ class RunSource:
         if events:
             self.event_id = events[-1].id
         return Delta(summary, kbr.nodes(self.kb, self.run_id), rows, events, first,
-                     spec_version=kbsv.current_number(self.kb, self.run_id))
+                     spec_version=kbsv.current_number(self.kb, self.run_id), objectives=self.objectives)
+
+    def _row(self, v: kbv.Variant, finals: dict) -> dict:
+        """A table row, with every objective's value (declared order) for the Pareto marks and chart."""
+        row = variant_row(v, metric_dict(finals))
+        row["objectives"] = kbo.values(self.objectives.get(v.space, []), finals)
+        return row
 
     def _mark_between_tasks(self, rows: list[dict]) -> None:
         """While the run is paused, a `running` variant whose task finished and whose next task waits
@@ -109,7 +118,7 @@ class RunSource:
             if m.step is not None and m.value is not None:
                 series.setdefault(m.name, []).append((m.step, m.value))
         return VariantDetail(
-            row=variant_row(v, metric_dict(finals)),
+            row=self._row(v, finals),
             tasks=kbv.task_runs(self.kb, variant_id),
             events=[e for e in kbc.events(self.kb, self.run_id, target=v.label)[-50:] if e.kind != "note"],
             series=series,

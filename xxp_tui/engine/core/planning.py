@@ -50,6 +50,7 @@ class RunPosition:
     active_variants: int = 0
     queued_variants: int = 0
     waiting_variants: int = 0  # interactions waiting for an answer
+    held_variants: int = 0  # suspended by a human: the run waits for them to be resumed or pruned
     graph_finished: bool = False  # every control node finished or was ruled out
     stopping: bool = False  # stopped by a user or the failure policy
     rerun: bool = False  # a run of one variant: no control graph to follow
@@ -62,7 +63,7 @@ def run_over(pos: RunPosition) -> bool:
         return False
     if pos.stopping:
         return True
-    if pos.active_variants or pos.queued_variants:
+    if pos.active_variants or pos.queued_variants or pos.held_variants:
         return False
     return pos.rerun or (pos.graph_finished and not pos.waiting_variants)
 

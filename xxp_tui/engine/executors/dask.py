@@ -74,6 +74,7 @@ class DaskHandle:
     cancel_sent: bool = False
     kill_deadline: float | None = None
     fallback_sent: bool = False
+    held: bool = False  # its variant is suspended: stopped on its worker as soon as it runs there
     metrics_offset: int = 0
     metrics_partial: bytes = b""
     metrics_size: int = 0
@@ -264,6 +265,23 @@ class DaskExecutor:
             with contextlib.suppress(Exception):
                 future.cancel()
 
+    def hold(self, handle: DaskHandle, stop: bool) -> None:
+        """Suspend or continue a task on its worker (SIGSTOP / SIGCONT to its process group, through
+        `Client.run`); one not started on a worker yet is stopped as soon as it starts (see tick)."""
+        if handle.finished:
+            return
+        handle.held = stop
+        if handle.pgid is not None and handle.worker is not None:
+            self._hold_on_worker(handle, stop)
+
+    def _hold_on_worker(self, handle: DaskHandle, stop: bool) -> None:
+        if self.client is None:
+            return
+        from xxp_tui.engine.executors.groups import hold_group_soon
+
+        with contextlib.suppress(Exception):
+            self.client.run(hold_group_soon, handle.pgid, stop, workers=[handle.worker], wait=False)
+
     def tick(self) -> list[MetricEvent | Started]:
         out: list[MetricEvent | Started] = []
         while True:
@@ -280,6 +298,8 @@ class DaskExecutor:
                 handle.start_time = time.time()
                 out.append(Started(handle.key, handle.host, handle.pid, handle.pgid, handle.proc_start,
                                    handle.worker))
+                if handle.held:  # suspended before it reached a worker
+                    self._hold_on_worker(handle, True)
             elif msg.get("kind") == "metrics" and not handle.finished:
                 out.extend(self._from_stream(handle, int(msg["start"]), bytes(msg["data"])))
         now = time.monotonic()
@@ -428,10 +448,10 @@ class DaskExecutor:
         """Last resort for a task whose runner does not answer: kill its group through the scheduler."""
         if self.client is None or handle.pgid is None or handle.worker is None:
             return
-        from xxp_tui.engine.executors.groups import kill_group
+        from xxp_tui.engine.executors.groups import kill_group_soon
 
-        with contextlib.suppress(Exception):
-            self.client.run(kill_group, handle.pgid, int(signal.SIGKILL), workers=[handle.worker], wait=False)
+        with contextlib.suppress(Exception):  # wait=False needs a coroutine function (see groups.py)
+            self.client.run(kill_group_soon, handle.pgid, int(signal.SIGKILL), workers=[handle.worker], wait=False)
 
     def _size(self, handle: DaskHandle) -> int:
         try:

@@ -168,6 +168,7 @@ def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
         if why is not None:
             out["reason"] = why
         kill_group(proc.pid, signal.SIGTERM)
+        kill_group(proc.pid, signal.SIGCONT)  # a held (stopped) task must see its SIGTERM
         kill_at = time.monotonic() + grace
 
     try:

@@ -4,6 +4,7 @@ a worker and the guard all use it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -32,3 +33,27 @@ def end_group(pgid: int, grace: float = 1.0) -> None:
             return
         time.sleep(0.05)
     kill_group(pgid, signal.SIGKILL)
+
+
+def hold_group(pgid: int, stop: bool) -> bool:
+    """Suspend (SIGSTOP) or continue (SIGCONT) a task's process group on this worker (via Client.run).
+    The group's leader is the task's guard (guard.py): it is continued at once after a stop, so that
+    it keeps watching its worker and still takes the held task down if the worker dies."""
+    if not kill_group(pgid, signal.SIGSTOP if stop else signal.SIGCONT):
+        return False
+    if stop:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pgid, signal.SIGCONT)
+    return True
+
+
+# `Client.run(..., wait=False)` accepts only coroutine functions (distributed asserts it on the worker):
+# these run the signals above on the worker's event loop, so the orchestrator never waits for them.
+
+
+async def hold_group_soon(pgid: int, stop: bool) -> bool:
+    return hold_group(pgid, stop)
+
+
+async def kill_group_soon(pgid: int, sig: int = signal.SIGKILL) -> bool:
+    return kill_group(pgid, sig)

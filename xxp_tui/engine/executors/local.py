@@ -252,10 +252,23 @@ class LocalExecutor:
         if handle.adopted:
             if handle.pgid is not None and first:
                 _signal_group(handle.pgid, signal.SIGTERM)
+                _signal_group(handle.pgid, signal.SIGCONT)  # a held (stopped) task must see its SIGTERM
             if handle.kill_at is None:
                 handle.kill_at = time.monotonic() + self.kill_grace
         elif first and handle.pid is not None:  # else it is cancelled as soon as it has started
             self._send_quietly({"op": "cancel", "key": handle.key, "reason": reason})
+
+    def hold(self, handle: LocalHandle, stop: bool) -> None:
+        """Suspend (SIGSTOP) or continue (SIGCONT) a task's process group: a held variant. Through the
+        supervisor, which knows the task as soon as it was asked to start it (so a hold sent before
+        `Started` arrives is not lost); an adopted task's group directly."""
+        if handle.finished:
+            return
+        if handle.adopted:
+            if handle.pgid is not None:
+                _signal_group(handle.pgid, signal.SIGSTOP if stop else signal.SIGCONT)
+        else:
+            self._send_quietly({"op": "hold" if stop else "continue", "key": handle.key})
 
     def tick(self) -> list[MetricEvent]:
         now = time.monotonic()

@@ -22,9 +22,11 @@ its whole tree goes (tree.py), not only its process group.
 Protocol: JSON lines over a Unix socket pair the engine created (no name on any filesystem, so no
 other user can reach it). Engine -> supervisor: `start` (key, argv, cwd, env, log paths, log limit,
 grace, tag), `cancel` (key, reason: SIGTERM to the task's tree, SIGKILL after the grace), `kill`
-(key: SIGKILL now). Supervisor -> engine: `started` (key, pid), `error` (key, reason), `ended`
-(the exit record). The supervisor's own escalation (SIGTERM, then SIGKILL) runs even when the
-engine that asked for it has died meanwhile.
+(key: SIGKILL now), `hold` / `continue` (key: SIGSTOP / SIGCONT to the task's tree: a suspended
+variant; a cancelled task is continued too, so that a held one really gets its SIGTERM).
+Supervisor -> engine: `started` (key, pid), `error` (key, reason), `ended` (the exit record). The
+supervisor's own escalation (SIGTERM, then SIGKILL) runs even when the engine that asked for it has
+died meanwhile.
 """
 
 from __future__ import annotations
@@ -183,6 +185,9 @@ class Supervisor:
             self._cancel(task, msg.get("reason"))
         elif op == "kill":
             self._kill(task)
+        elif op in ("hold", "continue") and task.status is None:
+            sig = signal.SIGSTOP if op == "hold" else signal.SIGCONT
+            task.known = tree.signal_task(task.pid, task.tag, sig, task.known)
 
     # -- tasks
 
@@ -255,6 +260,9 @@ class Supervisor:
             task.reason = reason
         if task.status is None and task.kill_at is None:
             task.known = tree.signal_task(task.pid, task.tag, signal.SIGTERM, task.known)
+            tree.signal_processes(task.known, signal.SIGCONT)  # a held (stopped) task must see its SIGTERM
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(task.pid, signal.SIGCONT)
             task.kill_at = time.monotonic() + task.grace
 
     def _kill(self, task: Task) -> None:

@@ -124,6 +124,9 @@ class ChartPane(PlotextPlot):
         self.refresh()
 
     def _objective(self, plt, buckets: int) -> None:
+        if self._data.get("pareto"):
+            self._pareto(plt, self._data["pareto"])
+            return
         points: list[tuple[int, float]] = self._data.get("objective", [])
         plt.title("objective per variant (best so far)")
         if not points:
@@ -141,6 +144,16 @@ class ChartPane(PlotextPlot):
         plt.plot(bx, by, marker=self.line_marker)
         plt.xlabel("variant")
         self._ticks(plt, xs)
+
+    def _pareto(self, plt, data: dict) -> None:
+        """A multi-objective space: its first two objectives against each other, the front marked."""
+        x_label, y_label = data["labels"]
+        plt.title(f"{data['space']}: {y_label} vs {x_label} (+ Pareto front)")
+        plt.scatter([p[0] for p in data["points"]], [p[1] for p in data["points"]], marker="dot")
+        front = sorted(data["front"])
+        if front:
+            plt.plot([p[0] for p in front], [p[1] for p in front], marker="+" if self.ascii else "●")
+        plt.xlabel(x_label)
 
     def _series(self, plt, buckets: int) -> None:
         series: dict[str, list[tuple[int, float]]] = self._data.get("series", {})

@@ -58,7 +58,8 @@ class StatusBar(Static):
         else:
             pieces.append((f"[{status}] ", "bold yellow" if status in STATE_HINTS else "bold", 0))
         c = summary.counts
-        for key, label, rank in (("running", "run", 1), ("waiting_input", "wait", 0), ("queued", "queue", 1),
+        for key, label, rank in (("running", "run", 1), ("waiting_input", "wait", 0), ("suspended", "held", 0),
+                                 ("queued", "queue", 1),
                                  ("completed", "done", 1), ("failed", "fail", 0), ("pruned", "pruned", 4)):
             if c.get(key):
                 pieces.append((f"{label} {c[key]} ", STATUS_STYLES.get(key, ""), rank))

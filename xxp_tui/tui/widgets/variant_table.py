@@ -36,12 +36,13 @@ from xxp_tui.tui.widgets.table_index import (
     sorted_ids,
 )
 
-STATUS_ORDER = {"running": 0, "waiting_input": 1, "queued": 2, "completed": 3, "failed": 4, "pruned": 5,
-                "cancelled": 6}
+STATUS_ORDER = {"running": 0, "waiting_input": 1, "suspended": 2, "queued": 2, "completed": 3, "failed": 4,
+                "pruned": 5, "cancelled": 6}
 STATUS_STYLES = {
     "queued": Style(dim=True),
     "running": Style(color="yellow", bold=True),
     "waiting_input": Style(color="cyan", bold=True),
+    "suspended": Style(color="blue", bold=True),
     "completed": Style(color="green"),
     "failed": Style(color="red", bold=True),
     "pruned": Style(color="magenta"),
@@ -130,6 +131,14 @@ def _duration(seconds) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m{seconds % 60:02d}"
     return f"{seconds // 3600}h{seconds // 60 % 60:02d}"
+
+
+def objectives_text(row: dict) -> str:
+    """Several objectives: their values `/`-separated in declared order, `*` marking the Pareto front."""
+    values = row["objectives"]
+    if all(x is None for x in values):
+        return "-"
+    return "/".join(_fmt(x) for x in values) + (" *" if row.get("pareto") else "")
 
 
 def cell_value(row: dict, key: str):
@@ -612,6 +621,8 @@ class VariantTable(ScrollView, can_focus=True):
                 text = "off-grid"  # injected with a value the space's lists lack
             elif col.key == "origin" and (row.data.get("spec_version") or 1) > 1:
                 text = f"{row.data['origin']} s{row.data['spec_version']}"  # sampled under an amended spec
+            elif col.key == "objective" and len(row.data.get("objectives") or ()) > 1:
+                text = objectives_text(row.data)
             else:
                 text = _fmt(cell_value(row.data, col.key))
             if col.key != "duration" or row.data.get("status") != "running" or row.data.get("between_tasks"):
