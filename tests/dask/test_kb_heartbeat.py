@@ -37,7 +37,7 @@ def test_a_version_2_knowledge_base_is_migrated_and_keeps_its_runs(tmp_path: Pat
         conn.execute("ALTER TABLE task_runs DROP COLUMN gpus")  # schema 9
         conn.execute("PRAGMA user_version = 2")
     with open_kb(db) as kb:
-        assert kb.scalar("PRAGMA user_version") == SCHEMA_VERSION == 9
+        assert kb.scalar("PRAGMA user_version") == SCHEMA_VERSION == 10
         assert {"params", "env_hash", "gpus"} <= {c.name for c in kb.db["task_runs"].columns}
         assert len(kb.scalar("SELECT uid FROM runs WHERE id = ?", (run_id,))) == 32  # given to older runs too
         assert kb.scalar("SELECT count(*) FROM notes") == 0

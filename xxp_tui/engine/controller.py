@@ -33,6 +33,7 @@ from xxp_tui.engine import adoption, cache, environment, usercode, warmstart
 from xxp_tui.engine import conditions as conds
 from xxp_tui.engine import gpus as gpu_setting
 from xxp_tui.engine.control import ACTIVE, PENDING, ControlFlow, NodeRun
+from xxp_tui.engine.cost import task_cost
 from xxp_tui.engine.events import EngineEvent, short
 from xxp_tui.engine.executors import ExecutorError, Finished, MetricEvent, Started, make_executor
 from xxp_tui.engine.executors.local import kill_leftover
@@ -1225,9 +1226,10 @@ class Engine(Steering, Transferring):
         # Hashed first, then written with the outcome in one transaction: a completed task run (a
         # cache entry) never exists without the digests that later prove its outputs intact.
         artifacts = self._describe_outputs(r.spec) if status == "completed" else []
+        spent = task_cost(f, r.handle.started, now, r.spec.env.get(CUDA), vexec.workflow.tasks[name].resources)
         with self.kb.write():
             kbv.update_task_run(self.kb, r.task_run_id, status=status, exit_code=f.exit_code, signal=f.signal,
-                                ended=now, reason=reason, **where)
+                                ended=now, reason=reason, **where, **spent)
             for port, path, info in artifacts:
                 kbv.insert_artifact(self.kb, variant_id=vexec.id, task=name, port=port, path=path, **info)
         if status == "completed":

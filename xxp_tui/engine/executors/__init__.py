@@ -45,6 +45,8 @@ class Finished:
     stderr_tail: str
     malformed_metrics: int = 0
     lost: bool = False  # the worker running it went away (distributed executors)
+    cpu_seconds: float | None = None  # user+system of its whole process tree (executors/usage.py)
+    peak_rss_bytes: int | None = None
 
 
 @dataclass(frozen=True)
