@@ -32,6 +32,7 @@ from pathlib import Path
 from xxp_tui.engine import adoption, cache, environment, usercode, warmstart
 from xxp_tui.engine import conditions as conds
 from xxp_tui.engine import gpus as gpu_setting
+from xxp_tui.engine.alerts import Alerts
 from xxp_tui.engine.control import ACTIVE, PENDING, ControlFlow, NodeRun
 from xxp_tui.engine.cost import task_cost
 from xxp_tui.engine.events import EngineEvent, short
@@ -155,6 +156,7 @@ class Engine(Steering, Transferring):
         self.grids: dict[str, LazyGrid] = {}  # grid spaces still handing out configurations
         self.waiting: dict[int, str] = {}  # waiting_input variant -> node (interactions)
         self.gpu_pool: TaskPool | None = None  # the local executor's GPUs, cores and memory (gpu_pool.py)
+        self.alerts: Alerts | None = None  # stalls and notifications (alerts.py), from the run's settings
         self.metric_buffer: list[tuple] = []
         self.intermediate: dict[int, dict[int, float]] = {}
         self.last_flush = self.last_beat = self.last_commands = 0.0
@@ -176,6 +178,8 @@ class Engine(Steering, Transferring):
                           {"text": text, "status": status, **(detail or {})})
         if self.on_event is not None:
             self.on_event(EngineEvent(time.time(), kind, text, variant, status))
+        if self.alerts is not None:
+            self.alerts.on_emit(kind, text, variant, status)
 
     # ------------------------------------------------------------------ start-up
 
@@ -193,6 +197,7 @@ class Engine(Steering, Transferring):
                 "resume with --allow-changed-spec to continue with the new text"
             )
         self.run = run
+        self.alerts = Alerts(self, run.settings)
         self.project: Project = result.project
         if run.experiment not in self.project.experiments:
             raise EngineError(f"experiment {run.experiment} is not in {run.spec_path} any more")
@@ -473,6 +478,8 @@ class Engine(Steering, Transferring):
             with contextlib.suppress(sqlite3.Error):  # the KB may be what failed
                 self._flush_metrics()
                 kbr.clear_heartbeat(self.kb, self.run_id, os.getpid())
+            if self.alerts is not None:
+                self.alerts.close(self.status)
 
     def _storage_failed(self, exc: sqlite3.Error) -> str:
         """The KB's disk is full (or failing): nothing more can be recorded, so nothing more may
@@ -513,6 +520,7 @@ class Engine(Steering, Transferring):
             self._on(m)
         now = time.time()
         self._check_timeouts(now)
+        self.alerts.turn(now)
         if now - self.last_commands >= COMMAND_POLL_EVERY:
             self.last_commands = now
             self._apply_commands()

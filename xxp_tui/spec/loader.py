@@ -105,6 +105,8 @@ class _RawTask:
     subworkflow: ast.Text | None = None
     params: dict = field(default_factory=dict)
     timeout: float | None = None
+    stall_after: float | None = None
+    on_stall: str | None = None
     retries: int | None = None
     cache: bool | None = None
     resources: dict = field(default_factory=dict)
@@ -406,6 +408,10 @@ class _Loader:
             task.timeout = block.timeout[0]
         if block.retries is not None:
             task.retries = block.retries[0]
+        if block.stall_after is not None:
+            task.stall_after = block.stall_after[0]
+        if block.on_stall is not None:
+            task.on_stall = block.on_stall[0]
         if block.cache is not None:
             task.cache = block.cache[0]
         task.resources.update(block.resources)
@@ -629,6 +635,8 @@ class _Loader:
             retries=t.retries if t.retries is not None else (sig_retries or 0),
             cache=t.cache if t.cache is not None else (sig_cache if sig_cache is not None else True),
             resources=frozen_map(t.resources),
+            stall_after=t.stall_after if t.stall_after is not None else (signature.stall_after if signature else None),
+            on_stall=t.on_stall or (signature.on_stall if signature else None) or "mark",
         )
 
     # -- task implementations and signatures
@@ -722,6 +730,8 @@ class _Loader:
             python_version=block.python_version.value if block.python_version else None,
             task_type=block.task_type.text if block.task_type else None,
             timeout=block.timeout[0] if block.timeout else None,
+            stall_after=block.stall_after[0] if block.stall_after else None,
+            on_stall=block.on_stall[0] if block.on_stall else None,
             retries=block.retries[0] if block.retries else None,
             cache=block.cache[0] if block.cache else None,
         )
