@@ -29,8 +29,8 @@ def test_a_second_engine_on_the_same_run_is_refused(tmp_path: Path):
         # Whether the first engine has beaten again by now depends on the machine's load: either way
         # the refusal names the run and says an engine still holds it.
         assert (f"r{run.run_id} already has an engine running" in second.stderr
-                or f"r{run.run_id}: engine not responding" in second.stderr
-                and "it still holds the run" in second.stderr), second.stderr
+                or (f"r{run.run_id}: engine not responding" in second.stderr
+                and "it still holds the run" in second.stderr)), second.stderr
         assert "Traceback" not in second.stderr
         assert run.proc.poll() is None  # the first engine goes on
         assert run.run().status in ("running", "waiting_input")

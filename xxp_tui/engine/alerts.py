@@ -8,6 +8,8 @@ on top of stalls.py (what counts as a stall) and notify.py (how messages leave).
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
 from typing import TYPE_CHECKING
 
@@ -60,6 +62,9 @@ class Alerts:
 
     def close(self, status: str | None) -> None:
         engine = self.engine
+        for variant in {w.variant for w in self.stalls.watched.values() if w.stalled}:
+            with contextlib.suppress(sqlite3.Error):  # the KB may be what failed
+                self._flag(variant, False)
         if status in ENDED:
             text = self.last_run_text if self.last_run_text and status in self.last_run_text else None
             self._notify("run_ended", text or f"run r{engine.run_id} {status}", None, status=status)

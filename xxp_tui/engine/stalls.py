@@ -68,13 +68,16 @@ class StallWatch:
               ) -> tuple[list[StallChange], list[Watched]]:
         """Given the running tasks (key, variant id, task name, task run id, task, watched paths): what
         became stalled or moved again, and the stalled tasks that ended (their variant's flag to clear)."""
-        if now < self.next_check:
-            return [], []
-        self.next_check = now + CHECK_EVERY
+        running = list(running)
+        seen = {item[0] for item in running}
+        ended = [w for k, w in self.watched.items() if k not in seen]  # every turn: a flag never outlives its task
+        for w in ended:
+            del self.watched[w.key]
         changes: list[StallChange] = []
-        seen = set()
+        if now < self.next_check:
+            return changes, [w for w in ended if w.stalled]
+        self.next_check = now + CHECK_EVERY
         for key, variant, name, task_run, task, paths in running:
-            seen.add(key)
             w = self.watched.get(key)
             if w is None:
                 after, kill = self.settings_for(task)
@@ -92,9 +95,6 @@ class StallWatch:
             elif not w.stalled and now - w.last_activity >= w.after:
                 w.stalled = True
                 changes.append(StallChange(key, variant, name, task_run, True, now - w.last_activity, w.kill))
-        ended = [w for k, w in self.watched.items() if k not in seen]
-        for w in ended:
-            del self.watched[w.key]
         return changes, [w for w in ended if w.stalled]
 
     def stalled_in(self, variant: int) -> bool:
