@@ -134,7 +134,8 @@ def test_on_stall_kill_makes_the_task_a_failure_with_that_reason(project: Projec
 
 
 def test_stall_settings_in_task_xxp_and_their_errors(project: Project) -> None:
-    project.task("s.quiet", QUIET_XXP.replace('implementation', 'stall_after 90s;\n    on_stall kill;\n    implementation'),
+    signature = QUIET_XXP.replace('implementation', 'stall_after 90s;\n    on_stall kill;\n    implementation')
+    project.task("s.quiet", signature,
                  "quiet.py", QUIET_PY)
     spec = project.spec(SPEC.replace("GATE", "g").replace("BLOCK", ""))
     result = load_project(spec)
