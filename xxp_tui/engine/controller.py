@@ -281,6 +281,7 @@ class Engine(Steering, Transferring):
         if why:
             raise EngineError(f"{why}; nothing was run" if fresh else why)
         self.gpu_pool = pool
+        kbr.update_settings(self.kb, self.run_id, gpu_pool=pool.ids)  # the viewer shows them busy or free
         self.emit("run", pool.note)
 
     def _record_nodes(self) -> None:

@@ -96,6 +96,17 @@ def gpus_used(kb: KB, run_ids: list[int]) -> dict[int, dict[str, int]]:
     return out
 
 
+def gpus_busy(kb: KB, run_id: int) -> dict[str, int]:
+    """GPU id -> tasks of the run running on it now."""
+    busy: dict[str, int] = {}
+    for row in kb.query("SELECT t.gpus FROM task_runs t JOIN variants v ON v.id = t.variant_id WHERE v.run_id = ?"
+                        " AND v.status = 'running' AND t.status = 'running' AND t.gpus IS NOT NULL AND t.gpus != ''",
+                        (run_id,)):
+        for gpu in row["gpus"].split(","):
+            busy[gpu] = busy.get(gpu, 0) + 1
+    return busy
+
+
 def task_gpus(kb: KB, run_id: int, limit: int = 200) -> list[tuple[int, str, int, str]]:
     """The latest task runs of a run that held GPUs: (variant id, task, attempt, GPU ids)."""
     return [(r["variant_id"], r["task"], r["attempt"], r["gpus"]) for r in kb.query(

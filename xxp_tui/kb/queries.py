@@ -62,6 +62,12 @@ class RunSummary:
     liveness: kbr.Liveness
     cost: kbcost.CostSummary = field(default_factory=lambda: kbcost.CostSummary(kbcost.Cost(), kbcost.Cost()))
     gpus: dict[str, int] = field(default_factory=dict)  # GPU id -> task runs that ran on it
+    gpus_busy: dict[str, int] = field(default_factory=dict)  # GPU id -> tasks running on it now
+
+    @property
+    def gpu_pool(self) -> list[str]:
+        """The GPUs the run's engine may hand out (local executor), as it recorded them when it started."""
+        return [str(g) for g in self.run.settings.get("gpu_pool") or []]
 
     @property
     def cost_label(self) -> str:
@@ -89,7 +95,7 @@ class RunSummary:
             "engine": self.engine, "engine_pid": self.liveness.pid, "engine_host": self.liveness.host,
             "workers": r.workers, "paused": r.paused, "spec": r.spec_path, "executor": r.executor,
             "scheduler": r.scheduler, "live_workers": self.live_workers, "cost": self.cost.to_json(),
-            "gpus": self.gpus,
+            "gpus": self.gpus, "gpu_pool": self.gpu_pool, "gpus_busy": self.gpus_busy,
         }
 
     @property
@@ -120,10 +126,17 @@ def run_summaries(kb: KB) -> list[RunSummary]:
     ids = [r.id for r in runs]
     costs, gpus = kbcost.for_runs(kb, ids), kbcost.gpus_used(kb, ids)
     return [RunSummary(r, kbv.counts(kb, r.id), kbr.liveness(kb, r.id),
-                       costs.get(r.id, kbcost.CostSummary(kbcost.Cost(), kbcost.Cost())), gpus.get(r.id, {}))
+                       costs.get(r.id, kbcost.CostSummary(kbcost.Cost(), kbcost.Cost())), gpus.get(r.id, {}),
+                       kbcost.gpus_busy(kb, r.id) if r.status == "running" else {})
             for r in runs]
 
 
-def run_summary(kb: KB, run_id: int) -> RunSummary:
-    return RunSummary(kbr.get_run(kb, run_id), kbv.counts(kb, run_id), kbr.liveness(kb, run_id),
-                      kbcost.for_run(kb, run_id), kbcost.gpus_used(kb, [run_id]).get(run_id, {}))
+def run_summary(kb: KB, run_id: int, cost: bool = True) -> RunSummary:
+    """The run's summary; `cost=False` leaves out the sums over every task run (the viewer asks for them
+    only every few seconds: on a large run they are the costliest part of a poll)."""
+    run = kbr.get_run(kb, run_id)
+    if not cost:
+        return RunSummary(run, kbv.counts(kb, run_id), kbr.liveness(kb, run_id),
+                          gpus_busy=kbcost.gpus_busy(kb, run_id))
+    return RunSummary(run, kbv.counts(kb, run_id), kbr.liveness(kb, run_id), kbcost.for_run(kb, run_id),
+                      kbcost.gpus_used(kb, [run_id]).get(run_id, {}), kbcost.gpus_busy(kb, run_id))

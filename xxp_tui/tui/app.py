@@ -339,6 +339,7 @@ class XxpApp(App[str]):
     def _apply(self, delta: Delta) -> None:
         first_summary = self.summary is None
         self.summary = delta.summary
+        self.status_bar.gpu_samples = delta.gpu_samples
         self.nodes = delta.nodes
         with self.batch_update():
             for row in delta.variants:
