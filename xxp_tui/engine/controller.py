@@ -1189,7 +1189,8 @@ class Engine(Steering, Transferring):
         """A task's process exists (locally, or on a Dask worker): record where, and its ids."""
         r = self.running.get(e.key)
         if r is not None:
-            kbv.update_task_run(self.kb, r.task_run_id, host=e.host, pid=e.pid, pgid=e.pgid, proc_start=e.proc_start)
+            kbv.update_task_run(self.kb, r.task_run_id, host=e.host, pid=e.pid, pgid=e.pgid, proc_start=e.proc_start,
+                                **({"gpus": e.gpus} if e.gpus is not None else {}))
 
     def _on_finished(self, f: Finished) -> None:
         r = self.running.pop(f.key, None)
@@ -1235,7 +1236,8 @@ class Engine(Steering, Transferring):
         # Hashed first, then written with the outcome in one transaction: a completed task run (a
         # cache entry) never exists without the digests that later prove its outputs intact.
         artifacts = self._describe_outputs(r.spec) if status == "completed" else []
-        spent = task_cost(f, r.handle.started, now, r.spec.env.get(CUDA), vexec.workflow.tasks[name].resources)
+        gpus = r.spec.env.get(CUDA) if self.gpu_pool is not None else getattr(r.handle, "gpus", None)
+        spent = task_cost(f, r.handle.started, now, gpus, vexec.workflow.tasks[name].resources)
         with self.kb.write():
             kbv.update_task_run(self.kb, r.task_run_id, status=status, exit_code=f.exit_code, signal=f.signal,
                                 ended=now, reason=reason, **where, **spent)

@@ -59,6 +59,7 @@ class Started:
     pgid: int | None
     proc_start: float | None
     worker: str | None = None
+    gpus: str | None = None  # the GPU ids the worker gave it (CUDA_VISIBLE_DEVICES), when it asked for GPUs
 
 
 class Handle(Protocol):
