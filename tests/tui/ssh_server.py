@@ -74,8 +74,9 @@ class SshServer:
             time.sleep(0.05)
         raise AssertionError("sshd did not listen within 20 s")
 
-    def ssh_argv(self, remote: str, tty: bool = True) -> list[str]:
-        return [SSH, *(["-t"] if tty else []), "-F", "/dev/null", "-p", str(self.port), "-i", str(self.client_key),
+    def ssh_argv(self, remote: str, tty: str = "-t", port: int | None = None) -> list[str]:
+        """`ssh` to this server running `remote`; `port` another way in to it (a counting proxy, say)."""
+        return [SSH, tty, "-F", "/dev/null", "-p", str(port or self.port), "-i", str(self.client_key),
                 "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new",
                 "-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "LogLevel=ERROR",
                 f"{_user()}@127.0.0.1", remote]
