@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -69,6 +70,8 @@ class Alerts:
             text = self.last_run_text if self.last_run_text and status in self.last_run_text else None
             self._notify("run_ended", text or f"run r{engine.run_id} {status}", None, status=status)
         self.notifier.close()
+        while not self.notifier.failures.empty():  # too late for the KB's event log: the engine's own log
+            print(f"xxp-tui: warning: {self.notifier.failures.get()}", file=sys.stderr)
 
     # -- parts
 
