@@ -35,10 +35,15 @@ def test_a_version_2_knowledge_base_is_migrated_and_keeps_its_runs(tmp_path: Pat
         conn.execute("DROP TABLE notes")
         conn.execute("ALTER TABLE variants DROP COLUMN off_grid")  # schema 8
         conn.execute("ALTER TABLE task_runs DROP COLUMN gpus")  # schema 9
+        for column in ("wall_seconds", "cpu_seconds", "gpu_seconds", "peak_rss_bytes", "stalled"):  # schema 10
+            conn.execute(f"ALTER TABLE task_runs DROP COLUMN {column}")
+        conn.execute("ALTER TABLE variants DROP COLUMN stalled")
         conn.execute("PRAGMA user_version = 2")
     with open_kb(db) as kb:
         assert kb.scalar("PRAGMA user_version") == SCHEMA_VERSION == 10
-        assert {"params", "env_hash", "gpus"} <= {c.name for c in kb.db["task_runs"].columns}
+        assert {"params", "env_hash", "gpus", "cpu_seconds", "gpu_seconds", "peak_rss_bytes", "stalled"} <= {
+            c.name for c in kb.db["task_runs"].columns}
+        assert "stalled" in {c.name for c in kb.db["variants"].columns}
         assert len(kb.scalar("SELECT uid FROM runs WHERE id = ?", (run_id,))) == 32  # given to older runs too
         assert kb.scalar("SELECT count(*) FROM notes") == 0
         assert "off_grid" in {c.name for c in kb.db["variants"].columns}
