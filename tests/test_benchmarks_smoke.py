@@ -62,3 +62,17 @@ def test_transfer_quick_json_reports_the_three_arms(tmp_path: Path) -> None:
     assert set(report["ratio_new"]) == {"zero-shot", "box"} and all(r > 0 for r in report["ratio_new"].values())
     assert all(1 <= n <= report["budget"] + 1 for arm in report["trials"].values() for ns in arm.values() for n in ns)
     assert "offset_d + 0.8 * scale_d" in report["target_definition"]
+
+
+def test_ssh_bandwidth_reports_first_screen_idle_and_busy(tmp_path: Path) -> None:
+    from tests.tui.ssh_server import missing
+
+    if missing():
+        pytest.skip(missing())
+    script = SCRIPT.parent / "ssh_bandwidth.py"
+    out = subprocess.run([sys.executable, str(script), "--seconds", "2", "--variants", "200", "--json"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=240, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    assert report["first_screen_bytes"] > 4096  # a whole 80x24 screen, encrypted
+    assert 0 <= report["idle_bytes_per_s"] < report["busy_bytes_per_s"] and report["busy_changes_per_s"] > 10

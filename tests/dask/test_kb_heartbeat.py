@@ -41,12 +41,17 @@ def test_a_version_2_knowledge_base_is_migrated_and_keeps_its_runs(tmp_path: Pat
         conn.execute("DROP INDEX idx_events_run_id_target")
         conn.execute("ALTER TABLE variants DROP COLUMN held_since")  # schema 12
         conn.execute("ALTER TABLE variants DROP COLUMN hold_releases_slot")
+        for column in ("wall_seconds", "cpu_seconds", "gpu_seconds", "peak_rss_bytes", "stalled"):  # schema 13
+            conn.execute(f"ALTER TABLE task_runs DROP COLUMN {column}")
+        conn.execute("ALTER TABLE variants DROP COLUMN stalled")
         conn.execute("PRAGMA user_version = 2")
     with open_kb(db) as kb:
-        assert kb.scalar("PRAGMA user_version") == SCHEMA_VERSION == 12
+        assert kb.scalar("PRAGMA user_version") == SCHEMA_VERSION == 13
         indexes = {r[0] for r in kb.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"idx_variants_space_status_objective", "idx_events_run_id_target", "idx_notes_variant_id"} <= indexes
-        assert {"params", "env_hash", "gpus"} <= {c.name for c in kb.db["task_runs"].columns}
+        assert {"params", "env_hash", "gpus", "cpu_seconds", "gpu_seconds", "peak_rss_bytes", "stalled"} <= {
+            c.name for c in kb.db["task_runs"].columns}
+        assert "stalled" in {c.name for c in kb.db["variants"].columns}
         assert len(kb.scalar("SELECT uid FROM runs WHERE id = ?", (run_id,))) == 32  # given to older runs too
         assert kb.scalar("SELECT count(*) FROM notes") == 0
         assert {"off_grid", "spec_version", "held_since", "hold_releases_slot"} <= {

@@ -51,8 +51,8 @@ def runs(as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
     for s in summaries:
         counts = " ".join(f"{n} {st}" for st, n in s.counts.items() if n) or "-"
         rows.append([s.run.label, s.run.experiment, s.run.status, counts, _when(s.run.started or s.run.created),
-                     _engine_label(s), s.executor_label])
-    print_table(["run", "experiment", "status", "variants", "started", "engine", "executor"], rows)
+                     _engine_label(s), s.executor_label, s.cost_label])
+    print_table(["run", "experiment", "status", "variants", "started", "engine", "executor", "cost"], rows)
 
 
 def _engine_label(s) -> str:
@@ -84,7 +84,7 @@ def variants(
         notes = kbn.for_variants(kb, [int(r["id"][1:]) for r in rows]) if as_json else {}
     if as_json:
         keys = ("id", "run", "space", "status", "params", "metrics", "objective", "pareto", "priority", "origin",
-                "off_grid", "reason")
+                "off_grid", "stalled", "reason")
         print(json.dumps([{**{k: r[k] for k in keys}, "notes": [n.to_json() for n in notes[int(r["id"][1:])]]}
                           for r in rows], indent=2))
         return
@@ -130,7 +130,7 @@ def show(
         print(json.dumps(data, indent=2, default=str))
         return
     versions = data.pop("spec_versions", None)
-    _print_record(data)
+    _print_record(_readable_cost(data))
     if versions:
         _print_versions(versions)
 
@@ -146,8 +146,25 @@ def _print_versions(versions: list[dict]) -> None:
             say(f"      {line}")
 
 
+def _readable_cost(data: dict) -> dict:
+    """For the text form of `show`: the cost as CPU-hours and GPU-hours lines."""
+    from xxp_tui.kb.cost import Cost, CostSummary
+    from xxp_tui.kb.queries import cost_label
+
+    def summary(c: dict) -> CostSummary:
+        keep = ("tasks", "wall_seconds", "cpu_seconds", "gpu_seconds", "peak_rss_bytes")
+        return CostSummary(Cost(**{k: c["spent"][k] for k in keep}), Cost(**{k: c["saved"][k] for k in keep}))
+
+    if "cost" in data:
+        cost = data["cost"]
+        data = {**data, "cost": {"run": cost_label(summary(cost["run"])),
+                                 **{f"space {k}": cost_label(summary(v)) for k, v in cost["spaces"].items()}}}
+    return data
+
+
 def _run_record(kb, run_id: int) -> dict:
     from xxp_tui.kb import commands as kbc
+    from xxp_tui.kb import cost as kbcost
     from xxp_tui.kb import notes as kbn
     from xxp_tui.kb import runs as kbr
     from xxp_tui.kb import spec_versions as kbsv
@@ -176,6 +193,9 @@ def _run_record(kb, run_id: int) -> dict:
         "events": [f"{_when(e.time)} {e.actor}: {e.kind} {e.detail.get('text') or e.detail.get('outcome') or ''}"
                    for e in kbc.events(kb, run_id)[-20:]],
         "notes": [_note_line(n) for n in kbn.for_run(kb, run_id)],
+        "cost": {"run": s.cost.to_json(), "spaces": {k: c.to_json() for k, c in kbcost.by_space(kb, run_id).items()}},
+        "gpus": [f"v{vid} {task} (attempt {attempt}): GPU {gpus}" for vid, task, attempt, gpus
+                 in reversed(kbcost.task_gpus(kb, run_id))],
         **({"merged_from": provenance} if provenance else {}),
         "spec_versions": [{"version": v.label, "at": _when(v.created), "by": v.issuer, "hash": v.hash,
                            "changes": v.summary, "diff": v.diff} for v in kbsv.for_run(kb, run_id)],
@@ -237,7 +257,9 @@ def _variant_record(kb, vid: int, lineage: bool) -> dict:
                    else round(t.duration, 3), "cache_hit": t.cache_hit, "argv": t.argv, "cwd": t.cwd,
                    "stdout": t.stdout_path, "stderr": t.stderr_path, "code_hash": t.code_hash,
                    "inputs_hash": t.inputs_hash, "cache_key": t.cache_key, "cache_source": t.cache_source,
-                   "env_hash": t.env_hash, "gpus": t.gpus}
+                   "env_hash": t.env_hash, "gpus": t.gpus, "wall_seconds": t.wall_seconds,
+                   "cpu_seconds": t.cpu_seconds, "gpu_seconds": t.gpu_seconds, "peak_rss_bytes": t.peak_rss_bytes,
+                   "stalled": t.stalled is not None}
                   for t in kbv.task_runs(kb, vid)],
         "artifacts": [{"task": a["task"], "port": a["port"], "path": a["path"], "sha256": a["sha256"],
                        "size": a["size"]} for a in kbv.artifacts(kb, vid)],

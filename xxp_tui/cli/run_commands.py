@@ -160,6 +160,15 @@ def run(
     gpus: str = typer.Option(None, "--gpus", metavar="0,1,3|none", envvar="XXP_GPUS",
                              help="GPUs tasks may use (indexes), or none; default: every GPU NVML finds. "
                                   "Tasks get theirs in CUDA_VISIBLE_DEVICES. xxp.toml: gpus = \"0,1\"."),
+    stall_after: str = typer.Option(None, "--stall-after", metavar="10m", envvar="XXP_STALL_AFTER",
+                                    help="Mark a running task stalled once it printed nothing and reported no "
+                                         "metric for this long (tasks' own stall_after wins); default: off."),
+    notify: list[str] = typer.Option(None, "--notify", metavar="URL",
+                                     help="Send a message (apprise URL: ntfy://, slack://, mailto://, json://…) when "
+                                          "the run waits for an answer, a task stalls, the run ends. Repeatable. "
+                                          "Needs the extra notify. xxp.toml: notify = [\"…\"]."),
+    notify_cmd: str = typer.Option(None, "--notify-cmd", metavar="CMD",
+                                   help="Run CMD (no shell) with each such event as JSON on its stdin."),
     db: Path = DB_OPTION,
 ) -> None:
     """Validate SPEC, then run it. Exit 0 when every variant completed (or was pruned), 1 if any
@@ -206,6 +215,7 @@ def run(
                 "no_task_envs": no_task_envs, "strict_task_envs": strict_task_envs}
     if no_fork_server:
         settings["no_fork_server"] = True
+    settings.update(_alert_settings(spec, stall_after, notify, notify_cmd))
     gpu_setting = _gpu_choice(spec, gpus)
     if gpu_setting is not None:
         settings["gpus"] = gpu_setting
@@ -249,6 +259,60 @@ def preload_viewer() -> None:
             import xxp_tui.tui.app  # noqa: F401
 
     threading.Thread(target=load, name="preload-viewer", daemon=True).start()
+
+
+def _alert_settings(spec: Path, stall_after: str | None, notify: list[str] | None,
+                    notify_cmd: str | None) -> dict:
+    """--stall-after, --notify (else `notify` in xxp.toml) and --notify-cmd as run settings; refused up front
+    with a sentence when malformed, or when --notify is asked without the extra that sends it."""
+    from xxp_tui.engine.notify import command_argv, missing_extra
+    from xxp_tui.spec.library import ConfigError, libraries_for
+
+    out: dict = {}
+    if stall_after is not None:
+        seconds = _duration(stall_after)
+        if seconds is None or seconds <= 0:
+            fail_usage(f"--stall-after must be a positive duration such as 90s, 10m or 2h, not {stall_after!r}.")
+        out["stall_after"] = seconds
+    urls = list(notify or [])
+    if not urls:
+        try:
+            libs = libraries_for(spec)
+            found, origin = libs.settings.get("notify"), libs.config_file
+        except ConfigError:
+            found, origin = None, None
+        if isinstance(found, str):
+            found = [found]
+        if found is not None and not (isinstance(found, list) and all(isinstance(u, str) for u in found)):
+            fail_usage(f"{origin}: notify must be a list of apprise URLs, such as [\"ntfy://my-topic\"].")
+        urls = list(found or [])
+    problem = missing_extra(urls)
+    if problem:
+        fail_usage(problem)
+    if urls:
+        out["notify"] = urls
+    if notify_cmd is not None:
+        try:
+            out["notify_cmd"] = command_argv(notify_cmd)
+        except ValueError as exc:
+            fail_usage(f"{exc}.")
+    return out
+
+
+def _duration(text: str) -> float | None:
+    text = text.strip().lower()
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    for unit in ("ms", "s", "m", "h"):
+        if text.endswith(unit):
+            text, scale = text[: -len(unit)], units[unit]
+            break
+    else:
+        scale = 1.0
+    try:
+        seconds = float(text) * scale
+    except ValueError:
+        return None
+    return seconds if seconds == seconds and seconds != float("inf") else None  # not nan, not inf
 
 
 def _gpu_choice(spec: Path, gpus: str | None) -> str | None:

@@ -41,6 +41,10 @@ class TaskPool:
         self.waited = False  # a task found no grant during the current scheduling turn
         self.waiting: set[tuple[int, str]] = set()  # tasks that found no grant, until they get one
 
+    @property
+    def ids(self) -> list[str]:
+        return list(self.pool.gpu_free)
+
     def refusal(self, tasks: Iterable[tuple[str, str, Task]]) -> str | None:
         """One sentence on the first (node, task name, task) that could never start, else None."""
         for node, name, task in tasks:

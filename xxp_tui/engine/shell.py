@@ -36,6 +36,7 @@ from pathlib import Path
 from xxp_tui.engine import adoption, cache, environment, usercode, warmstart
 from xxp_tui.engine import conditions as conds
 from xxp_tui.engine import gpus as gpu_setting
+from xxp_tui.engine.alerts import Alerts
 from xxp_tui.engine.amending import Amending
 from xxp_tui.engine.core import machine, outcomes, planning
 from xxp_tui.engine.core.control_flow import ACTIVE, PENDING, ControlFlow, NodeRun
@@ -54,6 +55,7 @@ from xxp_tui.engine.core.events import (
 from xxp_tui.engine.core.planning import NodeProgress, RunPosition
 from xxp_tui.engine.core.policy import FailurePolicy
 from xxp_tui.engine.core.queue import VariantQueue, below_limit
+from xxp_tui.engine.cost import task_cost
 from xxp_tui.engine.events import EngineEvent, short
 from xxp_tui.engine.executors import ExecutorError, Finished, Handle, MetricEvent, Started, fork_client, make_executor
 from xxp_tui.engine.executors.local import kill_leftover
@@ -172,6 +174,7 @@ class Engine(Steering, Amending, Holding, Transferring):
         self.holds: dict = {}  # suspended variant -> Hold (holding.py)
         self.held_time: dict[str, float] = {}
         self.gpu_pool: TaskPool | None = None  # the local executor's GPUs, cores and memory (gpu_pool.py)
+        self.alerts: Alerts | None = None  # stalls and notifications (alerts.py), from the run's settings
         self.metric_buffer: list[tuple] = []
         self.intermediate: dict[int, dict[int, float]] = {}
         self.last_flush = self.last_beat = self.last_commands = 0.0
@@ -195,6 +198,8 @@ class Engine(Steering, Amending, Holding, Transferring):
                           {"text": text, "status": status, **(detail or {})})
         if self.on_event is not None:
             self.on_event(EngineEvent(time.time(), kind, text, variant, status))
+        if self.alerts is not None:
+            self.alerts.on_emit(kind, text, variant, status)
 
     # ------------------------------------------------------------------ start-up
 
@@ -207,6 +212,7 @@ class Engine(Steering, Amending, Holding, Transferring):
             first = result.errors[0].render() if result.errors else "it cannot be read"
             raise EngineError(f"the spec {run.spec_path} is not valid any more: {first}")
         self.run = run
+        self.alerts = Alerts(self, run.settings)
         self.project: Project = result.project
         if run.experiment not in self.project.experiments:
             raise EngineError(f"experiment {run.experiment} is not in {run.spec_path} any more")
@@ -292,6 +298,7 @@ class Engine(Steering, Amending, Holding, Transferring):
         if why:
             raise EngineError(f"{why}; nothing was run" if fresh else why)
         self.gpu_pool = pool
+        kbr.update_settings(self.kb, self.run_id, gpu_pool=pool.ids)  # the viewer shows them busy or free
         self.emit("run", pool.note)
 
     def _record_nodes(self) -> None:
@@ -490,6 +497,8 @@ class Engine(Steering, Amending, Holding, Transferring):
             with contextlib.suppress(DatabaseError):  # the KB may be what failed
                 self._flush_metrics()
                 kbr.clear_heartbeat(self.kb, self.run_id, os.getpid())
+            if self.alerts is not None:
+                self.alerts.close(self.status)
 
     def _storage_failed(self, exc: DatabaseError) -> str:
         """The KB's disk is full (or failing): nothing more can be recorded, so nothing more may
@@ -530,6 +539,7 @@ class Engine(Steering, Amending, Holding, Transferring):
             self._on(m)
         now = time.time()
         self._check_timeouts(now)
+        self.alerts.turn(now)
         if now - self.last_commands >= COMMAND_POLL_EVERY:
             self.last_commands = now
             self._apply_commands()
@@ -1174,7 +1184,8 @@ class Engine(Steering, Amending, Holding, Transferring):
         """A task's process exists (locally, or on a Dask worker): record where, and its ids."""
         r = self.running.get(e.key)
         if r is not None:
-            kbv.update_task_run(self.kb, r.task_run_id, host=e.host, pid=e.pid, pgid=e.pgid, proc_start=e.proc_start)
+            kbv.update_task_run(self.kb, r.task_run_id, host=e.host, pid=e.pid, pgid=e.pgid, proc_start=e.proc_start,
+                                **({"gpus": e.gpus} if e.gpus is not None else {}))
 
     def _on_finished(self, f: Finished) -> None:
         r = self.running.pop(f.key, None)
@@ -1212,9 +1223,11 @@ class Engine(Steering, Amending, Holding, Transferring):
         # Hashed first, then written with the outcome in one transaction: a completed task run (a
         # cache entry) never exists without the digests that later prove its outputs intact.
         artifacts = self._describe_outputs(r.spec) if status == "completed" else []
+        gpus = r.spec.env.get(CUDA) if self.gpu_pool is not None else getattr(r.handle, "gpus", None)
+        spent = task_cost(f, r.handle.started, now, gpus, vexec.workflow.tasks[name].resources)
         with self.kb.write():
             kbv.update_task_run(self.kb, r.task_run_id, status=status, exit_code=f.exit_code, signal=f.signal,
-                                ended=now, reason=reason, **where)
+                                ended=now, reason=reason, **where, **spent)
             for port, path, info in artifacts:
                 kbv.insert_artifact(self.kb, variant_id=vexec.id, task=name, port=port, path=path, **info)
         for action in actions[1:]:

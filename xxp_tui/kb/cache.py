@@ -41,6 +41,8 @@ def record_hit(kb: KB, *, variant_id: int, task: str, attempt: int, source: kbv.
             cache_source=source.id, cache_key=cache_key, code_hash=code_hash, inputs_hash=inputs_hash,
             outputs=source.outputs, started=now, ended=now, cwd=cwd, params=params, env_hash=env_hash,
             reason=f"reused the outputs of v{source.variant_id} {source.task} (same cache key)",
+            wall_seconds=source.wall_seconds, cpu_seconds=source.cpu_seconds, gpu_seconds=source.gpu_seconds,
+            peak_rss_bytes=source.peak_rss_bytes,  # what this reuse saved: the work it did not do again
         )
         # Copied under the reusing task's name: two tasks of one workflow may share a key (same code,
         # params and inputs), and a copy kept under the source's name doubled its rows at every hit.

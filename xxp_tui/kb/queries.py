@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from xxp_tui.kb import cost as kbcost
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
 from xxp_tui.kb.connection import KB
@@ -37,6 +38,7 @@ def variant_row(v: kbv.Variant, metrics: dict[str, object]) -> dict:
         "origin": v.origin,
         "off_grid": v.off_grid,
         "spec_version": v.spec_version,
+        "stalled": v.stalled,
         "reason": v.reason,
         "objective": v.objective,
         "seed": v.seed,
@@ -66,6 +68,19 @@ class RunSummary:
     run: kbr.Run
     counts: dict[str, int]
     liveness: kbr.Liveness
+    cost: kbcost.CostSummary = field(default_factory=lambda: kbcost.CostSummary(kbcost.Cost(), kbcost.Cost()))
+    gpus: dict[str, int] = field(default_factory=dict)  # GPU id -> task runs that ran on it
+    gpus_busy: dict[str, int] = field(default_factory=dict)  # GPU id -> tasks running on it now
+
+    @property
+    def gpu_pool(self) -> list[str]:
+        """The GPUs the run's engine may hand out (local executor), as it recorded them when it started."""
+        return [str(g) for g in self.run.settings.get("gpu_pool") or []]
+
+    @property
+    def cost_label(self) -> str:
+        """`CPU 0.42 h · GPU 1.0 h`, with what reuse saved when it saved something."""
+        return cost_label(self.cost)
 
     @property
     def engine(self) -> str:
@@ -87,7 +102,8 @@ class RunSummary:
             "counts": self.counts, "created": r.created, "started": r.started, "ended": r.ended,
             "engine": self.engine, "engine_pid": self.liveness.pid, "engine_host": self.liveness.host,
             "workers": r.workers, "paused": r.paused, "spec": r.spec_path, "executor": r.executor,
-            "scheduler": r.scheduler, "live_workers": self.live_workers,
+            "scheduler": r.scheduler, "live_workers": self.live_workers, "cost": self.cost.to_json(),
+            "gpus": self.gpus, "gpu_pool": self.gpu_pool, "gpus_busy": self.gpus_busy,
         }
 
     @property
@@ -106,9 +122,29 @@ class RunSummary:
         return text if live is None else f"{text}, {live} worker{'s' if live != 1 else ''}"
 
 
+def cost_label(c: kbcost.CostSummary) -> str:
+    text = f"CPU {kbcost.hours(c.spent.cpu_seconds)} · GPU {kbcost.hours(c.spent.gpu_seconds)}"
+    if c.saved.tasks:
+        text += f" (reuse saved CPU {kbcost.hours(c.saved.cpu_seconds)} · GPU {kbcost.hours(c.saved.gpu_seconds)})"
+    return text
+
+
 def run_summaries(kb: KB) -> list[RunSummary]:
-    return [RunSummary(r, kbv.counts(kb, r.id), kbr.liveness(kb, r.id)) for r in kbr.list_runs(kb)]
+    runs = kbr.list_runs(kb)
+    ids = [r.id for r in runs]
+    costs, gpus = kbcost.for_runs(kb, ids), kbcost.gpus_used(kb, ids)
+    return [RunSummary(r, kbv.counts(kb, r.id), kbr.liveness(kb, r.id),
+                       costs.get(r.id, kbcost.CostSummary(kbcost.Cost(), kbcost.Cost())), gpus.get(r.id, {}),
+                       kbcost.gpus_busy(kb, r.id) if r.status == "running" else {})
+            for r in runs]
 
 
-def run_summary(kb: KB, run_id: int) -> RunSummary:
-    return RunSummary(kbr.get_run(kb, run_id), kbv.counts(kb, run_id), kbr.liveness(kb, run_id))
+def run_summary(kb: KB, run_id: int, cost: bool = True) -> RunSummary:
+    """The run's summary; `cost=False` leaves out the sums over every task run (the viewer asks for them
+    only every few seconds: on a large run they are the costliest part of a poll)."""
+    run = kbr.get_run(kb, run_id)
+    if not cost:
+        return RunSummary(run, kbv.counts(kb, run_id), kbr.liveness(kb, run_id),
+                          gpus_busy=kbcost.gpus_busy(kb, run_id))
+    return RunSummary(run, kbv.counts(kb, run_id), kbr.liveness(kb, run_id), kbcost.for_run(kb, run_id),
+                      kbcost.gpus_used(kb, [run_id]).get(run_id, {}), kbcost.gpus_busy(kb, run_id))

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from xxp_tui.kb.connection import KB
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 
 def _v1(kb: KB) -> None:
@@ -231,7 +231,21 @@ def _v12(kb: KB) -> None:
     kb.db["variants"].add_column("hold_releases_slot", int, not_null_default=0)
 
 
-MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12]
+def _v13(kb: KB) -> None:
+    """What each task run cost (engine/cost.py): wall, CPU seconds of its whole process tree, GPU-seconds
+    (time × GPUs held) and peak resident memory. A cache hit carries the figures of the execution it reused:
+    what reuse saved. `stalled` is when a running task was last marked stalled (no output, no metric for its
+    `stall_after`), and a variant is flagged while one of its tasks stays stalled (`variants --json`)."""
+    runs = kb.db["task_runs"]
+    runs.add_column("wall_seconds", float)
+    runs.add_column("cpu_seconds", float)
+    runs.add_column("gpu_seconds", float)
+    runs.add_column("peak_rss_bytes", int)
+    runs.add_column("stalled", float)
+    kb.db["variants"].add_column("stalled", int, not_null_default=0)
+
+
+MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

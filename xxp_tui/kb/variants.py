@@ -43,6 +43,7 @@ class Variant:
     spec_version: int = 1  # the version of the run's spec it was sampled under (kb/spec_versions.py)
     held_since: float | None = None  # suspended since (see engine/holding.py)
     hold_releases_slot: bool = False
+    stalled: bool = False  # one of its running tasks printed nothing and reported no metric for its stall_after
 
     @property
     def label(self) -> str:
@@ -69,6 +70,7 @@ def _variant(row) -> Variant:
         source_variant=row["source_variant"], off_grid=bool(row["off_grid"]),
         spec_version=row["spec_version"] or 1,
         held_since=_column(row, "held_since"), hold_releases_slot=bool(_column(row, "hold_releases_slot")),
+        stalled=bool(row["stalled"]) if "stalled" in row.keys() else False,  # noqa: SIM118
     )
 
 
@@ -216,6 +218,11 @@ class TaskRun:
     outputs: dict
     env_hash: str | None = None  # the task's own environment (engine/taskenv.py), when it has one
     gpus: str | None = None  # the GPU ids it held ("0,1"; "" none), None when the run kept no GPU pool
+    wall_seconds: float | None = None  # its cost (engine/cost.py); a cache hit: the reused execution's
+    cpu_seconds: float | None = None
+    gpu_seconds: float | None = None
+    peak_rss_bytes: int | None = None
+    stalled: float | None = None  # when it was marked stalled (no output, no metric for its stall_after)
 
     @property
     def duration(self) -> float | None:
@@ -234,7 +241,11 @@ def _task_run(r) -> TaskRun:
         code_hash=r["code_hash"], inputs_hash=r["inputs_hash"], outputs=json.loads(r["outputs"] or "{}"),
         env_hash=r["env_hash"] if "env_hash" in r.keys() else None,  # noqa: SIM118 - `in` on a Row tests values
         gpus=r["gpus"] if "gpus" in r.keys() else None,  # noqa: SIM118
+        **{k: r[k] for k in COST_COLUMNS if k in r.keys()},  # noqa: SIM118
     )
+
+
+COST_COLUMNS = ("wall_seconds", "cpu_seconds", "gpu_seconds", "peak_rss_bytes", "stalled")
 
 
 def insert_task_run(kb: KB, **fields) -> int:

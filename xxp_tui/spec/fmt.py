@@ -319,7 +319,7 @@ class _Printer:
         if kind == "flow_chain":
             return " -> ".join(str(t) for t in c) + ";"
         if kind in ("implementation", "subworkflow", "dependency", "venv", "python_version", "prompt",
-                    "timeout", "intent", "strategy", "filter", "generator", "warmstart"):
+                    "timeout", "stall_after", "on_stall", "intent", "strategy", "filter", "generator", "warmstart"):
             return f"{kind} {c[0]};"
         if kind in ("task_type", "param_type", "metric_type"):
             return f"type {c[0]};"

@@ -79,6 +79,8 @@ class TaskSignature:
     python_version: str | None = None
     task_type: str | None = None
     timeout: float | None = None
+    stall_after: float | None = None
+    on_stall: str | None = None
     retries: int | None = None
     cache: bool | None = None
 
@@ -99,6 +101,8 @@ class Task:
     timeout: float | None = None
     retries: int = 0
     cache: bool = True
+    stall_after: float | None = None  # seconds without output or metric before it is marked stalled
+    on_stall: str = "mark"  # mark | kill (a failure with that reason)
     resources: Mapping[str, float] = field(default_factory=frozen_map)
 
     @property

@@ -494,7 +494,7 @@ class _Builder(Transformer):
         name, *stmts = children
         block = syntax.TaskBlock(self._name(name), form)
         singles = {"implementation", "subworkflow", "venv", "python_version", "task_type", "timeout",
-                   "retries", "cache", "prompt"}
+                   "retries", "cache", "prompt", "stall_after", "on_stall"}
         for s in stmts:
             block.statements.append((s.kind, s.pos))
             if s.kind in singles:
@@ -608,6 +608,24 @@ class _Builder(Transformer):
             )
             seconds = None
         return self._simple("timeout", meta, (seconds, pos) if seconds else None)
+
+    def stall_after(self, meta, c):
+        tok = c[0]
+        raw = _unquote(str(tok)) if tok.type == "STRING" else str(tok)
+        seconds = _parse_duration(raw)
+        if seconds is None or seconds <= 0:
+            self.diagnostics.error(
+                self._pos(tok), f"stall_after must be a positive duration such as 30s, 10m or 2h, not {raw!r}"
+            )
+            seconds = None
+        return self._simple("stall_after", meta, (seconds, self._pos(meta)) if seconds else None)
+
+    def on_stall(self, meta, c):
+        what = str(c[0])
+        if what not in ("mark", "kill"):
+            self.diagnostics.error(self._pos(c[0]), f"on_stall must be mark or kill, not {what!r}")
+            return self._simple("on_stall", meta, None)
+        return self._simple("on_stall", meta, (what, self._pos(meta)))
 
     def retries(self, meta, c):
         return self._simple("retries", meta, (int(c[0]), self._pos(meta)))

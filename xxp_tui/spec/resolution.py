@@ -85,6 +85,8 @@ class TaskResolver:
             retries=_first_set(t.retries, signature.retries if signature else None, 0),
             cache=_first_set(t.cache, signature.cache if signature else None, True),
             resources=frozen_map(t.resources),
+            stall_after=_first_set(t.stall_after, signature.stall_after if signature else None, None),
+            on_stall=_first_set(t.on_stall, signature.on_stall if signature else None, "mark"),
         )
 
     def resolve_implementation(self, ref: syntax.Text, near: Path, task_name: str) -> TaskSignature | None:
@@ -181,6 +183,8 @@ class TaskResolver:
             python_version=_value(block.python_version),
             task_type=block.task_type.text if block.task_type else None,
             timeout=_first(block.timeout),
+            stall_after=_first(block.stall_after),
+            on_stall=_first(block.on_stall),
             retries=_first(block.retries),
             cache=_first(block.cache),
         )

@@ -96,6 +96,8 @@ class TaskBlock:
     param_sets: list[ParamSet] = field(default_factory=list)
     input_data: list[DataConfig] = field(default_factory=list)
     timeout: tuple[float, Pos] | None = None
+    stall_after: tuple[float, Pos] | None = None
+    on_stall: tuple[str, Pos] | None = None
     retries: tuple[int, Pos] | None = None
     cache: tuple[bool, Pos] | None = None
     prompt: Text | None = None

@@ -27,6 +27,8 @@ class RawTask:
     subworkflow: syntax.Text | None = None
     params: dict = field(default_factory=dict)
     timeout: float | None = None
+    stall_after: float | None = None
+    on_stall: str | None = None
     retries: int | None = None
     cache: bool | None = None
     resources: dict = field(default_factory=dict)
@@ -83,6 +85,10 @@ def apply_task_block(task: RawTask, block: syntax.TaskBlock, folder: Path, overr
         task.params[ps.name.text] = ps.value
     if block.timeout is not None:
         task.timeout = block.timeout[0]
+    if block.stall_after is not None:
+        task.stall_after = block.stall_after[0]
+    if block.on_stall is not None:
+        task.on_stall = block.on_stall[0]
     if block.retries is not None:
         task.retries = block.retries[0]
     if block.cache is not None:

@@ -368,6 +368,7 @@ class XxpApp(App[str]):
     def _apply(self, delta: Delta) -> None:
         first_summary = self.summary is None
         self.summary = delta.summary
+        self.status_bar.gpu_samples = delta.gpu_samples
         self.nodes = delta.nodes
         if delta.spec_version != self.run_tree.spec_version and not first_summary:
             self.load_project()  # amended: the tree shows the new version's nodes

@@ -9,7 +9,7 @@ one seen. A viewer therefore costs the engine nothing and never holds a write lo
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from xxp_tui.kb import commands as kbc
@@ -20,9 +20,11 @@ from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import spec_versions as kbsv
 from xxp_tui.kb import variants as kbv
 from xxp_tui.kb.queries import RunSummary, metric_dict, run_summary, variant_row
+from xxp_tui.tui.server_status import GpuSampler
 
 QUIET_REFRESH = 1.0  # even with no change, refresh liveness this often
 SLICE = 2000  # variants read per poll: a big run arrives in slices, the first screen after the first
+COST_EVERY = 5.0  # the run's cost sums every task run: not at every poll
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Delta:
     polled_at: float = field(default_factory=time.time)
     spec_version: int = 1  # the run's current spec version (amendments add versions)
     objectives: dict = field(default_factory=dict)  # space -> its declared objectives (kb/objectives.py)
+    gpu_samples: dict = field(default_factory=dict)  # GPU id -> NVML sample, for the run's busy GPUs
 
 
 @dataclass
@@ -58,6 +61,9 @@ class RunSource:
         self.running: set[int] = set()  # their metrics grow without a revision bump
         self.more = False  # the last poll stopped at SLICE rows: poll again at once
         self.objectives: dict[str, list[kbo.Objective]] = kbo.for_run(self.kb, run_id)  # space -> declared
+        self.cost: RunSummary | None = None  # the last summary with the cost sums, and when it was read
+        self.cost_at = 0.0
+        self.gpus = GpuSampler()
 
     def close(self) -> None:
         self.kb.close()
@@ -81,20 +87,28 @@ class RunSource:
         changed += [v for v in also if v is not None]
         finals = kbv.final_metrics(self.kb, [v.id for v in changed])
         rows = [self._row(v, finals[v.id]) for v in changed]
-        summary = run_summary(self.kb, self.run_id)
+        summary = self._summary(now)
         if summary.run.paused:
             self._mark_between_tasks(rows)
         events = kbc.events(self.kb, self.run_id, after_id=self.event_id, limit=2000)
         if events:
             self.event_id = events[-1].id
         return Delta(summary, kbr.nodes(self.kb, self.run_id), rows, events, first,
-                     spec_version=kbsv.current_number(self.kb, self.run_id), objectives=self.objectives)
+                     spec_version=kbsv.current_number(self.kb, self.run_id), objectives=self.objectives,
+                     gpu_samples=self.gpus.read(summary.gpu_pool))
 
     def _row(self, v: kbv.Variant, finals: dict) -> dict:
         """A table row, with every objective's value (declared order) for the Pareto marks and chart."""
         row = variant_row(v, metric_dict(finals))
         row["objectives"] = kbo.values(self.objectives.get(v.space, []), finals)
         return row
+
+    def _summary(self, now: float) -> RunSummary:
+        if self.cost is None or now - self.cost_at >= COST_EVERY:
+            self.cost, self.cost_at = run_summary(self.kb, self.run_id), now
+            return self.cost
+        light = run_summary(self.kb, self.run_id, cost=False)
+        return replace(light, cost=self.cost.cost, gpus=self.cost.gpus)
 
     def _mark_between_tasks(self, rows: list[dict]) -> None:
         """While the run is paused, a `running` variant whose task finished and whose next task waits

@@ -44,6 +44,8 @@ class Finished:
     reason: str | None  # set when the executor stopped it (cancel, limit) or it could not start
     stderr_tail: str
     lost: bool = False  # the worker running it went away (distributed executors)
+    cpu_seconds: float | None = None  # user+system of its whole process tree (executors/usage.py)
+    peak_rss_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Started:
     pgid: int | None
     proc_start: float | None
     worker: str | None = None
+    gpus: str | None = None  # the GPU ids the worker gave it (CUDA_VISIBLE_DEVICES), when it asked for GPUs
 
 
 class Handle(Protocol):

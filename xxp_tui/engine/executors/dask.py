@@ -80,6 +80,7 @@ class DaskHandle:
     metrics_size: int = 0
     malformed: int = 0
     finished: bool = False
+    gpus: str | None = None  # the worker's GPU ids it was given (CUDA_VISIBLE_DEVICES), from its start
 
     @property
     def started(self) -> float:
@@ -229,7 +230,7 @@ class DaskExecutor:
             "cwd": str(spec.cwd), "env": shipped_env(spec.env), "params_path": str(spec.cwd / "params.json"),
             "stdout_path": str(spec.stdout_path), "stderr_path": str(spec.stderr_path),
             "metrics_path": str(spec.metrics_path), "max_log_bytes": self.max_log_bytes,
-            "kill_grace": self.kill_grace,
+            "kill_grace": self.kill_grace, "gpus": _gpus_asked(spec.resources),
         }
         # A LocalCluster's workers have no resources: like the local executor, it ignores them.
         resources = dict(spec.resources) if spec.resources and self.cluster is None else None
@@ -296,8 +297,9 @@ class DaskExecutor:
                 handle.pid, handle.pgid, handle.proc_start = msg.get("pid"), msg.get("pgid"), msg.get("proc_start")
                 handle.host, handle.worker = msg.get("host") or handle.host, msg.get("worker")
                 handle.start_time = time.time()
+                handle.gpus = msg.get("gpus")
                 out.append(Started(handle.key, handle.host, handle.pid, handle.pgid, handle.proc_start,
-                                   handle.worker))
+                                   handle.worker, gpus=handle.gpus))
                 if handle.held:  # suspended before it reached a worker
                     self._hold_on_worker(handle, True)
             elif msg.get("kind") == "metrics" and not handle.finished:
@@ -424,7 +426,8 @@ class DaskExecutor:
                                                  "(was the worker closing?)", tail, lost=True)
             if reason is None:
                 reason = result.get("reason")
-            return Finished(key, result.get("exit_code"), result.get("signal"), reason, tail)
+            return Finished(key, result.get("exit_code"), result.get("signal"), reason, tail,
+                            cpu_seconds=result.get("cpu_seconds"), peak_rss_bytes=result.get("peak_rss_bytes"))
         if reason is not None:  # we cancelled it (or it went away meanwhile: we wanted it gone anyway)
             return Finished(key, None, None, reason, "")
         if error == "cancelled":
@@ -502,3 +505,14 @@ def _sweep_scratch() -> None:
 def _first_line(exc: object) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
+
+
+def _gpus_asked(resources) -> float:
+    """The GPUs a task asks for (its `resources { GPU = n; }`), 0 when none or unreadable."""
+    for key, value in (resources or {}).items():
+        if str(key).upper() == "GPU":
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                return 0.0
+    return 0.0

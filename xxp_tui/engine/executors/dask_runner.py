@@ -33,7 +33,7 @@ import subprocess
 import sys
 import time
 
-from xxp_tui.engine.executors import tree
+from xxp_tui.engine.executors import tree, worker_gpus
 from xxp_tui.engine.executors.groups import end_group, kill_group
 from xxp_tui.engine.executors.logs import LogPump
 
@@ -42,6 +42,7 @@ POLL = 0.1  # local checks: the process, its output, metrics to send
 CANCEL_POLL = 0.5  # asking the scheduler whether the attempt was cancelled: one call per task, kept rare
 METRICS_BATCH = 64 * 1024  # streamed per poll at most (the scheduler keeps 1,000 events); the rest: the shared file
 MARKER = ".xxp-attempt"
+SAMPLE_EVERY = 1.0  # CPU and memory of the task's tree
 
 
 def shared_path_problem(worker: str, *paths: str) -> str | None:
@@ -83,7 +84,13 @@ def run_task(payload: dict) -> dict:
     if _is_set(cancel):
         out["cancelled"] = True
         return out
-    return _run(payload, out, worker, dkey, cancel)
+    amount = float(payload.get("gpus") or 0.0)
+    gpus = worker_gpus.acquire(amount, getattr(worker.state, "total_resources", None)
+                               or getattr(worker, "total_resources", None))
+    try:
+        return _run(payload, out, worker, dkey, cancel, gpus)
+    finally:
+        worker_gpus.release(gpus, amount)
 
 
 def _is_set(event) -> bool:
@@ -105,11 +112,13 @@ def _released(worker, dkey) -> bool:
     return ts is None or ts.state in ("cancelled", "released", "forgotten")
 
 
-def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
+def _run(payload: dict, out: dict, worker, dkey, cancel, gpus: tuple[str, ...] = ()) -> dict:
     argv = list(payload["argv"])
     if payload.get("own_python"):
         argv[0] = sys.executable  # the orchestrator's interpreter path may not exist here
     env = {**os.environ, **payload["env"]}
+    if payload.get("gpus"):  # this worker's own GPUs (worker_gpus.py), not whatever the worker itself sees
+        env["CUDA_VISIBLE_DEVICES"] = out["gpus"] = ",".join(gpus)
     limit = int(payload["max_log_bytes"])
     grace = float(payload["kill_grace"])
     topic, key = payload["topic"], payload["key"]
@@ -148,7 +157,7 @@ def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
             out["reason"] = f"could not start {argv[0]} on {out['worker']} ({out['host']}): {told[6:]}"
         worker.log_event(topic, {"kind": "started", "key": key, "dkey": dkey, "host": out["host"],
                                  "worker": out["worker"], "pid": out["pid"], "pgid": proc.pid,
-                                 "proc_start": out["proc_start"]})
+                                 "proc_start": out["proc_start"], "gpus": out.get("gpus")})
         metrics = _MetricStream(worker, topic, key, dkey, payload["metrics_path"])
     except BaseException:
         _kill_tree(proc.pid, env)
@@ -156,6 +165,8 @@ def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
         stderr.close()
         raise
     logs = LogPump(proc, stdout, stderr, limit)
+    usage = _usage()
+    next_sample = 0.0
     kill_at: float | None = None
     exited_at: float | None = None
     next_poll = next_cancel_check = 0.0
@@ -186,6 +197,9 @@ def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
                 exited_at = exited_at or now
                 if not logs.open or now - exited_at > 1.0:
                     break
+            if usage is not None and now >= next_sample:
+                next_sample = now + SAMPLE_EVERY
+                usage.sample({proc.pid, *tree.descendants({proc.pid}, tree.process_table())})
             if now >= next_poll:
                 next_poll = now + POLL
                 metrics.send()
@@ -208,7 +222,18 @@ def _run(payload: dict, out: dict, worker, dkey, cancel) -> dict:
     out["metrics_size"] = metrics.size()
     out["exit_code"], out["signal"] = (None, -rc) if rc < 0 else (rc, None)
     out["stderr_tail"] = logs.stderr_tail()
+    if usage is not None:
+        out["cpu_seconds"], out["peak_rss_bytes"] = usage.totals()
     return out
+
+
+def _usage():
+    """The task tree's CPU and memory sampler (executors/usage.py, which needs psutil), None without psutil."""
+    try:
+        from xxp_tui.engine.executors.usage import TreeUsage
+    except ImportError:
+        return None
+    return TreeUsage()
 
 
 def _kill_tree(guard: int, env: dict) -> None:

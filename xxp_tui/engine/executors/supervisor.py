@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from xxp_tui.engine.executors import records, tree
 from xxp_tui.engine.executors.fork_client import ForkedProcess, ForkServer
 from xxp_tui.engine.executors.logs import READ_SIZE, CappedLogs
+from xxp_tui.engine.executors.usage import TreeUsage
 
 LINGER = 1.0  # after a task exited: how long its children may still print before the logs close
 END_GRACE = 1.0  # what a finished task left running: SIGTERM, then SIGKILL after this
@@ -68,6 +69,7 @@ class Task:
     rusage: object = None
     exited_at: float | None = None
     known: dict[int, int] = field(default_factory=dict)  # pid -> start time, every process seen in its tree
+    usage: TreeUsage = field(default_factory=TreeUsage)  # CPU and memory of its tree, sampled at each scan
 
     @property
     def pid(self) -> int:
@@ -289,6 +291,9 @@ class Supervisor:
         tags = {t.tag: t.key for t in self.tasks.values() if t.tag}
         for key, found in tree.owners(leaders, tags).items():
             self.tasks[key].known.update(found)
+        for task in self.tasks.values():
+            if task.status is None:
+                task.usage.sample({task.pid, *task.known})
 
     def _finish(self, task: Task) -> None:
         for pipe in list(task.pipes):
@@ -303,12 +308,13 @@ class Supervisor:
         if left:
             self.ending.append((time.monotonic() + END_GRACE, left))
         ru = task.rusage
+        cpu_seconds, peak_rss = task.usage.totals(ru)
         record = {
             "key": task.key, "pid": task.pid, "exit_code": code if code >= 0 else None,
             "signal": -code if code < 0 else None, "reason": task.reason, "stderr_tail": task.logs.stderr_tail(),
             "started": task.started, "ended": time.time(),
             "cpu_user": getattr(ru, "ru_utime", None), "cpu_system": getattr(ru, "ru_stime", None),
-            "max_rss_kb": getattr(ru, "ru_maxrss", None),
+            "max_rss_kb": getattr(ru, "ru_maxrss", None), "cpu_seconds": cpu_seconds, "peak_rss_bytes": peak_rss,
         }
         with contextlib.suppress(OSError):
             records.write_record(os.path.join(task.cwd, records.EXIT_RECORD), record)

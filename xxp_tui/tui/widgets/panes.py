@@ -8,7 +8,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Log, Static
 
+from xxp_tui.kb.cost import hours
 from xxp_tui.kb.queries import RunSummary
+from xxp_tui.tui.server_status import cost_text, gpu_text
 from xxp_tui.tui.source import VariantDetail
 from xxp_tui.tui.widgets.variant_table import STATUS_STYLES, _duration, _fmt
 
@@ -36,6 +38,7 @@ class StatusBar(Static):
 
     _last: tuple | None = None
     filter_note = ""  # "filter label:b: 6 of 12": a filter on is always in sight (the counts are the run's)
+    gpu_samples: dict = {}  # GPU id -> NVML sample (tui/server_status.py), set by the app with each poll
 
     def on_resize(self) -> None:
         if self._last is not None:  # what fits depends on the width
@@ -76,6 +79,12 @@ class StatusBar(Static):
             pieces.append((f"{self.filter_note} ", "bold cyan", 0))
         if run.executor != "local":  # e.g. "dask tcp://10.0.0.5:8786, 4 workers" (live workers)
             pieces.append((f"{summary.executor_label} ", "dim", 7))
+        gpus = gpu_text(summary.gpu_pool, summary.gpus_busy, self.gpu_samples)
+        if gpus:
+            pieces.append((f"{gpus} ", "", 5))
+        cost = cost_text(summary)
+        if cost:
+            pieces.append((f"{cost} ", "dim", 8))
         if read_only:
             pieces.append(("READ-ONLY ", "bold magenta", 0))
         if frozen:
@@ -90,6 +99,32 @@ class StatusBar(Static):
         if parts != self._shown:
             self._shown = parts
             self.update(parts, layout=False)  # one line, always: no layout pass needed
+
+
+def task_usage(t) -> str:
+    """`cpu 1.2s · 104 MB · GPU 0`: what one task run used (a cache hit: what its reuse saved)."""
+    parts = []
+    if t.cpu_seconds is not None:
+        parts.append(f"cpu {t.cpu_seconds:.1f}s")
+    if t.peak_rss_bytes:
+        parts.append(f"{t.peak_rss_bytes / 2**20:.0f} MB")
+    if t.gpus:
+        parts.append(f"GPU {t.gpus}")
+    if t.stalled is not None:
+        parts.append("stalled")
+    return " · ".join(parts)
+
+
+def variant_cost(tasks) -> str:
+    """`cost: CPU 0.0012 h · GPU 0.0003 h (reuse saved CPU …)`: the variant's task runs summed."""
+    spent = [t for t in tasks if not t.cache_hit]
+    saved = [t for t in tasks if t.cache_hit]
+    text = (f"cost: CPU {hours(sum(t.cpu_seconds or 0 for t in spent))} · "
+            f"GPU {hours(sum(t.gpu_seconds or 0 for t in spent))}")
+    if saved:
+        text += (f" (reuse saved CPU {hours(sum(t.cpu_seconds or 0 for t in saved))} · "
+                 f"GPU {hours(sum(t.gpu_seconds or 0 for t in saved))})")
+    return text
 
 
 class DetailsPane(Static):
@@ -113,6 +148,8 @@ class DetailsPane(Static):
         head.append(f"{row['id']} ", style="bold")
         head.append(f"{row['space']} ")
         head.append(row["status"], style=STATUS_STYLES.get(row["status"], ""))
+        if row.get("stalled"):
+            head.append(" STALLED", style="bold red")
         head.append(f"  origin {row['origin']}  priority {row['priority']}  seed {row['seed']}")
         if row["duration"] is not None:
             head.append(f"  {_duration(row['duration'])}")
@@ -124,13 +161,16 @@ class DetailsPane(Static):
         if row["metrics"]:
             lines.append(Text("metrics: " + "  ".join(f"{k}={_fmt(v)}" for k, v in row["metrics"].items())))
         table = Table.grid(padding=(0, 2))
-        for _ in range(6):
+        costed = any(t.cpu_seconds is not None or t.gpus for t in detail.tasks)
+        for _ in range(7 if costed else 6):
             table.add_column()
         for t in detail.tasks:
             outcome = f"exit {t.exit_code}" if t.exit_code is not None else (f"signal {t.signal}" if t.signal else "")
             table.add_row(t.task, f"#{t.attempt}", Text(t.status, style=STATUS_STYLES.get(
                 "completed" if t.status in ("completed", "cached") else t.status, "")), outcome,
-                _duration(t.duration), "cache hit" if t.cache_hit else "")
+                _duration(t.duration), "cache hit" if t.cache_hit else "", *([task_usage(t)] if costed else []))
+        if costed:
+            lines.append(Text(variant_cost(detail.tasks), style="dim"))
         from rich.console import Group
 
         parts: list = [*lines]

@@ -617,6 +617,8 @@ class VariantTable(ScrollView, can_focus=True):
                 text = _duration(row.data.get("duration"))
             elif col.key == "status" and row.data.get("between_tasks"):
                 text = "paused"  # running, but between two tasks of a paused run: nothing works on it
+            elif col.key == "status" and row.data.get("stalled") and row.data.get("status") == "running":
+                text = "stalled"  # running, but silent for its stall_after (engine/stalls.py)
             elif col.key == "origin" and row.data.get("off_grid"):
                 text = "off-grid"  # injected with a value the space's lists lack
             elif col.key == "origin" and (row.data.get("spec_version") or 1) > 1:
