@@ -74,8 +74,8 @@ def generate(spec: Path, db: Path, runs: int, per_run: int, steps: int) -> dict:
     from xxp_tui.kb import commands as kbc
     from xxp_tui.kb import runs as kbr
     from xxp_tui.kb import variants as kbv
-    from xxp_tui.spec import load_project
-    from xxp_tui.spec.summary import project_summary
+    from xxp_tui.lang import load_project
+    from xxp_tui.lang.summary import project_summary
 
     result = load_project(spec)
     if not result.ok:

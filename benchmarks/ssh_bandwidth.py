@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ssh_bandwidth: {why}", file=sys.stderr)
         return 2
     from xxp_tui.engine.launch import create_run
-    from xxp_tui.spec import load_project
+    from xxp_tui.lang import load_project
 
     xxp = Path(sys.executable).parent / "xxp-tui"
     with tempfile.TemporaryDirectory(prefix="xxp-ssh-bench-") as tmp:

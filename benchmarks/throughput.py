@@ -257,7 +257,7 @@ def profile_engine(root: Path, n: int, limit: int = 30) -> str:
 
     from xxp_tui.engine.launch import create_run
     from xxp_tui.engine.shell import Engine
-    from xxp_tui.spec import load_project
+    from xxp_tui.lang import load_project
 
     spec, _ = write_project(root / "profile", n)
     db = root / "profile" / "kb" / "kb.sqlite"

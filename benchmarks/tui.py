@@ -373,7 +373,7 @@ def bench_case(args) -> int:
     args.load_timeout = 60.0 if quick else 180.0
 
     from xxp_tui.engine.launch import create_run
-    from xxp_tui.spec import load_project
+    from xxp_tui.lang import load_project
 
     with tempfile.TemporaryDirectory(prefix="xxp-bench-") as tmp:
         root = Path(tmp)

@@ -87,7 +87,7 @@ async def shoot_designer(spec: Path) -> None:
 
 def main() -> int:
     from xxp_tui.engine.launch import create_run, start_detached, wait_for_engine
-    from xxp_tui.spec import load_project
+    from xxp_tui.lang import load_project
 
     with tempfile.TemporaryDirectory(prefix="xxp-shots-") as tmp:
         project = Path(tmp) / "quickstart"

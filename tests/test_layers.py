@@ -1,6 +1,6 @@
 """The layers, as a checked contract (DESIGN.md's words; README's layout).
 
-`spec` is the language, pure: it imports no other layer of xxp_tui (only leaf helpers such as
+`lang` is the language, pure: it imports no other layer of xxp_tui (only leaf helpers such as
 `xxp_tui.paths`, which import nothing of xxp_tui). `kb` is the only code that speaks SQL, so the only
 one that imports the sqlite modules, and it serves every front end without knowing them. `engine` never
 imports a front end. Only `tui` imports Textual. Every import counts, at the top of a module or inside a
@@ -19,7 +19,7 @@ import pytest
 import xxp_tui
 
 PACKAGE = Path(xxp_tui.__file__).parent
-LAYERS = ("spec", "kb", "engine", "cli", "tui")
+LAYERS = ("lang", "kb", "engine", "cli", "tui")
 SQLITE = ("sqlite3", "sqlite_utils", "apsw")
 TEXTUAL = ("textual", "textual_plotext")
 # Top-level modules any layer may use: they import nothing of xxp_tui (checked below).
@@ -67,8 +67,8 @@ def _top(module: str) -> str:
 
 
 RULES: dict[str, Rule] = {
-    "spec imports no other layer of xxp_tui":
-        lambda layer, module: (layer == "spec" and _top(module) == "xxp_tui" and _layer(module) != "spec"
+    "lang imports no other layer of xxp_tui":
+        lambda layer, module: (layer == "lang" and _top(module) == "xxp_tui" and _layer(module) != "lang"
                                and module not in LEAVES and module not in ROOT),
     "only kb imports the sqlite modules":
         lambda layer, module: layer != "kb" and _top(module) in SQLITE,
@@ -113,7 +113,7 @@ def test_a_violation_is_reported_with_its_line(tmp_path: Path):
     relative ones included, is reported file:line."""
     root = tmp_path / "xxp_tui"
     files = {
-        "spec/__init__.py": "", "spec/model.py": "from . import syntax\nfrom ..kb import commands\n",
+        "lang/__init__.py": "", "lang/model.py": "from . import syntax\nfrom ..kb import commands\n",
         "engine/__init__.py": "", "engine/run.py": "def f():\n    import sqlite3\n    from xxp_tui.tui import app\n",
         "kb/__init__.py": "", "kb/q.py": "import sqlite3\nfrom xxp_tui import engine\n",
         "cli/__init__.py": "", "cli/main.py": "from textual.app import App\n",
@@ -123,7 +123,7 @@ def test_a_violation_is_reported_with_its_line(tmp_path: Path):
         (root / name).write_text(text, encoding="utf-8")
     found = {rule: violations(root, check) for rule, check in RULES.items()}
     assert found == {
-        "spec imports no other layer of xxp_tui": ["xxp_tui/spec/model.py:2: imports xxp_tui.kb"],
+        "lang imports no other layer of xxp_tui": ["xxp_tui/lang/model.py:2: imports xxp_tui.kb"],
         "only kb imports the sqlite modules": ["xxp_tui/engine/run.py:2: imports sqlite3"],
         "only tui imports Textual": ["xxp_tui/cli/main.py:1: imports textual.app"],
         "engine never imports a front end": ["xxp_tui/engine/run.py:3: imports xxp_tui.tui"],

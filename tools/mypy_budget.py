@@ -1,6 +1,6 @@
 """Run mypy on the whole package and hold each part to its budget of errors.
 
-`make test` runs this before pytest. kb, spec and engine must have none; every other part of xxp_tui may have
+`make test` runs this before pytest. kb, lang and engine must have none; every other part of xxp_tui may have
 at most the count in tools/mypy_budget.toml, so the count never grows and can only be lowered (this
 prints the new figure when a part does better than its budget). The configuration is pyproject.toml's
 [tool.mypy].
@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_FILE = Path(__file__).with_name("mypy_budget.toml")
-MUST_BE_CLEAN = ("kb", "spec", "engine")
+MUST_BE_CLEAN = ("kb", "lang", "engine")
 ERROR = re.compile(r"^xxp_tui/(?P<path>[^:]+)\.py:\d+(:\d+)?: error:")
 
 
@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
     if over:
         print("\n".join(line for line in output.splitlines()
                         if (m := ERROR.match(line)) and part_of(m["path"]) in over))
-        print(f"mypy: over budget in {', '.join(over)} (kb, spec and engine take none; the others see "
+        print(f"mypy: over budget in {', '.join(over)} (kb, lang and engine take none; the others see "
               f"{BUDGET_FILE.relative_to(ROOT)}): fix the errors above", file=sys.stderr)
         return 1
     better = [p for p in parts if p not in MUST_BE_CLEAN and counts[p] < budget.get(p, 0)]

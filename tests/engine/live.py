@@ -32,7 +32,7 @@ from xxp_tui.engine.launch import create_run, engine_log_path, start_detached, w
 from xxp_tui.kb import KB, open_kb
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
-from xxp_tui.spec import load_project
+from xxp_tui.lang import load_project
 
 GATED_XXP = """
 task Gated {

@@ -9,7 +9,7 @@ import pytest
 
 from tests.engine.live import make_project
 from xxp_tui.engine.amendment import NodeState, VariantState, in_space, plan, remap_fired
-from xxp_tui.spec import load_project
+from xxp_tui.lang import load_project
 
 BASE = """
 workflow W { task G { implementation "t.gated"; } }

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from xxp_tui.engine.core.control_flow import ControlFlow
 
-from ..spec.helpers import BASE_WORKFLOW, load
+from ..lang.helpers import BASE_WORKFLOW, load
 
 
 def flow(tmp_path, control: str, spaces: tuple[str, ...]) -> ControlFlow:

@@ -338,7 +338,7 @@ def test_a_declared_but_unwritten_output_does_not_fail_its_downstream_task(tmp_p
 
 
 def test_eexp_config_is_read_never_run_and_xxp_toml_wins(tmp_path: Path) -> None:
-    from xxp_tui.spec import load_project
+    from xxp_tui.lang import load_project
 
     (tmp_path / "eexp_config.py").write_text(textwrap.dedent("""\
         import os

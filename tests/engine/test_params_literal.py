@@ -155,8 +155,8 @@ def test_shell_metacharacters_in_params_reach_the_task_literally(project):
 def test_an_injected_value_binds_every_parameter_of_its_value_list(project):
     """`Echo.text` and `Legacy.text` share `text_vp`: setting one (or the list by name) sets both;
     two different values for them are refused."""
-    from xxp_tui.spec import load_project
-    from xxp_tui.spec.assign import check_injection
+    from xxp_tui.lang import load_project
+    from xxp_tui.lang.assign import check_injection
 
     result = load_project(build(project))
     assert result.ok, [d.render() for d in result.errors]

@@ -14,7 +14,7 @@ import pytest
 
 from tests.engine.conftest import xxp
 from xxp_tui.engine import requirements
-from xxp_tui.spec import load_project
+from xxp_tui.lang import load_project
 
 ROOT = Path(__file__).resolve().parents[2]
 TASK = """

@@ -13,7 +13,7 @@ import pytest
 
 from tests.engine.conftest import Project, clean_env, wait_until, xxp, xxp_popen
 from xxp_tui.kb import commands as kbc
-from xxp_tui.spec import load_project
+from xxp_tui.lang import load_project
 
 QUIET_XXP = """
 task Quiet {

@@ -302,7 +302,7 @@ def test_two_builders_of_one_environment_at_once_build_it_once(tmp_path: Path):
     """Two engines (here two threads, each with its own lock file handle) need the same environment."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from xxp_tui.spec.model import TaskSignature
+    from xxp_tui.lang.model import TaskSignature
 
     folder = tmp_path / "task"
     make_wheel(folder)
@@ -396,7 +396,7 @@ def test_resume_with_no_task_envs_runs_the_rest_with_the_engines_python(project:
 
 def test_the_environment_hash_follows_the_files_the_requirements_name(tmp_path: Path):
     """Not only the requirements text: a nested `-r` file, an editable `-e ./pkg` folder and a wheel."""
-    from xxp_tui.spec.model import TaskSignature
+    from xxp_tui.lang.model import TaskSignature
 
     folder = tmp_path / "task"
     (folder / "pkg").mkdir(parents=True)

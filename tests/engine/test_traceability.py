@@ -16,7 +16,7 @@ import pytest
 from xxp_tui.engine.cache import FileHashes, code_hash
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
-from xxp_tui.spec import load_project
+from xxp_tui.lang import load_project
 
 from .conftest import xxp
 from .test_cache import CacheProject

@@ -16,7 +16,7 @@ import pytest
 from xxp_tui.engine.launch import create_run, start_detached, wait_for_engine
 from xxp_tui.kb import open_kb
 from xxp_tui.kb import runs as kbr
-from xxp_tui.spec import load_project
+from xxp_tui.lang import load_project
 
 SLEEP_TASK = """
 task Sleep {

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult
 
-from xxp_tui.spec import load_project
-from xxp_tui.spec.drawing import draw, workflow_graph
+from xxp_tui.lang import load_project
+from xxp_tui.lang.drawing import draw, workflow_graph
 from xxp_tui.tui.widgets.run_tree import RunTree
 
 ROOT = Path(__file__).resolve().parents[2]

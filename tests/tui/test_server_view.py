@@ -14,7 +14,7 @@ from rich.console import Console
 
 from tests.engine.test_stalls import QUIET_PY, QUIET_XXP
 from xxp_tui.engine.launch import create_run, start_detached, wait_for_engine
-from xxp_tui.spec import load_project
+from xxp_tui.lang import load_project
 from xxp_tui.tui.app import XxpApp
 
 from .conftest import stop_engine, wait_for

@@ -27,7 +27,7 @@ def fmt(
     write: bool = typer.Option(False, "--write", help="Rewrite the files in place."),
 ) -> None:
     """Print the canonical text of specs (same statements, comments kept; only the layout changes)."""
-    from xxp_tui.spec.fmt import FormatError, format_text
+    from xxp_tui.lang.fmt import FormatError, format_text
 
     if check and write:
         fail_usage("--check and --write do not go together.")
@@ -70,7 +70,7 @@ def graph(
     form: str = typer.Option("text", "--format", "-f", help="text, dot or mermaid."),
 ) -> None:
     """Draw a workflow's task DAG or an experiment's control graph (every workflow with no flag)."""
-    from xxp_tui.spec import drawing, load_project
+    from xxp_tui.lang import drawing, load_project
 
     if form not in ("text", "dot", "mermaid"):
         fail_usage(f"--format must be text, dot or mermaid, not {form!r}.")

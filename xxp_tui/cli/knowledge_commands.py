@@ -107,7 +107,7 @@ def rerun(
     from xxp_tui.kb import spec_versions as kbsv
     from xxp_tui.kb import variants as kbv
     from xxp_tui.kb.queries import metric_dict
-    from xxp_tui.spec import load_project
+    from xxp_tui.lang import load_project
 
     if tolerance < 0:
         fail_usage("--tolerance must be 0 or more.")
@@ -263,7 +263,7 @@ def kb_best(
     with kb_session(db, readonly=True) as kb:
         known = workflows_in(kb)
         if workflow not in known:
-            from xxp_tui.spec.diagnostics import did_you_mean
+            from xxp_tui.lang.diagnostics import did_you_mean
 
             fail_usage(f"no space ran workflow {workflow}{did_you_mean(workflow, known)} "
                        f"(workflows: {', '.join(known) or 'none yet'}).")

@@ -175,8 +175,8 @@ def run(
     failed, 2 on an invalid spec or misuse, 130 when interrupted (resume with `xxp-tui resume`)."""
     from xxp_tui.engine.launch import create_run, project_dir_for, start_detached, wait_for_engine
     from xxp_tui.kb import KBError, default_db_path
+    from xxp_tui.lang import load_project
     from xxp_tui.project import older_spec_kb, two_kbs_hint
-    from xxp_tui.spec import load_project
 
     if not spec.is_file():
         fail_usage(f"No such spec file: {spec}")
@@ -266,7 +266,7 @@ def _alert_settings(spec: Path, stall_after: str | None, notify: list[str] | Non
     """--stall-after, --notify (else `notify` in xxp.toml) and --notify-cmd as run settings; refused up front
     with a sentence when malformed, or when --notify is asked without the extra that sends it."""
     from xxp_tui.engine.notify import command_argv, missing_extra
-    from xxp_tui.spec.library import ConfigError, libraries_for
+    from xxp_tui.lang.library import ConfigError, libraries_for
 
     out: dict = {}
     if stall_after is not None:
@@ -319,7 +319,7 @@ def _gpu_choice(spec: Path, gpus: str | None) -> str | None:
     """The run's GPU setting: --gpus / XXP_GPUS, else `gpus` in xxp.toml, else None (NVML finds them);
     a malformed one exits 2 with a sentence. The engine chooses the GPUs themselves when it starts."""
     from xxp_tui.engine.gpus import GpuError, parse_setting
-    from xxp_tui.spec.library import ConfigError, libraries_for
+    from xxp_tui.lang.library import ConfigError, libraries_for
 
     source = "--gpus"
     if gpus is None:
@@ -343,7 +343,7 @@ def _gpu_choice(spec: Path, gpus: str | None) -> str | None:
 def _executor_choice(spec: Path, executor: str | None, scheduler: str | None) -> tuple[str, str | None]:
     """The executor and scheduler of a new run: the flags, else `[executor]` in xxp.toml (or
     `[tool.xxp.executor]` in pyproject.toml), else local. Usage errors exit 2 with a sentence."""
-    from xxp_tui.spec.library import ConfigError, libraries_for
+    from xxp_tui.lang.library import ConfigError, libraries_for
 
     try:
         libs = libraries_for(spec)

@@ -38,8 +38,8 @@ def validate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print diagnostics only, no summary."),
 ) -> None:
     """Check specs and print what they hold. Exit 0 when valid, 1 with diagnostics, 2 on misuse."""
-    from xxp_tui.spec import load_project
-    from xxp_tui.spec.summary import human_summary, result_json
+    from xxp_tui.lang import load_project
+    from xxp_tui.lang.summary import human_summary, result_json
 
     files = _spec_files(paths)
     if as_json and len(files) != 1:
@@ -85,9 +85,9 @@ def tasks(
     as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
 ) -> None:
     """List the reusable tasks of the task libraries a spec sees (name, params, metrics, where)."""
-    from xxp_tui.spec.library import ConfigError, libraries_for, library_task_folders
-    from xxp_tui.spec.loader import load_project
-    from xxp_tui.spec.reading import display_path
+    from xxp_tui.lang.library import ConfigError, libraries_for, library_task_folders
+    from xxp_tui.lang.loader import load_project
+    from xxp_tui.lang.reading import display_path
 
     if not path.exists():
         fail_usage(f"No such file or folder: {path}")

@@ -165,7 +165,7 @@ def inject(run_ref: str = run_argument(),
            as_json: bool = JSON, db: Path = DB_OPTION) -> None:
     """Add a variant with chosen params to a running space (checked against its value lists)."""
     from xxp_tui.kb.commands import Inject
-    from xxp_tui.spec.assign import parse_assignments
+    from xxp_tui.lang.assign import parse_assignments
 
     values, errors = parse_assignments(assignments)
     if errors:
@@ -206,7 +206,7 @@ def answer(run_ref: str = run_argument(),
            as_json: bool = JSON, db: Path = DB_OPTION) -> None:
     """Answer a waiting interaction; the answer becomes that node's result for later conditions."""
     from xxp_tui.kb.commands import Answer
-    from xxp_tui.spec.assign import parse_assignments
+    from xxp_tui.lang.assign import parse_assignments
 
     values, errors = parse_assignments(assignments)
     if errors:

@@ -26,7 +26,7 @@ import psutil
 from xxp_tui.engine.executors.records import exit_record, proc_record
 from xxp_tui.engine.taskspec import TaskSpec
 from xxp_tui.kb import variants as kbv
-from xxp_tui.spec.model import Task
+from xxp_tui.lang.model import Task
 
 ADOPTABLE_VARIANTS = ("running", "waiting_input", "suspended")
 # Why an engine stops its own tasks when it interrupts the run (Ctrl-C, a full disk) or shuts down:

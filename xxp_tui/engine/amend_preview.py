@@ -14,8 +14,8 @@ from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import spec_versions as kbsv
 from xxp_tui.kb import variants as kbv
 from xxp_tui.kb.connection import KB
-from xxp_tui.spec import load_project
-from xxp_tui.spec.loader import LoadResult
+from xxp_tui.lang import load_project
+from xxp_tui.lang.loader import LoadResult
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from xxp_tui.kb import commands as kbc
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import spec_versions as kbsv
 from xxp_tui.kb import variants as kbv
-from xxp_tui.spec import load_project
-from xxp_tui.spec.loader import LoadResult
+from xxp_tui.lang import load_project
+from xxp_tui.lang.loader import LoadResult
 
 RESUME_ISSUER = "resume --allow-changed-spec"
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from xxp_tui.engine.core.planning import REMOVED_BY_AMENDMENT
 from xxp_tui.engine.strategies import MAX_GRID, StrategyError, config_at, grid_size, value_lists
-from xxp_tui.spec.domains import describe as describe_domains
-from xxp_tui.spec.model import GRID, RANDOM, Experiment, Space, Workflow
+from xxp_tui.lang.domains import describe as describe_domains
+from xxp_tui.lang.model import GRID, RANDOM, Experiment, Space, Workflow
 
 FINISHED_NODE = ("done", "failed")
 REMOVED = REMOVED_BY_AMENDMENT

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from xxp_tui.engine.hashing import Progress, file_sha256
-from xxp_tui.spec.model import TaskSignature
+from xxp_tui.lang.model import TaskSignature
 
 ABSENT = "absent"  # the digest of an input that is not there (declared by its producer, never written)
 

@@ -15,8 +15,8 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from xxp_tui.spec.check import classify_condition
-from xxp_tui.spec.model import ControlEdge
+from xxp_tui.lang.check import classify_condition
+from xxp_tui.lang.model import ControlEdge
 
 
 class Conditions:

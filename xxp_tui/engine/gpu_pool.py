@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from xxp_tui.engine.gpus import GpuChoice
 from xxp_tui.engine.resources import Grant, Request, ResourceError, ResourcePool
-from xxp_tui.spec.model import Task
+from xxp_tui.lang.model import Task
 
 CUDA = "CUDA_VISIBLE_DEVICES"
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from xxp_tui.engine.taskspec import private_state_dir, run_folder
 from xxp_tui.kb import open_kb
 from xxp_tui.kb import runs as kbr
+from xxp_tui.lang.loader import LoadResult
+from xxp_tui.lang.summary import project_summary
 from xxp_tui.project import root_for_spec
-from xxp_tui.spec.loader import LoadResult
-from xxp_tui.spec.summary import project_summary
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from xxp_tui.kb import KB
     from xxp_tui.kb import runs as kbr
     from xxp_tui.kb import variants as kbv
-    from xxp_tui.spec.model import Experiment, Project
+    from xxp_tui.lang.model import Experiment, Project
 
 
 class EngineParts:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xxp_tui.engine.taskspec import EXTREMEXP_STYLE, dependency_folders
-from xxp_tui.spec.model import Project
+from xxp_tui.lang.model import Project
 
 COMPAT_DIR = Path(__file__).resolve().parents[1] / "extremexp" / "compat"
 
@@ -111,7 +111,7 @@ def refusal(spec: Path, missing: list[Missing]) -> str:
 
 def main(argv: list[str]) -> int:
     """`python -m xxp_tui.engine.requirements SPEC`: print the extras SPEC's tasks need, comma-separated."""
-    from xxp_tui.spec import load_project
+    from xxp_tui.lang import load_project
 
     if len(argv) != 1:
         print("usage: python -m xxp_tui.engine.requirements SPEC", file=sys.stderr)

@@ -85,7 +85,7 @@ from xxp_tui.kb import knowledge as kbknow
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
 from xxp_tui.kb.connection import DatabaseError, storage_failure
-from xxp_tui.spec.model import Experiment, ExpTask, Project, Space, Workflow, frozen_map
+from xxp_tui.lang.model import Experiment, ExpTask, Project, Space, Workflow, frozen_map
 
 ENGINE = "engine"
 METRIC_FLUSH_EVERY = 0.25

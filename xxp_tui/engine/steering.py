@@ -26,7 +26,7 @@ from xxp_tui.kb import commands as kbc
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
 from xxp_tui.kb.connection import storage_failure
-from xxp_tui.spec.assign import check_answer, check_injection
+from xxp_tui.lang.assign import check_answer, check_injection
 
 
 class Steering(EngineParts):

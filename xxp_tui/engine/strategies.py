@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xxp_tui.spec.domains import EnumDomain, RangeDomain, UniformDomain
-from xxp_tui.spec.model import GRID, RANDOM, SINGLE, Space
+from xxp_tui.lang.domains import EnumDomain, RangeDomain, UniformDomain
+from xxp_tui.lang.model import GRID, RANDOM, SINGLE, Space
 
 if TYPE_CHECKING:
     import optuna

@@ -75,7 +75,7 @@ def declared_distributions(kb: KB, run_id: int) -> dict[str, dict[str, Any]] | N
     None when that text cannot be loaded any more."""
     from xxp_tui.engine.strategies import StrategyError
     from xxp_tui.engine.strategies import distributions as space_distributions
-    from xxp_tui.spec import load_project
+    from xxp_tui.lang import load_project
 
     run = kbr.get_run(kb, run_id)
     text, _files, _model = kbr.spec_record(kb, run_id)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xxp_tui.engine.hashing import file_sha256, tree_sha256
-from xxp_tui.spec.model import TaskSignature
+from xxp_tui.lang.model import TaskSignature
 
 ENV_FORMAT = "xxp-env-1"  # bump when the layout of a built environment changes
 READY_MARK = "xxp-env.json"  # written last: its presence means the environment is complete

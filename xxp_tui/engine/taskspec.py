@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xxp_tui.lang.model import Task, TaskSignature, Workflow
 from xxp_tui.project import make_private, run_folder_name, runs_root
-from xxp_tui.spec.model import Task, TaskSignature, Workflow
 
 # A script written for ExtremeXP: it uses the injected globals or imports ExtremeXP's helpers.
 EXTREMEXP_STYLE = re.compile(

@@ -35,7 +35,7 @@ from xxp_tui.engine.studies import space_info
 from xxp_tui.kb import KB
 from xxp_tui.kb import knowledge as kbknow
 from xxp_tui.kb import variants as kbv
-from xxp_tui.spec.model import Space
+from xxp_tui.lang.model import Space
 
 TOP_K = 3
 # The box gets a margin of this share of the original range on each side (in log space for a log

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from xxp_tui.kb.variants import Variant
-from xxp_tui.spec.model import Workflow
+from xxp_tui.lang.model import Workflow
 
 PENDING, RUNNING, DONE, FAILED, SKIPPED, WAITING = "pending", "running", "done", "failed", "skipped", "waiting"
 BLOCKED = "blocked"  # an identical execution (same cache key) runs for another variant: wait and reuse it

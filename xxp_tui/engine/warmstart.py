@@ -16,7 +16,7 @@ from typing import Any
 
 from xxp_tui.engine.strategies import to_params
 from xxp_tui.engine.taskspec import task_params
-from xxp_tui.spec.model import Space, Workflow
+from xxp_tui.lang.model import Space, Workflow
 
 
 @dataclass

@@ -41,7 +41,7 @@ from xxp_tui.kb.commands import (
 )
 from xxp_tui.kb.queries import RunSummary
 from xxp_tui.kb.status import FINISHED_VARIANT_STATES
-from xxp_tui.spec.model import Project
+from xxp_tui.lang.model import Project
 from xxp_tui.tui import commandline
 from xxp_tui.tui.screens.modals import AnswerForm, ConfirmScreen, HelpScreen, InjectForm, NoteForm
 from xxp_tui.tui.source import Delta, RunSource, VariantDetail, read_tail
@@ -304,7 +304,7 @@ class XxpApp(App[str]):
         from xxp_tui.kb import open_kb
         from xxp_tui.kb import runs as kbr
         from xxp_tui.kb import spec_versions as kbsv
-        from xxp_tui.spec import load_project
+        from xxp_tui.lang import load_project
 
         with open_kb(self.db, create=False, readonly=True) as kb:
             spec_path = kbr.get_run(kb, self.run_id).spec_path

@@ -31,7 +31,7 @@ from xxp_tui.kb.commands import (
     Stop,
     Suspend,
 )
-from xxp_tui.spec.assign import parse_assignments
+from xxp_tui.lang.assign import parse_assignments
 
 
 def _variants(words: list[str]) -> tuple[list[str], list[str]]:

@@ -13,7 +13,7 @@ from xxp_tui.engine.core.outcomes import TaskExit, variant_outcome
 from xxp_tui.engine.variant_exec import FAILED, RUNNING, SKIPPED, VariantExec
 from xxp_tui.kb.variants import Variant
 
-from ...spec.helpers import BASE_WORKFLOW, load
+from ...lang.helpers import BASE_WORKFLOW, load
 
 
 def experiment(tmp_path, control: str, spaces: tuple[str, ...]):

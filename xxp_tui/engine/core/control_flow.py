@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from xxp_tui.kb.status import NodeStatus
-from xxp_tui.spec.check import DEFAULT_MAX_ITERATIONS
-from xxp_tui.spec.model import END, START, ControlEdge, Experiment
+from xxp_tui.lang.check import DEFAULT_MAX_ITERATIONS
+from xxp_tui.lang.model import END, START, ControlEdge, Experiment
 
 PENDING, ACTIVE, DONE, SKIPPED, FAILED = (NodeStatus.PENDING, NodeStatus.RUNNING, NodeStatus.DONE, NodeStatus.SKIPPED,
                                           NodeStatus.FAILED)

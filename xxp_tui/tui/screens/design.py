@@ -4,7 +4,7 @@ Left, the library (search it with `/`; the highlighted item's ports, params, met
 below it). Right, the canvas: the current workflow's task DAG (or the experiment's control graph
 and spaces), drawn with the same drawing as `xxp-tui graph`. Every edit is one command on the line
 at the bottom (`:`); single keys prefill the usual ones, with the selected task filled in. Each edit
-goes through spec/edit.py, which rewrites only the block it touches, then the spec is validated
+goes through lang/edit.py, which rewrites only the block it touches, then the spec is validated
 again (the diagnostics are those of `xxp-tui validate`, shown under the canvas). `ctrl+s` saves,
 `r` saves and runs in the run viewer.
 """
@@ -26,8 +26,8 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from xxp_tui.files import atomic_write
-from xxp_tui.spec.catalog import LibraryItem, describe, library_items
-from xxp_tui.spec.edit import EditError, SpecEditor, check_domain, parse_domain
+from xxp_tui.lang.catalog import LibraryItem, describe, library_items
+from xxp_tui.lang.edit import EditError, SpecEditor, check_domain, parse_domain
 
 USAGE = {
     "workflow": "workflow NAME [from BASE]: a new workflow (with from: a variant)",
@@ -203,7 +203,7 @@ class DesignScreen(Screen[object]):
             [Focus("experiment", n) for n in ed.names("experiment")]
 
     def revalidate(self) -> None:
-        from xxp_tui.spec import load_project
+        from xxp_tui.lang import load_project
 
         self.result = load_project(self.path, self.text)
 
@@ -259,7 +259,7 @@ class DesignScreen(Screen[object]):
         canvas.update(self._workflow_text(f.name) if f.kind == "workflow" else self._experiment_text(f.name))
 
     def _workflow_text(self, name: str) -> Text:
-        from xxp_tui.spec.drawing import workflow_lines
+        from xxp_tui.lang.drawing import workflow_lines
 
         wf = self.workflow_model(name)
         out = Text()
@@ -315,8 +315,8 @@ class DesignScreen(Screen[object]):
             out.append(f"\n  {icon} {d.message}", style=style)
 
     def _experiment_text(self, name: str) -> Text:
-        from xxp_tui.spec.drawing import experiment_lines
-        from xxp_tui.spec.summary import space_summary
+        from xxp_tui.lang.drawing import experiment_lines
+        from xxp_tui.lang.summary import space_summary
 
         project = self.result.project if self.result else None
         exp = project.experiments.get(name) if project else None
@@ -540,7 +540,7 @@ class DesignScreen(Screen[object]):
 
     def completions(self, before: list[str], word: str) -> list[str]:
         """What may come next on the command line, given the words before the one being typed."""
-        from xxp_tui.spec.model import PRUNERS, STRATEGIES
+        from xxp_tui.lang.model import PRUNERS, STRATEGIES
 
         if not before:
             return list(USAGE)
@@ -591,7 +591,7 @@ class DesignScreen(Screen[object]):
 
     def _check_values(self, verb: str, target: str, raw: str) -> Text:
         """As you type: the value list parses, and fits the param's declared type and range."""
-        from xxp_tui.spec.domains import EnumDomain, domain_values
+        from xxp_tui.lang.domains import EnumDomain, domain_values
 
         try:
             domain = parse_domain(raw) if verb == "values" else EnumDomain((parse_domain(raw).values[0],))
@@ -801,8 +801,8 @@ class DesignScreen(Screen[object]):
         return f"created the project {target}; designing {spec.name}"
 
     def _new_task(self, name: str) -> str:
+        from xxp_tui.lang.library import ConfigError, libraries_for
         from xxp_tui.scaffold import ScaffoldError, new_task
-        from xxp_tui.spec.library import ConfigError, libraries_for
 
         try:
             libs = libraries_for(self.path)

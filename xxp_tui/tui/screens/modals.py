@@ -1,6 +1,6 @@
 """Modal screens: confirm a destructive action, the inject and answer forms, the help screen.
 
-Forms are checked with the same functions the engine uses (xxp_tui.spec.assign) while typing;
+Forms are checked with the same functions the engine uses (xxp_tui.lang.assign) while typing;
 OK stays disabled until the form is valid, so what is sent is what the engine will accept.
 """
 
@@ -15,9 +15,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from xxp_tui.spec.assign import check_answer, check_injection, parse_assignments, parse_value, space_parameters
-from xxp_tui.spec.domains import describe
-from xxp_tui.spec.model import ParamSpec, Space, Workflow
+from xxp_tui.lang.assign import check_answer, check_injection, parse_assignments, parse_value, space_parameters
+from xxp_tui.lang.domains import describe
+from xxp_tui.lang.model import ParamSpec, Space, Workflow
 
 MODAL_CSS = """
 ModalScreen { align: center middle; }

@@ -13,8 +13,8 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from xxp_tui.kb.runs import NodeState
-from xxp_tui.spec.drawing import draw, workflow_graph
-from xxp_tui.spec.model import END, START, Experiment, Project
+from xxp_tui.lang.drawing import draw, workflow_graph
+from xxp_tui.lang.model import END, START, Experiment, Project
 from xxp_tui.tui.terminal import glyphs
 
 NODE_STYLES = {"pending": "dim", "running": "yellow", "done": "green", "skipped": "bright_black", "failed": "red",
