@@ -9,7 +9,6 @@ on top of stalls.py (what counts as a stall) and notify.py (how messages leave).
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 from xxp_tui.engine.notify import Notifier
 from xxp_tui.engine.stalls import StallChange, StallWatch
 from xxp_tui.kb import variants as kbv
+from xxp_tui.kb.connection import DatabaseError
 
 if TYPE_CHECKING:
     from xxp_tui.engine.controller import Engine
@@ -64,7 +64,7 @@ class Alerts:
     def close(self, status: str | None) -> None:
         engine = self.engine
         for variant in {w.variant for w in self.stalls.watched.values() if w.stalled}:
-            with contextlib.suppress(sqlite3.Error):  # the KB may be what failed
+            with contextlib.suppress(DatabaseError):  # the KB may be what failed
                 self._flag(variant, False)
         if status in ENDED:
             text = self.last_run_text if self.last_run_text and status in self.last_run_text else None

@@ -58,6 +58,7 @@ class SteerCommand:
     """A steering command: what a human asked the engine to do to a run."""
 
     verb: ClassVar[str]  # as stored in the commands table; the registry's key
+    cli: ClassVar[str | None] = None  # the CLI command that sends it, when not named as the verb
 
     def encode(self) -> dict[str, Any]:
         """The JSON arguments stored in the commands table. An optional argument left at its default
@@ -259,6 +260,7 @@ class ResumeVariants(SteerCommand):
     """Continue suspended variants (SIGCONT, or back in the queue)."""
 
     verb = "resume_variant"
+    cli = "resume"  # `xxp-tui resume v3 v4`: an argument starting with v is a variant
     variants: tuple[str, ...]
 
     def __post_init__(self) -> None:
