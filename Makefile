@@ -51,9 +51,9 @@ endif
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python tools/mypy_budget.py
-	$(BIN)/python -m pytest -n 2 --timeout=600 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 3 --dist worksteal --timeout=600 $(PYTEST_ARGS)
 	XXP_FORK_SERVER=$$($(BIN)/python -c "from xxp_tui.engine.executors.fork_client import DEFAULT; print(int(not DEFAULT))") \
-		$(BIN)/python -m pytest -n 2 --timeout=600 -m launchers tests/engine $(PYTEST_ARGS)
+		$(BIN)/python -m pytest -n 3 --dist worksteal --timeout=600 -m launchers tests/engine $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
