@@ -19,7 +19,7 @@ from xxp_tui.kb import variants as kbv
 from xxp_tui.kb.connection import DatabaseError
 
 if TYPE_CHECKING:
-    from xxp_tui.engine.controller import Engine
+    from xxp_tui.engine.shell import Engine
 
 ENDED = ("completed", "failed", "stopped", "interrupted")
 

@@ -73,10 +73,11 @@ class Amending(EngineParts):
         versions = kbsv.for_run(self.kb, run.id)
         latest = versions[-1]
         on_disk = load_project(Path(run.spec_path))
-        if on_disk.ok and on_disk.project.spec_hash == latest.hash:
+        disk_hash = on_disk.project.spec_hash if on_disk.ok and on_disk.project is not None else None
+        if disk_hash == latest.hash:
             return on_disk, None
         executing = load_project(Path(latest.path or run.spec_path), text=latest.text)
-        if run.status == "starting" or not on_disk.ok or on_disk.project.spec_hash in {v.hash for v in versions}:
+        if run.status == "starting" or disk_hash is None or disk_hash in {v.hash for v in versions}:
             return executing, None
         from xxp_tui.engine.shell import EngineError
 
@@ -133,8 +134,12 @@ class Amending(EngineParts):
         version = kbsv.add(self.kb, self.run_id, path=str(path), text=text, hash=result.project.spec_hash,
                            issuer=cmd.issuer, summary=lines)
         touched = self._apply_amendment(result.project, amendment)
-        after.append(lambda: [self._maybe_finish_node(name) for name in touched
-                              if name in self.flow.nodes and self.flow.nodes[name].status == ACTIVE])
+        def finish_touched() -> None:
+            for name in touched:
+                if name in self.flow.nodes and self.flow.nodes[name].status == ACTIVE:
+                    self._maybe_finish_node(name)
+
+        after.append(finish_touched)
         return "done", f"r{self.run_id} amended to s{version.version}: " + "; ".join(lines)
 
     def _apply_amendment(self, project, amendment: Amendment) -> list[str]:
@@ -176,7 +181,8 @@ class Amending(EngineParts):
         total = None
         if change.resample:
             search = OptunaSearch(space, derive_seed(seed, name, iteration))
-            told, kept = [], []
+            told: list[str] = []
+            kept: list[str] = []
             for v in mine:
                 if v.finished:
                     note = self._tell(search, v, v.status, self._objective_values(space, v.id))
@@ -191,8 +197,8 @@ class Amending(EngineParts):
             with contextlib.suppress(StrategyError):  # the plan refused a grid past the limit already
                 self.grids[name] = AmendedGrid(space, {config_key(v.config) for v in mine
                                                        if v.origin == "strategy"})
-            kept = sum(1 for v in mine if v.status != "cancelled" or v.reason != REMOVED)
-            total = kept + self.grids[name].left if name in self.grids else None
+            still = sum(1 for v in mine if v.status != "cancelled" or v.reason != REMOVED)
+            total = still + self.grids[name].left if name in self.grids else None
         elif change.add:
             ids = kbv.insert(self.kb, self.run_id, [
                 kbv.NewVariant(space=name, params=to_params(space, c), config=c, seed=seed, iteration=iteration)

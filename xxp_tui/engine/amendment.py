@@ -16,6 +16,7 @@ import json
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from xxp_tui.engine.core.planning import REMOVED_BY_AMENDMENT
 from xxp_tui.engine.strategies import MAX_GRID, StrategyError, config_at, grid_size, value_lists
@@ -24,6 +25,7 @@ from xxp_tui.lang.model import GRID, RANDOM, Experiment, Space, Workflow
 
 FINISHED_NODE = ("done", "failed")
 REMOVED = REMOVED_BY_AMENDMENT
+V = TypeVar("V")
 SHOWN_POINTS = 5  # configurations listed per space in a summary; the rest are counted
 
 
@@ -339,11 +341,11 @@ def _edges(old: Experiment, new: Experiment, nodes: Mapping[str, NodeState], out
                 out.edges_removed.append(edge_label(e))
 
 
-def remap_fired(old: Experiment, new: Experiment, fired: Mapping[int, object]) -> dict[int, object]:
+def remap_fired(old: Experiment, new: Experiment, fired: Mapping[int, V]) -> dict[int, V]:
     """A node's per-edge state (keyed by edge index in `old.edges`) keyed by index in `new.edges`:
     added or removed edges shift the indices the control flow records."""
     index = {edge_key(e): i for i, e in enumerate(new.edges)}
-    out = {}
+    out: dict[int, V] = {}
     for i, value in fired.items():
         if 0 <= i < len(old.edges) and (j := index.get(edge_key(old.edges[i]))) is not None:
             out[j] = value

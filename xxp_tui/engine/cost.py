@@ -11,11 +11,13 @@ what knowledge reuse saved.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from xxp_tui.engine.executors import Finished
 from xxp_tui.engine.resources import Request, ResourceError
 
 
-def gpus_held(gpus: str | None, resources: dict) -> float:
+def gpus_held(gpus: str | None, resources: Mapping[str, float]) -> float:
     """How many GPUs a task held: what it asked for when it was given devices, else none."""
     ids = [g for g in (gpus or "").split(",") if g.strip()]
     if not ids:
@@ -27,7 +29,8 @@ def gpus_held(gpus: str | None, resources: dict) -> float:
     return asked if 0 < asked < len(ids) else float(len(ids))
 
 
-def task_cost(f: Finished, started: float | None, ended: float, gpus: str | None, resources: dict) -> dict:
+def task_cost(f: Finished, started: float | None, ended: float, gpus: str | None,
+              resources: Mapping[str, float]) -> dict:
     """The task_runs columns for an execution that ended (None where it is not known)."""
     wall = max(0.0, ended - started) if started is not None else None
     held = gpus_held(gpus, resources)

@@ -106,6 +106,8 @@ class Notifier:
         return problems
 
     def _run_command(self, event: dict) -> list[str]:
+        if not self.command:
+            return []
         try:
             done = subprocess.run(self.command, input=json.dumps(event).encode(), stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, timeout=COMMAND_TIMEOUT, check=False)

@@ -539,7 +539,8 @@ class Engine(Steering, Amending, Holding, Transferring):
             self._on(m)
         now = time.time()
         self._check_timeouts(now)
-        self.alerts.turn(now)
+        if self.alerts is not None:
+            self.alerts.turn(now)
         if now - self.last_commands >= COMMAND_POLL_EVERY:
             self.last_commands = now
             self._apply_commands()

@@ -78,14 +78,12 @@ class StallWatch:
             return changes, [w for w in ended if w.stalled]
         self.next_check = now + CHECK_EVERY
         for key, variant, name, task_run, task, paths in running:
-            w = self.watched.get(key)
-            if w is None:
+            if key not in self.watched:
                 after, kill = self.settings_for(task)
-                if not after:
-                    continue
-                w = self.watched[key] = Watched(key, variant, name, task_run, after, kill, paths,
-                                                _sizes(paths), now)
+                if after:
+                    self.watched[key] = Watched(key, variant, name, task_run, after, kill, paths, _sizes(paths), now)
                 continue
+            w = self.watched[key]
             sizes = _sizes(w.paths)
             if sizes != w.sizes:
                 w.sizes, w.last_activity = sizes, now

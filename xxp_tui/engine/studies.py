@@ -11,6 +11,7 @@ direction, every value, in the declared order).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -107,7 +108,8 @@ def build_study(variants: list[kbv.Variant], objectives: list[kbo.Objective], va
     variants = [v for v in variants if values.get(v.id) and all(x is not None for x in values[v.id])]
     observed = dists is None
     dists = distributions(variants) if dists is None else dists
-    directions = [o.direction for o in objectives] or ["maximize"]
+    directions = [optuna.study.StudyDirection[o.direction.upper()] for o in objectives] or \
+        [optuna.study.StudyDirection.MAXIMIZE]
     study = optuna.create_study(storage=storage, study_name=name, directions=directions)
     for v in variants:
         params = {k: (str(v.params[k]) if observed and isinstance(d, CategoricalDistribution) else v.params[k])
@@ -189,9 +191,9 @@ def importance_by_objective(kb: KB, run_id: int, space: str) -> dict[str, dict[s
                          f"(it has {len(study.trials)})")
     out = {}
     for i, obj in enumerate(objectives):
+        target = functools.partial(_objective_value, i) if len(objectives) > 1 else None
         out[f"{obj.direction} {obj.label}"] = optuna.importance.get_param_importances(
-            study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0),
-            target=(lambda t, i=i: t.values[i]) if len(objectives) > 1 else None)
+            study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0), target=target)
     return out
 
 
@@ -307,3 +309,8 @@ def workflows_in(kb: KB) -> list[str]:
     for _run_id, experiment, model, _status in kbknow.run_models(kb):
         names.update(m["workflow"] for m in space_info(model, experiment).values() if m["workflow"])
     return sorted(names)
+
+
+def _objective_value(i: int, trial: Any) -> float:
+    """The i-th objective of a finished trial (what importance is computed for, per objective)."""
+    return float(trial.values[i])

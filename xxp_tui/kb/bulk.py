@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
-from xxp_tui.kb.connection import KB, KBError
+from xxp_tui.kb.connection import KB, KBError, row_id
 
 
 def insert_many(kb: KB, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
@@ -42,4 +42,4 @@ def insert_row(kb: KB, table: str, row: dict, upsert_key: str | None = None) -> 
         sets = ", ".join(f'"{c}" = excluded."{c}"' for c in row if c != upsert_key)
         sql += f' ON CONFLICT("{upsert_key}") DO UPDATE SET {sets}'
     with kb.write():
-        return kb.conn.execute(sql, [_value(v) for v in row.values()]).lastrowid
+        return row_id(kb.conn.execute(sql, [_value(v) for v in row.values()]))

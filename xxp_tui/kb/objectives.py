@@ -62,8 +62,8 @@ def values(objectives: list[Objective], finals: dict) -> list[float | None]:
         found = [x for (task, name), x in finals.items()
                  if name == obj.metric and (obj.task is None or task == obj.task)]
         x = found[-1] if found else None
-        ok = isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-        out.append(float(x) if ok else None)
+        usable = isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+        out.append(float(x) if usable and x is not None else None)
     return out
 
 
@@ -109,7 +109,7 @@ def pareto_flags(objectives: list[Objective], rows: list[Row]) -> dict[int, bool
     """id -> pareto flag for (id, status, values) rows of ONE space (see the module's docstring)."""
     if len(objectives) < 2:
         return {i: None for i, _s, _v in rows}
-    complete = {i: [float(x) for x in vals] for i, status, vals in rows
+    complete = {i: [x for x in vals if x is not None] for i, status, vals in rows
                 if status == "completed" and all(x is not None for x in vals)}
     best = front(complete, objectives)
     return {i: (i in best if status == "completed" else None) for i, status, _v in rows}

@@ -13,7 +13,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from xxp_tui.kb.connection import KB
+from xxp_tui.kb.connection import KB, KBError
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,13 @@ def current_number(kb: KB, run_id: int) -> int:
     return kb.scalar("SELECT MAX(version) FROM spec_versions WHERE run_id = ?", (run_id,)) or 1
 
 
-def latest(kb: KB, run_id: int) -> SpecVersion | None:
+def latest(kb: KB, run_id: int) -> SpecVersion:
+    """The version a run executes. Every run has one (its first is written with the run, and the
+    migration gave older runs theirs), so none means a damaged knowledge base: said in a sentence."""
     versions = for_run(kb, run_id)
-    return versions[-1] if versions else None
+    if not versions:
+        raise KBError(f"r{run_id} has no spec version in {kb.path}; the knowledge base is damaged")
+    return versions[-1]
 
 
 def get(kb: KB, run_id: int, version: int) -> SpecVersion | None:

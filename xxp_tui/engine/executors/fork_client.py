@@ -178,6 +178,7 @@ class ForkServer:
     def _ask(self, request: dict, fds: list[int]) -> int | None:
         """Send one request, wait for its reply: the new task's pid, None (refused: Popen takes it)
         or RETRY (the server was gone before it had the request)."""
+        assert self.sock is not None  # _ask follows a launch that set it
         try:
             self.sock.sendmsg([marshal.dumps(request)], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _pack(fds))])
         except OSError as exc:

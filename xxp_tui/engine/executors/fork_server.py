@@ -162,7 +162,7 @@ def serve(fd: int) -> Task | None:
 
 
 def _received_fds(ancillary: list) -> list[int]:
-    fds = []
+    fds: list[int] = []
     for level, kind, payload in ancillary:
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
             usable = len(payload) - len(payload) % 4
@@ -284,7 +284,7 @@ def _source_loader(path: str):
 
 def _die_of_sigint() -> None:
     """An uncaught KeyboardInterrupt: the interpreter shuts down, then kills itself with SIGINT."""
-    import _signal
+    import _signal  # type: ignore[import-not-found]  # the C module under signal: no stub exists
     import atexit
 
     threading = sys.modules.get("threading")

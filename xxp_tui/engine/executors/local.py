@@ -220,7 +220,7 @@ class LocalExecutor:
         return Finished(key=handle.key, exit_code=record.get("exit_code"), signal=record.get("signal"),
                         reason=handle.cancel_reason or record.get("reason"),
                         stderr_tail=record.get("stderr_tail") or "", cpu_seconds=_number(record.get("cpu_seconds")),
-                        peak_rss_bytes=_number(record.get("peak_rss_bytes")))
+                        peak_rss_bytes=_whole(record.get("peak_rss_bytes")))
 
     def _supervisor_gone(self) -> None:
         """The supervisor died under a live engine (killed by hand, out of memory): its tasks have
@@ -365,6 +365,12 @@ class LocalExecutor:
 def _number(value: object) -> float | None:
     """A figure from an exit record (which an older supervisor may lack), None when it is not a number."""
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _whole(value: object) -> int | None:
+    """A byte count from an exit record, None when it is not a number."""
+    number = _number(value)
+    return int(number) if number is not None else None
 
 
 def _alive(pid: int | None, proc_start: float | None) -> bool:
