@@ -224,8 +224,38 @@ def _ran(state: NodeState) -> str:
 
 def _space(old: Space, new: Space, state: NodeState, variants: list[VariantState], old_wf: Workflow | None,
            new_wf: Workflow | None, seed: int, refusals: list[str]) -> SpaceChange | None:
-    started = _started(state)
-    change = SpaceChange(old.name, started)
+    """What amending one space does, by where it stands: not started (anything may change), finished
+    (nothing may), running (its values, budget and parallelism may; how it searches may not)."""
+    change = _declared_changes(old, new)
+    differs = _search_changes(old, new)
+    if old.workflow == new.workflow and plain(old_wf) != plain(new_wf):
+        differs.append(f"workflow {old.workflow}")
+    if not _started(state):
+        change.other.extend(f"{what} changes (the space has not started)" for what in differs)
+        return change if (change.values or change.runs or change.parallel or change.other) else None
+    if state.status in FINISHED_NODE:
+        if differs or change.values or change.runs or change.parallel:
+            refusals.append(f"space {old.name} has finished; it cannot change")
+        return None
+    refused = [f"space {old.name} has started; its {what} cannot change" for what in differs]
+    if change.values and (new.filter or new.generator):
+        refused.append(f"space {old.name} has a filter or generator; its values cannot change while it runs")
+    if refused:
+        refusals.extend(refused)
+        return None
+    if not (change.values or change.runs or change.parallel):
+        return None
+    try:
+        _plan_running(change, new, variants, seed)
+    except StrategyError as exc:
+        refusals.append(str(exc))
+        return None
+    return change
+
+
+def _declared_changes(old: Space, new: Space) -> SpaceChange:
+    """The value lists, budget and parallelism that differ (what a running space may change)."""
+    change = SpaceChange(old.name, started=False)
     for vp in dict.fromkeys([*old.param_values, *new.param_values]):
         before, after = old.param_values.get(vp, ()), new.param_values.get(vp, ())
         if plain(before) != plain(after):
@@ -234,7 +264,11 @@ def _space(old: Space, new: Space, state: NodeState, variants: list[VariantState
         change.runs = (old.runs, new.runs)
     if old.parallel != new.parallel:
         change.parallel = (old.parallel, new.parallel)
-    # Everything else of a space is how it searches: free before it starts, history after.
+    return change
+
+
+def _search_changes(old: Space, new: Space) -> list[str]:
+    """What else of the space differs: how it searches, free before it starts, history after."""
     fixed = {
         "strategy": (old.strategy, new.strategy), "objective": (old.objectives, new.objectives),
         "pruner": (old.pruner, new.pruner), "workflow": (old.workflow, new.workflow),
@@ -243,27 +277,13 @@ def _space(old: Space, new: Space, state: NodeState, variants: list[VariantState
         "seed": (old.seed, new.seed), "warm start": ((old.warmstart, old.transfer), (new.warmstart, new.transfer)),
         "prune_on": (old.prune_on, new.prune_on),
     }
-    differs = [what for what, (a, b) in fixed.items() if plain(a) != plain(b)]
-    workflow_changed = old.workflow == new.workflow and plain(old_wf) != plain(new_wf)
-    if not started:
-        change.other.extend(f"{what} changes (the space has not started)" for what in differs)
-        if workflow_changed:
-            change.other.append(f"workflow {new.workflow} changes (the space has not started)")
-        return change if (change.values or change.runs or change.parallel or change.other) else None
-    if state.status in FINISHED_NODE:
-        if differs or workflow_changed or change.values or change.runs or change.parallel:
-            refusals.append(f"space {old.name} has finished; it cannot change")
-        return None
-    refused = [f"space {old.name} has started; its {what} cannot change" for what in differs]
-    if workflow_changed:
-        refused.append(f"space {old.name} has started; its workflow {old.workflow} cannot change")
-    if change.values and (new.filter or new.generator):
-        refused.append(f"space {old.name} has a filter or generator; its values cannot change while it runs")
-    if refused:
-        refusals.extend(refused)
-        return None
-    if not (change.values or change.runs or change.parallel):
-        return None
+    return [what for what, (a, b) in fixed.items() if plain(a) != plain(b)]
+
+
+def _plan_running(change: SpaceChange, new: Space, variants: list[VariantState], seed: int) -> None:
+    """A running space's amendment: which queued variants leave it, and what is added (grid points
+    queued lazily, random points sampled now, or an Optuna sampler rebuilt on the new distributions)."""
+    change.started = True
     mine = [v for v in variants if v.origin in ("strategy", "transfer")]
     if change.values:
         change.cancel = [v.id for v in mine if v.status == "queued" and not in_space(new, v.config)]
@@ -273,16 +293,10 @@ def _space(old: Space, new: Space, state: NodeState, variants: list[VariantState
             finished = [v for v in variants if v.status in ("completed", "failed", "pruned")]
             change.outside = [v.id for v in finished if not in_space(new, v.config)]
             change.inside = [v.id for v in finished if in_space(new, v.config)]
-        return change
-    try:
-        if new.strategy == GRID and change.values:
-            change.add_lazily = _new_grid_points(new, mine)
-        elif new.strategy == RANDOM and (change.values or change.runs):
-            change.add = _new_random_points(new, mine, change.cancel, seed)
-    except StrategyError as exc:
-        refusals.append(str(exc))
-        return None
-    return change
+    elif new.strategy == GRID and change.values:
+        change.add_lazily = _new_grid_points(new, mine)
+    elif new.strategy == RANDOM and (change.values or change.runs):
+        change.add = _new_random_points(new, mine, change.cancel, seed)
 
 
 def _new_grid_points(space: Space, variants: list[VariantState]) -> int:
