@@ -7,6 +7,7 @@ import json
 import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -76,6 +77,7 @@ def what_changed(kb, source_id: int, rerun_id: int) -> list[str]:
     old_run = kbr.get_run(kb, src.run_id)
     old_spec = kbsv.get(kb, src.run_id, src.spec_version) or kbsv.latest(kb, src.run_id)
     new_spec = kbsv.get(kb, new.run_id, new.spec_version) or kbsv.latest(kb, new.run_id)
+    assert old_spec is not None and new_spec is not None  # every run stores the spec it was created with
     if old_spec.hash != new_spec.hash:
         notes.append(f"the spec changed since r{old_run.id} ({old_run.spec_path})")
     old_env, new_env = kbr.get_environment(kb, src.run_id) or {}, kbr.get_environment(kb, new.run_id) or {}
@@ -116,6 +118,7 @@ def rerun(
         source = kbv.get(kb, vid)
         run = kbr.get_run(kb, source.run_id)
         version = kbsv.get(kb, run.id, source.spec_version) or kbsv.latest(kb, run.id)
+        assert version is not None  # every run stores the spec it was created with
         db_path = kb.path
     if source.origin == "warm_start":
         fail(f"v{vid} was not run here (it came from the knowledge base as a warm start); "
@@ -171,9 +174,10 @@ def cache_ls(as_json: bool = typer.Option(False, "--json", help="Print JSON rows
     from xxp_tui.kb import cache as kbcache
 
     with kb_session(db, readonly=True) as kb:
-        rows = [{"entry": e.task_run, "task": e.task, "run": f"r{e.run_id}", "variant": f"v{e.variant_id}",
-                 "hits": e.hits, "size": e.size, "key": e.key, "intact": _intact(kb, e)}
-                for e in kbcache.entries(kb)]
+        rows: list[dict[str, Any]] = [
+            {"entry": e.task_run, "task": e.task, "run": f"r{e.run_id}", "variant": f"v{e.variant_id}",
+             "hits": e.hits, "size": e.size, "key": e.key, "intact": _intact(kb, e)}
+            for e in kbcache.entries(kb)]
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -233,7 +237,7 @@ def _intact(kb, entry) -> bool:
     return outputs_intact(entry.outputs, kbcache.output_digests(kb, source), FileHashes())
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -272,9 +276,10 @@ def kb_best(
             _print_front(workflow, *found, top, as_json)
             return
         rows = best(kb, workflow, metric, minimize, top or 5)
-    data = [{"variant": b.variant.label, "run": b.run.label, "experiment": b.run.experiment, "space": b.space,
-             "metric": b.metric, "value": b.value, "params": b.variant.params, "seed": b.variant.seed}
-            for b in rows]
+    data: list[dict[str, Any]] = [
+        {"variant": b.variant.label, "run": b.run.label, "experiment": b.run.experiment, "space": b.space,
+         "metric": b.metric, "value": b.value, "params": b.variant.params, "seed": b.variant.seed}
+        for b in rows]
     if as_json:
         print(json.dumps(data, indent=2))
         return
@@ -341,6 +346,7 @@ def kb_compare(
         from xxp_tui.kb import spec_versions as kbsv
 
         texts = [kbsv.latest(kb, r.id) for r in runs]  # the version each run ended with
+    assert texts[0] is not None and texts[1] is not None  # every run stores the spec it was created with
     spec_diff = kbsv.unified_diff(texts[0].text, texts[1].text, f"{runs[0].label}/s{texts[0].version}",
                                   f"{runs[1].label}/s{texts[1].version}")
     differences = []

@@ -154,7 +154,7 @@ def run(
                                  autocompletion=choices("local", "dask"),
                                  help="Where tasks run: this machine (local, the default) or a Dask cluster (dask). "
                                       "xxp.toml can set it: [executor] kind = \"dask\"."),
-    scheduler: str = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT", envvar="XXP_SCHEDULER",
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT", envvar="XXP_SCHEDULER",
                                   help="With --executor dask: the Dask scheduler (default: a local cluster of "
                                        "--workers processes). xxp.toml: [executor] scheduler = \"tcp://…\"."),
     gpus: str = typer.Option(None, "--gpus", metavar="0,1,3|none", envvar="XXP_GPUS",
@@ -196,6 +196,7 @@ def run(
         print(d.render(lines[d.pos.line - 1] if 0 < d.pos.line <= len(lines) else None), file=sys.stderr)
     if not result.ok:
         fail(f"{spec} is not valid; nothing was run.", 2)
+    assert result.project is not None  # ok: it loaded
     names = list(result.project.experiments)
     if not names:
         fail(f"{spec} defines no experiment to run.", 2)

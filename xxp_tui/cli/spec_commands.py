@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -45,7 +46,7 @@ def validate(
     if as_json and len(files) != 1:
         fail_usage("--json takes exactly one spec file.")
     failed = False
-    noted: set[Path] = set()  # eexp_config.py files whose unused settings were listed already
+    noted: set[Path | None] = set()  # eexp_config.py files whose unused settings were listed already
     for path in files:
         result = load_project(path)
         bad = not result.ok or (strict and result.warnings)
@@ -99,7 +100,7 @@ def tasks(
     if path.is_dir() and not libs.task_dirs and any(path.rglob("task.xxp")):
         # A folder that is itself a task library (task folders directly below it).
         libs = type(libs)(**{**libs.__dict__, "task_dirs": (path.resolve(), *libs.task_dirs)})
-    rows = []
+    rows: list[dict[str, Any]] = []
     for root, folder in library_task_folders(libs):
         result = load_project(folder / "task.xxp")
         sig = result.project.signatures[0] if result.project and result.project.signatures else None

@@ -49,6 +49,7 @@ class AmendFlow:
         with open_kb(self.app.db, create=False, readonly=True) as kb:
             run = kbr.get_run(kb, self.app.run_id)
             current = kbsv.latest(kb, self.app.run_id)
+        assert current is not None  # every run stores the spec it was created with
         self.spec_path = Path(current.path or run.spec_path)
         self.before = current.text
         self.copy = self.folder / self.spec_path.name
@@ -59,6 +60,7 @@ class AmendFlow:
     def edit(self) -> None:
         from textual.app import SuspendNotSupported
 
+        assert self.copy is not None  # start() made it
         argv = editor_argv(self.copy)
         try:
             with self.app.suspend():
@@ -79,6 +81,7 @@ class AmendFlow:
         from xxp_tui.engine.amend_preview import preview
         from xxp_tui.kb import open_kb
 
+        assert self.copy is not None and self.spec_path is not None  # start() set them
         text = self.copy.read_text(encoding="utf-8", errors="replace")
         with open_kb(self.app.db, create=False, readonly=True) as kb:
             seen = preview(kb, self.app.run_id, self.spec_path, text)
@@ -141,6 +144,7 @@ class AmendFlow:
             amend = kbc.Amend(text=text, path=str(self.spec_path))
             cmd = kbc.wait(kb, kbc.submit(kb, self.app.run_id, amend), timeout=15)
         if cmd.status == "done":
+            assert self.spec_path is not None  # start() set it
             try:
                 if self.spec_path.read_text(encoding="utf-8") == self.before:
                     atomic_write(self.spec_path, text)

@@ -20,6 +20,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.suggester import Suggester
 from textual.widgets import ContentSwitcher, Footer, Input
 from textual.worker import get_current_worker
@@ -309,6 +310,7 @@ class XxpApp(App[str]):
         with open_kb(self.db, create=False, readonly=True) as kb:
             spec_path = kbr.get_run(kb, self.run_id).spec_path
             current = kbsv.latest(kb, self.run_id)  # the version the run executes (amendments add some)
+        assert current is not None  # every run stores the spec it was created with
         try:
             result = load_project(Path(current.path or spec_path), text=current.text)
             project = result.project
@@ -677,6 +679,7 @@ class XxpApp(App[str]):
                     keys_of[b.id].append(shown)
         rows = [(", ".join(keys_of[i]), first[i].description, i) for i in first]
         for binding in self.run_tree.BINDINGS:  # the tree's own keys, once t has focused it
+            assert isinstance(binding, Binding)  # RunTree declares Binding objects only
             rows.append((f"{binding.key} (tree)", binding.description, binding.id or ""))
         rows += [("ctrl+p", "command palette: every action by name", ""),
                  ("tab, →", "complete the word on the : line", "xxp.cmdline.complete"),
@@ -855,7 +858,8 @@ class XxpApp(App[str]):
 
     @on(CommandDone)
     def _command_done(self, message: CommandDone) -> None:
-        severity = {"done": "information", "refused": "error"}.get(message.status, "warning")
+        severities: dict[str, SeverityLevel] = {"done": "information", "refused": "error"}
+        severity = severities.get(message.status, "warning")
         self.notify(message.outcome, severity=severity, timeout=4)
         self._force_poll = True
 
@@ -939,6 +943,7 @@ class XxpApp(App[str]):
             self.notify("the spec is still loading", severity="warning")
             return
         exp = self.project.experiments.get(self.summary.run.experiment)
+        assert exp is not None  # the project is the run's own spec, which defines its experiment
         row = self.table.rows.get(self.table.cursor_variant) if self.table.cursor_variant else None
         name = row.data["space"] if row and row.data["space"] in spaces else spaces[0]
         space = exp.spaces[name]
@@ -1040,6 +1045,7 @@ class XxpApp(App[str]):
         if not self._resumable():
             self.notify("the engine is running, or the run is over", severity="warning")
             return
+        assert self.summary is not None  # _resumable() checked it
         start_detached(self.db, self.run_id, Path(self.summary.run.project_dir))
         self.notify(f"restarting the engine of r{self.run_id}; interrupted variants are re-queued", timeout=5)
 

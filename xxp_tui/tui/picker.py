@@ -32,4 +32,5 @@ class RunPicker(App[int]):
         yield Footer()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        assert event.option.id is not None  # every option is made with its run's id
         self.exit(int(event.option.id))

@@ -10,10 +10,11 @@ colour at all (Textual's own NO_COLOR support sends grey shades).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
-def locale_is_utf8(environ: dict[str, str] | None = None) -> bool:
+def locale_is_utf8(environ: Mapping[str, str] | None = None) -> bool:
     """The locale's character set, as the C library picks it: LC_ALL, else LC_CTYPE, else LANG.
     Unset everywhere: assume UTF-8 (a terminal that cannot draw it sets a locale saying so)."""
     env = os.environ if environ is None else environ

@@ -4,12 +4,17 @@ second from the app; Esc, q or C goes back."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer
 
 from xxp_tui.tui.widgets.charts import ChartPane
+
+if TYPE_CHECKING:
+    from xxp_tui.tui.app import XxpApp
 
 
 class ChartScreen(Screen[None]):
@@ -37,7 +42,7 @@ class ChartScreen(Screen[None]):
 
     def refresh_data(self) -> None:
         chart = self.query_one(ChartPane)
-        chart.set_data(**self.app.chart_data())
+        chart.set_data(**cast("XxpApp", self.app).chart_data())
         chart.redraw(force=True)
 
     def action_next_chart(self) -> None:

@@ -27,7 +27,9 @@ from textual.widgets.option_list import Option
 
 from xxp_tui.files import atomic_write
 from xxp_tui.lang.catalog import LibraryItem, describe, library_items
+from xxp_tui.lang.diagnostics import Pos
 from xxp_tui.lang.edit import EditError, SpecEditor, check_domain, parse_domain
+from xxp_tui.lang.loader import LoadResult
 
 USAGE = {
     "workflow": "workflow NAME [from BASE]: a new workflow (with from: a variant)",
@@ -156,7 +158,7 @@ class DesignScreen(Screen[object]):
         self.space: str | None = None
         self.cursor = 0
         self.expanded: set[str] = set()  # sub-workflows drawn open (the others are one box)
-        self.result = None
+        self.result: LoadResult | None = None
         self.items: list[LibraryItem] = []
         self.shown_items: list[LibraryItem] = []
         self.message = ""
@@ -290,13 +292,13 @@ class DesignScreen(Screen[object]):
             out.append("\n")
         return out
 
-    def _diagnostics_near(self, items: list[tuple[str, object]], block) -> dict[str, list]:
+    def _diagnostics_near(self, items: list[tuple[str, Pos]], block: Pos) -> dict[str, list]:
         """The diagnostics of each item's lines (from its line to the next item's), so that they are
         shown in place, under the task or space they are about."""
         diags = self.result.diagnostics if self.result else []
         starts = sorted(((pos.line, name) for name, pos in items if pos.file == block.file), key=lambda x: x[0])
         project = self.result.project if self.result else None
-        blocks = [] if project is None else [*(w.pos for w in project.workflows.values()),
+        blocks: list[Pos] = [] if project is None else [*(w.pos for w in project.workflows.values()),
                                              *(e.pos for e in project.experiments.values())]
         end = min((p.line for p in blocks if p.file == block.file and p.line > block.line), default=10**9)
         out: dict[str, list] = {}

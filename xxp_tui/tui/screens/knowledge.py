@@ -71,6 +71,7 @@ def knowledge_report(db: Path, run_id: int, top: int = 5, with_importance: bool 
             origins: dict[str, int] = {}
             for v in variants:
                 origins[v.origin] = origins.get(v.origin, 0) + 1
+            note: str | None
             scores, note = None, "computing…"
             if with_importance:
                 try:

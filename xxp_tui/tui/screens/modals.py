@@ -41,7 +41,7 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("y", "answer(True)", "Yes", id="xxp.confirm.yes"),
     ]
 
-    def __init__(self, question: str, detail: str = "") -> None:
+    def __init__(self, question: str, detail: str | Text = "") -> None:
         super().__init__()
         self.question = question
         self.detail = detail
@@ -140,7 +140,7 @@ class InjectForm(_Form):
         errors = check.errors
         by_key = {key: any(e.startswith(key) for e in errors) for key in self.params}
         for inp in self.query(Input):
-            inp.set_class(by_key.get(inp.name, False), "-invalid")
+            inp.set_class(inp.name is not None and by_key.get(inp.name, False), "-invalid")
         note = [f"{key}: off the grid (inside its declared range)" for key in check.off_grid]
         self.query_one("#errors", Static).update("\n".join(errors or note))
         self.query_one("#ok", Button).disabled = bool(errors)

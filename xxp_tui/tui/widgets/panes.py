@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Log, Static
@@ -51,7 +52,7 @@ class StatusBar(Static):
         engine = summary.engine
         # (text, style, rank): when the line is wider than the bar, the highest ranks go first, so
         # an 80-column terminal keeps the state, the counts and the ETA.
-        pieces: list[tuple[str, str, int]] = [(f"{run.label} ", "bold", 0), (f"{run.experiment} ", "", 5)]
+        pieces: list[tuple[str, Style | str, int]] = [(f"{run.label} ", "bold", 0), (f"{run.experiment} ", "", 5)]
         status = run.status
         if engine == "dead":
             how = "xxp-tui resume" if read_only else "press R"

@@ -26,7 +26,7 @@ def control_order(exp: Experiment) -> list[str]:
     order: list[str] = []
     frontier = [e.dst for e in exp.edges if e.src == START] or exp.start_nodes()
     while frontier:
-        nxt = []
+        nxt: list[str] = []
         for n in frontier:
             if n in (START, END) or n in order:
                 continue

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 FIXED_FIELDS = ("space", "status", "origin", "id")
 MISSING = 2
@@ -57,7 +58,8 @@ def sorted_ids(ids: list[int], values: dict[int, object]) -> list[int] | None:
     missing = [v for v in ids if values[v] is None] if len(present) != len(ids) else []
     kinds = {type(values[v]) for v in present}
     if kinds <= {int, float} or kinds == {str}:
-        return sorted(present, key=values.__getitem__) + missing  # stable: ties keep the id order
+        key = cast("Callable[[int], Any]", values.__getitem__)  # the values are all numbers, or all text
+        return sorted(present, key=key) + missing  # stable: ties keep the id order
     return None
 
 

@@ -202,7 +202,7 @@ class VariantTable(ScrollView, can_focus=True):
         self.sort_key = "id"
         self.sort_reverse = False
         self.filter_text = ""
-        self._filter: Callable[[dict], bool] | None = None
+        self._filter: Callable[[Row], bool] | None = None
         self.cursor = 0
         self._cursor_id: int | None = None
         self._lines: LRUCache[tuple, Strip] = LRUCache(1024)  # a few screens: Strips are not small
@@ -266,8 +266,8 @@ class VariantTable(ScrollView, can_focus=True):
             row = self.rows.get(vid)
             if row is None:
                 row = self.rows[vid] = Row(vid, data, hay=_make_hay(data))
-                for name, index in self._values.items():
-                    index.add(vid, _field(data, name))
+                for name, vindex in self._values.items():
+                    vindex.add(vid, _field(data, name))
                 added.append(vid)
                 continue
             old = row.data
@@ -275,11 +275,11 @@ class VariantTable(ScrollView, can_focus=True):
                 index for key, index in self._indexes.items() if cell_value(old, key) != cell_value(data, key)]
             for index in touched:
                 index.remove(vid)  # while the row still holds the values it was indexed by
-            for name, index in self._values.items():
+            for name, vindex in self._values.items():
                 before, after = _field(old, name), _field(data, name)
                 if before != after:
-                    index.discard(vid, before)
-                    index.add(vid, after)
+                    vindex.discard(vid, before)
+                    vindex.add(vid, after)
             row.data = data
             row.version += 1
             row.text = None
@@ -584,10 +584,12 @@ class VariantTable(ScrollView, can_focus=True):
             vid = self.order[index]
             row = self.rows[vid]
             key = (vid, row.version, index == self.cursor, vid in self.tagged, self.has_focus, self._layout_version)
-            strip = self._lines.get(key)
-            if strip is None:
+            cached = self._lines.get(key)
+            if cached is None:
                 strip = self._row_strip(row, index == self.cursor, vid in self.tagged)
                 self._lines[key] = strip
+            else:
+                strip = cached
         base = self._style("base", False)
         if not scroll_x or not self.columns:
             return strip.crop_extend(0, width, base)
