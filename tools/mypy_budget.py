@@ -45,7 +45,7 @@ def count_errors() -> tuple[Counter[str], str]:
     if done.returncode not in (0, 1):  # 2: mypy itself failed (bad configuration, crash)
         sys.exit(f"mypy failed (exit {done.returncode}):\n{done.stdout}{done.stderr}")
     if done.returncode == 1 and not parse(done.stdout):  # e.g. "No module named mypy": not a clean bill
-        sys.exit(f"mypy did not run: {(done.stderr or done.stdout).strip()} (make test installs it with the test extra)")
+        sys.exit(f"mypy did not run: {(done.stderr or done.stdout).strip()} (the test extra has it)")
     return parse(done.stdout), done.stdout
 
 
