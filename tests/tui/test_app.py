@@ -83,7 +83,9 @@ async def test_prune_a_queued_variant_with_the_keyboard(live_run):
 
 
 async def test_prune_tagged_running_and_queued(live_run):
-    run = live_run(n=6, secs=5, workers=1)
+    # Tasks long enough that v1 cannot finish before the prune reaches the engine on a loaded
+    # machine (it once did at 5 s, and the prune was refused as "v1 already completed").
+    run = live_run(n=6, secs=120, workers=1)
     app = app_for(run)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.table.rows.get(1) and app.table.rows[1].data["status"] == "running",
@@ -96,7 +98,7 @@ async def test_prune_tagged_running_and_queued(live_run):
                        what="v1 and v2 pruned")
         with run.kb() as kb:
             tr = kbv.task_runs(kb, 1)[0]
-        await wait_for(pilot, lambda: not _alive(tr.pid), timeout=3, what="v1's process gone")
+        await wait_for(pilot, lambda: not _alive(tr.pid), timeout=30, what="v1's process gone")
 
 
 def _alive(pid: int | None) -> bool:
@@ -372,7 +374,9 @@ async def test_a_note_on_a_running_variant_while_the_engine_runs(live_run):
 
 
 async def test_hold_key_and_command_line_suspend_and_resume(live_run):
-    run = live_run(n=6, secs=5, workers=1)
+    # Tasks long enough that v1 cannot finish before the prune reaches the engine on a loaded
+    # machine (it once did at 5 s, and the prune was refused as "v1 already completed").
+    run = live_run(n=6, secs=120, workers=1)
     app = app_for(run)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.table.rows.get(1) and app.table.rows[1].data["status"] == "running",
