@@ -107,3 +107,22 @@ class Project:
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     return Project(tmp_path)
+
+
+@pytest.fixture
+def live(tmp_path: Path):
+    """Start live runs of a spec text (each in its own project folder); every one is stopped after the test."""
+    from tests.engine.live import LiveRun
+
+    runs: list[LiveRun] = []
+
+    def start(spec: str, workers: int = 1) -> LiveRun:
+        root = tmp_path / f"p{len(runs)}"
+        root.mkdir()
+        run = LiveRun(root, spec, workers=workers)
+        runs.append(run)
+        return run.start()
+
+    yield start
+    for run in runs:
+        run.stop()

@@ -59,21 +59,6 @@ experiment E {
 """
 
 
-@pytest.fixture
-def live(tmp_path):
-    runs: list[LiveRun] = []
-
-    def start(spec: str, workers: int = 1) -> LiveRun:
-        root = tmp_path / f"p{len(runs)}"
-        root.mkdir()
-        run = LiveRun(root, spec, workers=workers)
-        runs.append(run)
-        return run.start()
-
-    yield start
-    for run in runs:
-        run.stop()
-
 
 def edit(run: LiveRun, old: str, new: str) -> None:
     text = run.spec.read_text()

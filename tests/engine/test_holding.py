@@ -6,12 +6,11 @@ survives an engine SIGKILL."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.engine.live import LiveRun, group_alive, wait_until
+from tests.engine.live import group_alive, wait_until
 from tests.engine.test_steering import finish, grid, steer
 from xxp_tui.kb import commands as kbc
 from xxp_tui.kb import open_kb
@@ -33,21 +32,6 @@ experiment E {
 }
 """
 
-
-@pytest.fixture
-def live(tmp_path: Path):
-    runs: list[LiveRun] = []
-
-    def start(spec: str, workers: int = 1) -> LiveRun:
-        root = tmp_path / f"p{len(runs)}"
-        root.mkdir()
-        run = LiveRun(root, spec, workers=workers)
-        runs.append(run)
-        return run.start()
-
-    yield start
-    for run in runs:
-        run.stop()
 
 
 def task_process(run, vid: int) -> psutil.Process:

@@ -58,21 +58,6 @@ def grid(n: int, child: bool = False, stubborn: bool = False) -> str:
     return GRID.replace("{n}", str(n)).replace("{child}", flag[child]).replace("{stubborn}", flag[stubborn])
 
 
-@pytest.fixture
-def live(tmp_path: Path):
-    runs: list[LiveRun] = []
-
-    def start(spec: str, workers: int = 1) -> LiveRun:
-        root = tmp_path / f"p{len(runs)}"
-        root.mkdir()
-        run = LiveRun(root, spec, workers=workers)
-        runs.append(run)
-        return run.start()
-
-    yield start
-    for run in runs:
-        run.stop()
-
 
 def steer(run: LiveRun, *args: str) -> str:
     """Run a steering command through the CLI; it must succeed. Returns its output."""
