@@ -50,14 +50,14 @@ endif
 # the fork server's other setting (default on, so: off), so both ways of starting a task stay tested.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python tools/mypy_budget.py
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -n 3 --dist worksteal --timeout=600 $(PYTEST_ARGS)
 	XXP_FORK_SERVER=$$($(BIN)/python -c "from xxp_tui.engine.executors.fork_client import DEFAULT; print(int(not DEFAULT))") \
 		$(BIN)/python -m pytest -n 3 --dist worksteal --timeout=600 -m launchers tests/engine $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python tools/mypy_budget.py
+	$(BIN)/python -m mypy
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py

@@ -548,8 +548,9 @@ class DesignScreen(Screen[object]):
             return list(USAGE)
         verb, n = before[0], len(before)
         wf_name = self.focus_item.name if self.focus_item and self.focus_item.kind == "workflow" else None
-        if self.focus_item and self.focus_item.kind == "experiment" and self.space and self.result.project:
-            exp = self.result.project.experiments.get(self.focus_item.name)
+        project = self.result.project if self.result is not None else None
+        if self.focus_item and self.focus_item.kind == "experiment" and self.space and project:
+            exp = project.experiments.get(self.focus_item.name)
             wf_name = exp.spaces[self.space].workflow if exp and self.space in exp.spaces else None
         wf = self.workflow_model(wf_name) if wf_name else None
         tasks = list(wf.tasks) if wf else []

@@ -71,9 +71,9 @@ class Column:
 class Row:
     id: int
     data: dict
+    hay: str  # what a plain word of the filter is searched in (lower case), remade when data changes
     version: int = 0
     text: dict[str, str] | None = None  # the cells' text, made when the row is first drawn
-    hay: str | None = None  # what a plain word of the filter is searched in (lower case)
 
 
 # Strings that repeat in every row (field and param names, states, spaces): one copy each, not one
@@ -726,12 +726,6 @@ def _fit(text: str, width: int, right: bool, ellipsis: str = "…") -> str:
     return text.rjust(width) if right else text.ljust(width)
 
 
-def _hay(row: Row) -> str:
-    if row.hay is None:
-        row.hay = _make_hay(row.data)
-    return row.hay
-
-
 def make_filter(text: str) -> Callable[[Row], bool]:
     """`/` filter: words must all match; `key:value` matches a field (space, status, origin or a
     param/metric name) by prefix; a leading `!` inverts the whole filter. It takes table rows
@@ -757,7 +751,7 @@ def make_filter(text: str) -> Callable[[Row], bool]:
                 if field_value is None or not str(field_value).lower().startswith(value):
                     return False
                 continue
-            if term not in _hay(table_row):
+            if term not in table_row.hay:
                 return False
         return True
 
