@@ -502,20 +502,8 @@ class _Builder(Transformer):
                 if getattr(block, attr) is not None:
                     self.diagnostics.error(s.pos, f"'{_KEYWORD.get(s.kind, s.kind)}' given twice in task {name}")
                 setattr(block, attr, s.value)
-            elif s.kind == "dependency":
-                block.dependencies.append(s.value)
-            elif s.kind == "input":
-                block.inputs.append(s.value)
-            elif s.kind == "output":
-                block.outputs.append(s.value)
-            elif s.kind == "param_def":
-                block.params.append(s.value)
-            elif s.kind == "metric_def":
-                block.metrics.append(s.value)
-            elif s.kind == "param_set":
-                block.param_sets.append(s.value)
-            elif s.kind == "input_data":
-                block.input_data.append(s.value)
+            elif s.kind in _REPEATED:
+                getattr(block, _REPEATED[s.kind]).append(s.value)
             elif s.kind == "resources":
                 block.resources.update(s.value)
         return block
@@ -845,6 +833,9 @@ class _Builder(Transformer):
 
 
 _KEYWORD = {"task_type": "type"}
+# Statements a task block may repeat -> the TaskBlock list each adds to.
+_REPEATED = {"dependency": "dependencies", "input": "inputs", "output": "outputs", "param_def": "params",
+             "metric_def": "metrics", "param_set": "param_sets", "input_data": "input_data"}
 
 
 def _parse_duration(raw: str) -> float | None:
