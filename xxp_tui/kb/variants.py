@@ -69,17 +69,9 @@ def _variant(row) -> Variant:
         started=row["started"], ended=row["ended"], attempts=row["attempts"] or 0, rev=row["rev"] or 0,
         source_variant=row["source_variant"], off_grid=bool(row["off_grid"]),
         spec_version=row["spec_version"] or 1,
-        held_since=_column(row, "held_since"), hold_releases_slot=bool(_column(row, "hold_releases_slot")),
-        stalled=bool(row["stalled"]) if "stalled" in row.keys() else False,  # noqa: SIM118
+        held_since=row["held_since"], hold_releases_slot=bool(row["hold_releases_slot"]),
+        stalled=bool(row["stalled"]),  # every open migrates first, so every column is there
     )
-
-
-def _column(row, name: str):
-    """A column a row may lack (queries that name their columns, KBs read before their migration)."""
-    try:
-        return row[name]
-    except (IndexError, KeyError):
-        return None
 
 
 def parse_variant_ref(ref: str) -> int | None:
