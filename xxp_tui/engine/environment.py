@@ -64,8 +64,10 @@ def git_state(folder: Path) -> dict:
     return {"git_commit": commit, "git_dirty": int(bool(status)), "git_root": root}
 
 
-def capture(project_dir: Path) -> dict:
-    packages = installed_packages()
+def capture(project_dir: Path, packages: dict[str, str | None] | None = None) -> dict:
+    """The run's environment record; `packages`: installed_packages() when the caller has it already
+    (the engine reads them once at start: the scan is a tenth of a cached run's whole command)."""
+    packages = installed_packages() if packages is None else packages
     try:
         user = getpass.getuser()
     except (KeyError, OSError):

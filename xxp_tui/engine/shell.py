@@ -184,8 +184,8 @@ class Engine(Steering, Amending, Holding, Transferring):
         self.started = time.time()
         self.hashes = cache.FileHashes(progress=self._beat_if_due)
         self.snapshots: dict[tuple[str, int], str] = {}  # (node, round) -> results its tasks may read
-        self.env_signature = cache.environment_signature(
-            environment.packages_hash(environment.installed_packages()))
+        self.packages = environment.installed_packages()
+        self.env_signature = cache.environment_signature(environment.packages_hash(self.packages))
         self._lock_fd: int | None = None  # see _lock_run
         self._lock_path: Path | None = None
 
@@ -250,7 +250,7 @@ class Engine(Steering, Amending, Holding, Transferring):
         if fresh and self.rerun_of is not None:
             self._rerun_source(self.rerun_of)  # refuse before anything is recorded as started
         if fresh:
-            kbr.record_environment(self.kb, self.run_id, environment.capture(self.project_dir))
+            kbr.record_environment(self.kb, self.run_id, environment.capture(self.project_dir, self.packages))
             if self.rerun_of is not None:
                 with self.kb.write():
                     self._record_nodes()
@@ -479,12 +479,12 @@ class Engine(Steering, Amending, Holding, Transferring):
         """Run until the experiment ends, is stopped or interrupted; returns the run's status."""
         try:
             self._schedule()  # start at once: the first turn would otherwise wait a tick for events
-            while True:
-                self._turn()
+            while True:  # asked before each turn: a run its cache answered whole ends without one tick's wait
                 if self.stop_request == "interrupt":
                     return self._interrupt()
                 if self._finished():
                     return self._conclude()
+                self._turn()
         except usercode.HookInterrupted:  # asked to stop while a project hook ran: nothing was decided
             self.stop_request = "interrupt"
             return self._interrupt()
