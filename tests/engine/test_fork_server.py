@@ -72,6 +72,10 @@ found = {
     "proc_cmdline": [a for a in cmdline(os.getpid()) if a],
     "proc_environ": [e for e in open("/proc/self/environ", "rb").read().decode().split("\0") if e],
 }
+import pathlib, dataclasses
+from xxp_tui import sdk
+found["modules_after"] = sorted(sys.modules)  # the same modules, warm or not, once imported
+
 with open(os.path.join(os.environ["XXP_OUTPUT_DIR"], "probe.json"), "w") as fh:
     json.dump(found, fh)
 '''
@@ -166,6 +170,46 @@ EXITS = {
                "threading.Thread(target=lambda: (time.sleep(0.3), print('thread done'))).start()\n", 0, None),
     "syntax": ("def broken(:\n", 1, None),
 }
+
+
+WARM_PROBE = r"""
+import json, os, sys
+warm = sys.meta_path[0]
+claimed = type(warm).__name__ == "WarmImports" and "json" not in warm.modules and "re" not in warm.modules
+import re
+del sys.modules["re"]
+import re as again  # after `del`, an import runs the module's file again, as in a fresh interpreter
+print(json.dumps({"claimed": claimed, "fresh_again": again is not re, "left": "pathlib" in warm.modules}))
+"""
+
+
+def test_warm_modules_are_handed_over_only_where_a_fresh_import_would_find_them(tmp_path: Path):
+    """`import json` in a forked task takes the server's json (and re, enum… with it) when the
+    task's sys.path finds the same files; a task with its own json.py beside it gets its own."""
+    plain = make_spec(tmp_path, "plain", [script(tmp_path, "plain", WARM_PROBE)])
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "json.py").write_text("MINE = True\ndef dumps(value):\n    return 'mine'\n")
+    shadowed = make_spec(tmp_path, "shadowed", [str(own / "task.py")])
+    (own / "task.py").write_text("import json\nprint(json.dumps(1), hasattr(json, 'MINE'))\n")
+    ended = run_tasks([plain, shadowed], fork=True)
+    assert all(run.exit_code == 0 for run in ended.values()), shadowed.stderr_path.read_text()
+    assert forked(plain.cwd) and forked(shadowed.cwd)
+    assert json.loads(plain.stdout_path.read_text()) == {"claimed": True, "fresh_again": True, "left": True}
+    assert shadowed.stdout_path.read_text() == "mine True\n"
+
+
+def test_no_warm_module_brings_a_module_that_holds_process_state():
+    """What the server imports once must hold nothing of a process (clock, random state, threads,
+    locks): checked in a fresh interpreter, where importing WARM loads none of STATEFUL."""
+    code = ("import sys\nbefore = set(sys.modules)\nfrom xxp_tui.engine.executors import warm_imports as w\n"
+            "for name in w.WARM: __import__(name)\n"
+            "print(' '.join(sorted((set(sys.modules) - before) & w.STATEFUL)))")
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=clean_env())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == []
 
 
 def test_exit_codes_signals_and_tracebacks_are_the_same(tmp_path: Path):

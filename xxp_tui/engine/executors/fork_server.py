@@ -29,8 +29,14 @@ daemon it double-forks out of its session: what kills a task's whole tree depend
 checks at start-up that it can do so, and refuses to serve otherwise (tasks then use Popen).
 An environment larger than the room keeps its first variables, `XXP_PARAMS` first.
 
+Most tasks then import json, pathlib or our sdk, which would cost as much again: the server
+imports those once (warm_imports.py) and hands each to a task when the task imports it, only where
+a fresh interpreter would load the same file. Before serving it freezes what it holds for the
+collector (`gc.freeze`), so that a task's collections and exit never touch those pages.
+
 What a task could still notice: the string hash seed is shared by the tasks of one server (set
-PYTHONHASHSEED, or use `--no-fork-server`), and its start time is when it was forked.
+PYTHONHASHSEED, or use `--no-fork-server`), its start time is when it was forked, `sys.meta_path`
+starts with the warm imports' finder and `gc.get_freeze_count()` is not 0.
 
 Protocol: one SOCK_SEQPACKET message each way, `marshal`led (built in, no import). First the
 server says {"ready": True} or {"error": "…"}. Then each request is {"argv", "cwd", "env"} with the
@@ -47,6 +53,8 @@ import marshal  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
 
+import warm_imports  # type: ignore[import-not-found]  # noqa: E402 - this file's folder is sys.path[0]; it imports nothing
+
 MAX_REQUEST = 1 << 20
 PARENT_WAIT = 2.0  # the task waits at most this long to be re-parented to the supervisor
 
@@ -55,8 +63,8 @@ class Task:
     """What the grandchild must become; returned out of the server loop, so the task runs at the
     top level of this program and ends through the interpreter's own shutdown."""
 
-    def __init__(self, argv: list, cwd: str, env: dict, base_path: list) -> None:
-        self.argv, self.cwd, self.env, self.base_path = argv, cwd, env, base_path
+    def __init__(self, argv: list, cwd: str, env: dict, base_path: list, warm) -> None:
+        self.argv, self.cwd, self.env, self.base_path, self.warm = argv, cwd, env, base_path, warm
 
 
 ROOM = "XXP_FORK_ROOM"  # the variable that makes room in this server's recorded environment
@@ -109,6 +117,8 @@ def serve(fd: int) -> Task | None:
     _reply(sock, {"error": refusal} if refusal else {"ready": True})
     if refusal:
         return None
+    warm = warm_imports.preload(warm_imports.WARM, BASELINE | {"__main__", "warm_imports"})
+    _freeze()
     while True:
         try:
             data, ancillary, _, _ = sock.recvmsg(MAX_REQUEST, _socket.CMSG_SPACE(2 * 4))
@@ -123,7 +133,7 @@ def serve(fd: int) -> Task | None:
             request = marshal.loads(data)
             if len(fds) != 2:
                 raise ValueError("expected the task's stdout and stderr")
-            task = Task(list(request["argv"]), str(request["cwd"]), dict(request["env"]), base_path)
+            task = Task(list(request["argv"]), str(request["cwd"]), dict(request["env"]), base_path, warm)
         except Exception as exc:  # a malformed request is refused, the server goes on
             _close(fds)
             _reply(sock, {"error": f"bad request: {exc}"})
@@ -159,6 +169,18 @@ def serve(fd: int) -> Task | None:
         with os.fdopen(pid_r, "rb") as fh:
             text = fh.read()
         _reply(sock, {"pid": int(text)} if text.isdigit() else {"error": "fork failed"})
+
+
+def _freeze() -> None:
+    """Make what the server holds cost a task nothing. `gc.freeze` moves every object into the
+    collector's permanent generation: a task's collections (and the last one at its exit) never
+    walk them, so never write to their pages, which a fork shares until written. And an object of a
+    cycle is only ever freed by the collector: the warm modules, tied into one, are never torn
+    down at a task's exit either (a task that imports one tears it down, as a fresh one would)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _received_fds(ancillary: list) -> list[int]:
@@ -236,6 +258,7 @@ def run(task: Task) -> None:
         del sys.modules[name]
     sys.path[:] = _task_path(task)
     sys.path_importer_cache.clear()
+    sys.meta_path.insert(0, task.warm)  # the modules imported above, each when the task imports it
     sys.orig_argv = list(task.argv)
     main = type(sys)("__main__")
     scope = main.__dict__
