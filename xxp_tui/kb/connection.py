@@ -3,7 +3,7 @@
 Every write goes through `KB.write()`, which starts `BEGIN IMMEDIATE`: in WAL mode a deferred
 transaction that later wants to write can fail at once with SQLITE_BUSY instead of waiting, so
 taking the write lock up front is what lets the engine and several CLI processes share the file
-without "database is locked". sqlite-utils writes inside it become savepoints.
+without "database is locked".
 """
 
 from __future__ import annotations
@@ -138,7 +138,6 @@ class KB:
             raise KBError(f"cannot open {self.path}: {exc}") from exc
         conn.row_factory = sqlite3.Row
         self.conn = conn
-        self._db = None
         self.readonly = readonly
         self._owner = threading.get_ident()
         try:
@@ -163,17 +162,6 @@ class KB:
             raise KBError(sentence) from exc
         if readonly:
             conn.execute("PRAGMA query_only=1")
-
-    @property
-    def db(self):
-        """sqlite-utils over the same connection, for the writers that use its table helpers. Made
-        on first use: importing sqlite-utils imports pandas when it is installed (2 s on a loaded
-        machine), which a command that only reads (`runs`, `show`, the viewer) never needs."""
-        if self._db is None:
-            import sqlite_utils
-
-            self._db = sqlite_utils.Database(self.conn)
-        return self._db
 
     def abandon_transaction(self) -> None:
         """Roll back a write that failed half-way (a full disk), so the next, smaller write can be tried."""

@@ -29,169 +29,285 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 13
 
 
+# The first schema, as DDL. Written out (it used to be built with sqlite-utils, whose import brings
+# pandas when that is installed: 0.6 s of every new KB) in the exact text SQLite keeps in
+# sqlite_master, so a KB made today has the same schema text as one made before
+# (tests/frontends/test_kb_schema.py compares both).
+V1 = """
+CREATE TABLE "runs" (
+   "id" INTEGER PRIMARY KEY,
+   "experiment" TEXT NOT NULL,
+   "status" TEXT NOT NULL,
+   "reason" TEXT,
+   "spec_path" TEXT NOT NULL,
+   "project_dir" TEXT,
+   "spec_hash" TEXT,
+   "spec_text" TEXT,
+   "spec_files" TEXT,
+   "model" TEXT,
+   "settings" TEXT,
+   "workers" INTEGER,
+   "paused" INTEGER DEFAULT 0,
+   "created" REAL NOT NULL,
+   "started" REAL,
+   "ended" REAL,
+   "seed" INTEGER,
+   "executor" TEXT DEFAULT 'local',
+   "scheduler" TEXT
+);
+CREATE TABLE "environment" (
+   "run_id" INTEGER PRIMARY KEY REFERENCES "runs"("id"),
+   "python" TEXT,
+   "implementation" TEXT,
+   "platform" TEXT,
+   "host" TEXT,
+   "user" TEXT,
+   "xxp_version" TEXT,
+   "packages" TEXT,
+   "packages_hash" TEXT,
+   "git_commit" TEXT,
+   "git_dirty" INTEGER,
+   "git_root" TEXT,
+   "recorded" REAL
+);
+CREATE TABLE "nodes" (
+   "run_id" INTEGER REFERENCES "runs"("id"),
+   "name" TEXT,
+   "kind" TEXT NOT NULL,
+   "status" TEXT NOT NULL DEFAULT 'pending',
+   "iteration" INTEGER DEFAULT 0,
+   "reason" TEXT,
+   "started" REAL,
+   "ended" REAL,
+   "fired" TEXT DEFAULT '{}',
+   "result" TEXT,
+   "total" INTEGER,
+   PRIMARY KEY ("run_id", "name")
+);
+CREATE TABLE "variants" (
+   "id" INTEGER PRIMARY KEY,
+   "run_id" INTEGER NOT NULL REFERENCES "runs"("id"),
+   "space" TEXT NOT NULL,
+   "iteration" INTEGER DEFAULT 0,
+   "status" TEXT NOT NULL,
+   "reason" TEXT,
+   "params" TEXT DEFAULT '{}',
+   "config" TEXT DEFAULT '{}',
+   "seed" INTEGER,
+   "priority" INTEGER DEFAULT 0,
+   "origin" TEXT NOT NULL,
+   "trial" INTEGER,
+   "objective" REAL,
+   "created" REAL,
+   "started" REAL,
+   "ended" REAL,
+   "attempts" INTEGER DEFAULT 0,
+   "rev" INTEGER DEFAULT 0,
+   "source_variant" INTEGER
+);
+CREATE TABLE "task_runs" (
+   "id" INTEGER PRIMARY KEY,
+   "variant_id" INTEGER NOT NULL REFERENCES "variants"("id"),
+   "task" TEXT NOT NULL,
+   "attempt" INTEGER DEFAULT 1,
+   "status" TEXT NOT NULL,
+   "reason" TEXT,
+   "argv" TEXT,
+   "cwd" TEXT,
+   "pid" INTEGER,
+   "pgid" INTEGER,
+   "proc_start" REAL,
+   "host" TEXT,
+   "exit_code" INTEGER,
+   "signal" INTEGER,
+   "started" REAL,
+   "ended" REAL,
+   "stdout_path" TEXT,
+   "stderr_path" TEXT,
+   "cache_key" TEXT,
+   "cache_hit" INTEGER DEFAULT 0,
+   "cache_source" INTEGER,
+   "code_hash" TEXT,
+   "inputs_hash" TEXT,
+   "outputs" TEXT
+);
+CREATE TABLE "metrics" (
+   "id" INTEGER PRIMARY KEY,
+   "variant_id" INTEGER NOT NULL REFERENCES "variants"("id"),
+   "task" TEXT,
+   "name" TEXT NOT NULL,
+   "value" REAL,
+   "text" TEXT,
+   "step" INTEGER,
+   "time" REAL
+);
+CREATE TABLE "artifacts" (
+   "id" INTEGER PRIMARY KEY,
+   "variant_id" INTEGER REFERENCES "variants"("id"),
+   "task" TEXT,
+   "port" TEXT,
+   "path" TEXT,
+   "sha256" TEXT,
+   "size" INTEGER,
+   "is_dir" INTEGER,
+   "created" REAL
+);
+CREATE TABLE "commands" (
+   "id" INTEGER PRIMARY KEY,
+   "run_id" INTEGER NOT NULL REFERENCES "runs"("id"),
+   "verb" TEXT NOT NULL,
+   "args" TEXT DEFAULT '{}',
+   "issuer" TEXT,
+   "status" TEXT NOT NULL DEFAULT 'pending',
+   "outcome" TEXT,
+   "created" REAL,
+   "applied" REAL
+);
+CREATE TABLE "events" (
+   "id" INTEGER PRIMARY KEY,
+   "run_id" INTEGER NOT NULL REFERENCES "runs"("id"),
+   "time" REAL NOT NULL,
+   "actor" TEXT NOT NULL,
+   "kind" TEXT NOT NULL,
+   "target" TEXT,
+   "detail" TEXT,
+   "command_id" INTEGER
+);
+CREATE TABLE "heartbeat" (
+   "run_id" INTEGER PRIMARY KEY REFERENCES "runs"("id"),
+   "pid" INTEGER,
+   "host" TEXT,
+   "started" REAL,
+   "beat" REAL,
+   "proc_start" REAL
+);
+-- Indexes for every query the CLI and the TUI make.
+CREATE INDEX "idx_variants_run_id_status"
+    ON "variants" ("run_id", "status");
+CREATE INDEX "idx_variants_run_id_space_iteration"
+    ON "variants" ("run_id", "space", "iteration");
+CREATE INDEX "idx_variants_run_id_rev"
+    ON "variants" ("run_id", "rev");
+CREATE INDEX "idx_task_runs_variant_id_task_attempt"
+    ON "task_runs" ("variant_id", "task", "attempt");
+CREATE INDEX "idx_task_runs_cache_key"
+    ON "task_runs" ("cache_key");
+CREATE INDEX "idx_metrics_variant_id_name_step"
+    ON "metrics" ("variant_id", "name", "step");
+CREATE INDEX "idx_artifacts_variant_id"
+    ON "artifacts" ("variant_id");
+CREATE INDEX "idx_commands_run_id_status"
+    ON "commands" ("run_id", "status");
+CREATE INDEX "idx_events_run_id_id"
+    ON "events" ("run_id", "id");
+"""
+
+
 def _v1(kb: KB) -> None:
-    db = kb.db
-    db.table("runs").create(
-        {
-            "id": int, "experiment": str, "status": str, "reason": str,
-            "spec_path": str, "project_dir": str, "spec_hash": str, "spec_text": str, "spec_files": str,
-            "model": str, "settings": str, "workers": int, "paused": int,
-            "created": float, "started": float, "ended": float, "seed": int,
-            "executor": str, "scheduler": str,
-        },
-        pk="id",
-        not_null={"experiment", "status", "spec_path", "created"},
-        defaults={"paused": 0, "executor": "local"},
-    )
-    db.table("environment").create(
-        {
-            "run_id": int, "python": str, "implementation": str, "platform": str, "host": str, "user": str,
-            "xxp_version": str, "packages": str, "packages_hash": str, "git_commit": str, "git_dirty": int,
-            "git_root": str, "recorded": float,
-        },
-        pk="run_id",
-        foreign_keys=[("run_id", "runs", "id")],
-    )
-    db.table("nodes").create(
-        {
-            "run_id": int, "name": str, "kind": str, "status": str, "iteration": int, "reason": str,
-            "started": float, "ended": float, "fired": str, "result": str, "total": int,
-        },
-        pk=("run_id", "name"),
-        not_null={"kind", "status"},
-        defaults={"status": "pending", "iteration": 0, "fired": "{}"},
-        foreign_keys=[("run_id", "runs", "id")],
-    )
-    db.table("variants").create(
-        {
-            "id": int, "run_id": int, "space": str, "iteration": int, "status": str, "reason": str,
-            "params": str, "config": str, "seed": int, "priority": int, "origin": str, "trial": int,
-            "objective": float, "created": float, "started": float, "ended": float, "attempts": int,
-            "rev": int, "source_variant": int,
-        },
-        pk="id",
-        not_null={"run_id", "space", "status", "origin"},
-        defaults={"priority": 0, "iteration": 0, "attempts": 0, "rev": 0, "params": "{}", "config": "{}"},
-        foreign_keys=[("run_id", "runs", "id")],
-    )
-    db.table("task_runs").create(
-        {
-            "id": int, "variant_id": int, "task": str, "attempt": int, "status": str, "reason": str,
-            "argv": str, "cwd": str, "pid": int, "pgid": int, "proc_start": float, "host": str,
-            "exit_code": int, "signal": int, "started": float, "ended": float,
-            "stdout_path": str, "stderr_path": str, "cache_key": str, "cache_hit": int, "cache_source": int,
-            "code_hash": str, "inputs_hash": str, "outputs": str,
-        },
-        pk="id",
-        not_null={"variant_id", "task", "status"},
-        defaults={"attempt": 1, "cache_hit": 0},
-        foreign_keys=[("variant_id", "variants", "id")],
-    )
-    db.table("metrics").create(
-        {"id": int, "variant_id": int, "task": str, "name": str, "value": float, "text": str,
-         "step": int, "time": float},
-        pk="id",
-        not_null={"variant_id", "name"},
-        foreign_keys=[("variant_id", "variants", "id")],
-    )
-    db.table("artifacts").create(
-        {"id": int, "variant_id": int, "task": str, "port": str, "path": str, "sha256": str, "size": int,
-         "is_dir": int, "created": float},
-        pk="id",
-        foreign_keys=[("variant_id", "variants", "id")],
-    )
-    db.table("commands").create(
-        {"id": int, "run_id": int, "verb": str, "args": str, "issuer": str, "status": str, "outcome": str,
-         "created": float, "applied": float},
-        pk="id",
-        not_null={"run_id", "verb", "status"},
-        defaults={"status": "pending", "args": "{}"},
-        foreign_keys=[("run_id", "runs", "id")],
-    )
-    db.table("events").create(
-        {"id": int, "run_id": int, "time": float, "actor": str, "kind": str, "target": str, "detail": str,
-         "command_id": int},
-        pk="id",
-        not_null={"run_id", "time", "actor", "kind"},
-        foreign_keys=[("run_id", "runs", "id")],
-    )
-    db.table("heartbeat").create(
-        {"run_id": int, "pid": int, "host": str, "started": float, "beat": float, "proc_start": float},
-        pk="run_id",
-        foreign_keys=[("run_id", "runs", "id")],
-    )
-    # Indexes for every query the CLI and the TUI make.
-    db.table("variants").create_index(["run_id", "status"])
-    db.table("variants").create_index(["run_id", "space", "iteration"])
-    db.table("variants").create_index(["run_id", "rev"])
-    db.table("task_runs").create_index(["variant_id", "task", "attempt"])
-    db.table("task_runs").create_index(["cache_key"])
-    db.table("metrics").create_index(["variant_id", "name", "step"])
-    db.table("artifacts").create_index(["variant_id"])
-    db.table("commands").create_index(["run_id", "status"])
-    db.table("events").create_index(["run_id", "id"])
+    _script(kb, V1)
+
+
+def _script(kb: KB, sql: str) -> None:
+    """Run DDL statements one by one inside the migration's transaction (executescript would commit it)."""
+    for statement in sql.split(";\n"):
+        code = "\n".join(line for line in statement.splitlines() if not line.startswith("--")).strip()
+        if code:
+            kb.conn.execute(code)
+
+
+def _add_columns(kb: KB, table: str, *columns: str) -> None:
+    for column in columns:
+        kb.conn.execute(f'ALTER TABLE "{table}" ADD COLUMN {column}')
+
+
+def _index(kb: KB, table: str, columns: list[str], *, unique: bool = False) -> None:
+    """An index named as the first schema names them: idx_TABLE_COL1_COL2."""
+    name = "_".join(["idx", table, *columns])
+    kind = "UNIQUE INDEX" if unique else "INDEX"
+    quoted = ", ".join(f'"{column}"' for column in columns)
+    kb.conn.execute(f'CREATE {kind} "{name}"\n    ON "{table}" ({quoted})')
 
 
 def _v2(kb: KB) -> None:
     """The task cache: an entry can be evicted (`xxp-tui cache gc`) without losing its history."""
-    kb.db.table("task_runs").add_column("cache_evicted", int, not_null_default=0)
-    kb.db.table("task_runs").create_index(["cache_key", "status"])
+    _add_columns(kb, "task_runs", '"cache_evicted" INTEGER NOT NULL DEFAULT 0')
+    _index(kb, "task_runs", ["cache_key", "status"])
 
 
 def _v3(kb: KB) -> None:
     """Distributed runs: the engine's heartbeat carries how many Dask workers were live."""
-    kb.db.table("heartbeat").add_column("live_workers", int)
+    _add_columns(kb, "heartbeat", '"live_workers" INTEGER')
 
 
 def _v4(kb: KB) -> None:
     """`cache ls` counts the hits of each entry: index the reused task run's source."""
-    kb.db.table("task_runs").create_index(["cache_source"], if_not_exists=True)
+    if kb.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'idx_task_runs_cache_source'") == 0:
+        _index(kb, "task_runs", ["cache_source"])
 
 
 def _v5(kb: KB) -> None:
     """Each task execution records the params it ran with, resolved (defaults and fixed values
     included): what warm start compares, since a spec can change a default between runs."""
-    kb.db.table("task_runs").add_column("params", str)
+    _add_columns(kb, "task_runs", '"params" TEXT')
 
 
 def _v6(kb: KB) -> None:
     """A task that declares its own environment (`venv`, `python_version`) records which one it ran
     in: the hash of its requirements and interpreter (engine/taskenv.py)."""
-    kb.db.table("task_runs").add_column("env_hash", str)
+    _add_columns(kb, "task_runs", '"env_hash" TEXT')
+
+
+NOTES = """
+CREATE TABLE "notes" (
+   "id" INTEGER PRIMARY KEY,
+   "run_id" INTEGER NOT NULL REFERENCES "runs"("id"),
+   "variant_id" INTEGER REFERENCES "variants"("id"),
+   "author" TEXT NOT NULL,
+   "time" REAL NOT NULL,
+   "text" TEXT NOT NULL,
+   "tags" TEXT DEFAULT '[]'
+);
+"""
 
 
 def _v7(kb: KB) -> None:
     """Knowledge that compounds. Runs get a global id (`uid`) so that `kb merge` can tell a run it
     already holds (merging twice adds nothing, also through a third KB) and provenance: the KB a
     merged run came from and its id there. `notes` hold what humans learned about a run or a variant."""
-    runs = kb.db.table("runs")
-    runs.add_column("uid", str)
-    runs.add_column("merged_from", str)
-    runs.add_column("merged_run", int)
-    runs.add_column("merged_at", float)
+    _add_columns(kb, "runs", '"uid" TEXT', '"merged_from" TEXT', '"merged_run" INTEGER', '"merged_at" REAL')
     kb.conn.execute("UPDATE runs SET uid = lower(hex(randomblob(16))) WHERE uid IS NULL")
-    runs.create_index(["uid"], unique=True)
-    kb.db.table("notes").create(
-        {"id": int, "run_id": int, "variant_id": int, "author": str, "time": float, "text": str, "tags": str},
-        pk="id",
-        not_null={"run_id", "author", "time", "text"},
-        defaults={"tags": "[]"},
-        foreign_keys=[("run_id", "runs", "id"), ("variant_id", "variants", "id")],
-    )
-    kb.db.table("notes").create_index(["run_id", "variant_id"])
+    _index(kb, "runs", ["uid"], unique=True)
+    _script(kb, NOTES)
+    _index(kb, "notes", ["run_id", "variant_id"])
 
 
 def _v8(kb: KB) -> None:
     """An injected variant may take a value the space's lists lack but its task's declared range admits:
     it is marked off the grid, so the table and `variants --json` never pass it off as a grid point."""
-    kb.db.table("variants").add_column("off_grid", int, not_null_default=0)
+    _add_columns(kb, "variants", '"off_grid" INTEGER NOT NULL DEFAULT 0')
 
 
 def _v9(kb: KB) -> None:
     """Which GPUs a task run held (CUDA_VISIBLE_DEVICES as granted by the run's pool, e.g. "0,1"; "" for
     none, NULL when no pool was kept): shown by `show`, and what a resumed engine takes back for the
     tasks it adopts, so no GPU stays taken by a dead task nor is handed out twice."""
-    kb.db.table("task_runs").add_column("gpus", str)
+    _add_columns(kb, "task_runs", '"gpus" TEXT')
+
+
+SPEC_VERSIONS = """
+CREATE TABLE "spec_versions" (
+   "run_id" INTEGER NOT NULL REFERENCES "runs"("id"),
+   "version" INTEGER NOT NULL,
+   "path" TEXT,
+   "text" TEXT NOT NULL,
+   "hash" TEXT,
+   "diff" TEXT,
+   "issuer" TEXT,
+   "created" REAL NOT NULL,
+   "summary" TEXT,
+   PRIMARY KEY ("run_id", "version")
+);
+"""
 
 
 def _v10(kb: KB) -> None:
@@ -199,17 +315,11 @@ def _v10(kb: KB) -> None:
     (entry text, hash, unified diff from the previous one, who, when, what the engine did), and each
     variant records the version it was sampled under. Existing runs get their first version from
     the spec text they recorded; their variants belong to it."""
-    kb.db["spec_versions"].create(
-        {"run_id": int, "version": int, "path": str, "text": str, "hash": str, "diff": str, "issuer": str,
-         "created": float, "summary": str},
-        pk=("run_id", "version"),
-        not_null={"run_id", "version", "text", "created"},
-        foreign_keys=[("run_id", "runs", "id")],
-    )
+    _script(kb, SPEC_VERSIONS)
     kb.conn.execute(
         "INSERT INTO spec_versions (run_id, version, path, text, hash, diff, issuer, created, summary)"
         " SELECT id, 1, spec_path, COALESCE(spec_text, ''), spec_hash, '', NULL, created, '' FROM runs")
-    kb.db["variants"].add_column("spec_version", int, not_null_default=1)
+    _add_columns(kb, "variants", '"spec_version" INTEGER NOT NULL DEFAULT 1')
 
 
 def _v11(kb: KB) -> None:
@@ -227,8 +337,7 @@ def _v12(kb: KB) -> None:
     """Holding a variant (`suspend`): since when it is held (NULL: it is not) and whether the human let
     its slot go to others (`--release-slot`); both outlive an engine crash, so a resumed engine keeps
     the hold, its process stopped, and its timeout still not counting the held time."""
-    kb.db["variants"].add_column("held_since", float)
-    kb.db["variants"].add_column("hold_releases_slot", int, not_null_default=0)
+    _add_columns(kb, "variants", '"held_since" REAL', '"hold_releases_slot" INTEGER NOT NULL DEFAULT 0')
 
 
 def _v13(kb: KB) -> None:
@@ -236,13 +345,9 @@ def _v13(kb: KB) -> None:
     (time × GPUs held) and peak resident memory. A cache hit carries the figures of the execution it reused:
     what reuse saved. `stalled` is when a running task was last marked stalled (no output, no metric for its
     `stall_after`), and a variant is flagged while one of its tasks stays stalled (`variants --json`)."""
-    runs = kb.db["task_runs"]
-    runs.add_column("wall_seconds", float)
-    runs.add_column("cpu_seconds", float)
-    runs.add_column("gpu_seconds", float)
-    runs.add_column("peak_rss_bytes", int)
-    runs.add_column("stalled", float)
-    kb.db["variants"].add_column("stalled", int, not_null_default=0)
+    _add_columns(kb, "task_runs", '"wall_seconds" REAL', '"cpu_seconds" REAL', '"gpu_seconds" REAL',
+                 '"peak_rss_bytes" INTEGER', '"stalled" REAL')
+    _add_columns(kb, "variants", '"stalled" INTEGER NOT NULL DEFAULT 0')
 
 
 MIGRATIONS: list[Callable[[KB], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13]
