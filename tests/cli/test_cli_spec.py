@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,19 @@ def test_help_imports_nothing_heavy():
         "print('HEAVY', heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+
+
+def test_validate_of_a_spec_without_loops_imports_neither_networkx_nor_pydantic(tmp_path: Path):
+    """networkx (about 0.1 s) only names a cycle or lists loops; typer below 0.29 needs no pydantic."""
+    spec = ROOT / "sample_workflows" / "classify" / "classify.xxp"
+    code = (
+        "import sys\nfrom xxp_tui.cli import app\n"
+        f"try:\n    app(['validate', {str(spec)!r}])\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY', [m for m in ('networkx', 'pydantic', 'sqlite_utils', 'pandas') if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "XXP_SPEC_CACHE": "0"})
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr
 
 

@@ -1,8 +1,10 @@
-"""Graph questions about a spec, answered with networkx: a stable topological order, the edge that
-closes a cycle, the control graph's cycles and what START reaches.
+"""Graph questions about a spec: a stable topological order, the edge that closes a cycle, the
+control graph's cycles and what START reaches.
 
-Used by the loader (task order, cycles) and the checker (loops, unreachable nodes). networkx is
-imported here only, and only when a question is asked.
+Used by the loader (task order, cycles) and the checker (loops, unreachable nodes). The questions
+every load asks of a graph without cycles are answered with the standard library (graphlib, a
+breadth-first walk); networkx (about 0.1 s to import, on every command that reads a spec) is
+imported only for a graph that has a cycle: to name it, or to list a control graph's loops.
 """
 
 from __future__ import annotations
@@ -16,19 +18,45 @@ if TYPE_CHECKING:
 
 
 def ordered(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> tuple[list[str], list[str] | None]:
-    """Topological order stable on declaration order, and a cycle (as a node list) if there is one."""
-    import networkx as nx
+    """Topological order stable on declaration order (of all the nodes ready, the one declared first
+    comes first), and a cycle (as a node list) if there is one."""
+    import graphlib
+    import heapq
 
-    g = nx.DiGraph()
     nodes = list(nodes)
-    g.add_nodes_from(nodes)
-    g.add_edges_from(edges)
     rank = {n: i for i, n in enumerate(nodes)}
+    sorter: graphlib.TopologicalSorter = graphlib.TopologicalSorter()
+    for n in nodes:
+        sorter.add(n)
+    for a, b in edges:
+        sorter.add(b, a)
     try:
-        return list(nx.lexicographical_topological_sort(g, key=lambda n: rank.get(n, len(rank)))), None
-    except nx.NetworkXUnfeasible:
-        cycle = [a for a, _ in nx.find_cycle(g)]
-        return nodes, cycle
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        return nodes, list(exc.args[1][:-1])
+    ready = [(rank.get(n, len(rank)), n) for n in sorter.get_ready()]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, n = heapq.heappop(ready)
+        order.append(n)
+        sorter.done(n)
+        for m in sorter.get_ready():
+            heapq.heappush(ready, (rank.get(m, len(rank)), m))
+    return order, None
+
+
+def has_cycle(edges: Iterable[tuple[str, str]]) -> bool:
+    import graphlib
+
+    sorter: graphlib.TopologicalSorter = graphlib.TopologicalSorter()
+    for a, b in edges:
+        sorter.add(b, a)
+    try:
+        sorter.prepare()
+    except graphlib.CycleError:
+        return True
+    return False
 
 
 def closing_edge(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], list[str]] | None:
@@ -49,6 +77,8 @@ def closing_edge(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> tupl
 
 def control_cycles(experiment: Experiment) -> list[list[str]]:
     """Every elementary cycle of the control graph (loops made of back-edges or self-loops)."""
+    if not has_cycle((e.src, e.dst) for e in experiment.edges):
+        return []
     import networkx as nx
 
     g = nx.DiGraph()
@@ -57,15 +87,18 @@ def control_cycles(experiment: Experiment) -> list[list[str]]:
 
 
 def reachable_from_start(experiment: Experiment) -> set[str]:
-    import networkx as nx
-
-    g = nx.DiGraph()
-    g.add_nodes_from(experiment.nodes)
-    g.add_edges_from((e.src, e.dst) for e in experiment.edges)
+    """The nodes a walk from START's nodes reaches (themselves included)."""
+    following: dict[str, list[str]] = {}
+    for e in experiment.edges:
+        following.setdefault(e.src, []).append(e.dst)
+    known = set(experiment.nodes) | set(following) | {e.dst for e in experiment.edges}
     seen: set[str] = set()
-    for s in experiment.start_nodes():
-        if s in g:
-            seen |= {s} | nx.descendants(g, s)
+    todo = [s for s in experiment.start_nodes() if s in known]
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo.extend(following.get(node, ()))
     return seen
 
 
