@@ -63,7 +63,7 @@ class Progress:
 
 
 def _drive(db: Path, run_id: int, allow_changed_spec: bool = False, max_log_mb: int | None = None,
-           quiet: bool = False) -> int:
+           quiet: bool = False, loaded=None) -> int:
     from xxp_tui.engine.shell import (
         Engine,
         EngineBusy,
@@ -75,7 +75,7 @@ def _drive(db: Path, run_id: int, allow_changed_spec: bool = False, max_log_mb: 
 
     progress = None if quiet else Progress(db, run_id)
     engine = Engine(db, run_id, on_event=progress, allow_changed_spec=allow_changed_spec,
-                    max_log_bytes=max_log_mb * 2**20 if max_log_mb else None)
+                    max_log_bytes=max_log_mb * 2**20 if max_log_mb else None, loaded=loaded)
     install_signal_handlers(engine)
     try:
         try:
@@ -235,7 +235,7 @@ def run(
         fail(str(exc), 2)
     if headless or not _interactive():
         print(f"run r{new.run_id} of {experiment} (knowledge base {db_path})", flush=True)
-        raise typer.Exit(_drive(db_path, new.run_id, max_log_mb=max_log_mb))
+        raise typer.Exit(_drive(db_path, new.run_id, max_log_mb=max_log_mb, loaded=result))
     proc = start_detached(db_path, new.run_id, project_dir_for(spec))
     preload_viewer()
     problem = wait_for_engine(db_path, new.run_id, proc)

@@ -72,6 +72,9 @@ class Amending(EngineParts):
         it is then submitted as an amendment, so it goes through the same checks as `amend`."""
         versions = kbsv.for_run(self.kb, run.id)
         latest = versions[-1]
+        given = self.loaded
+        if given is not None and given.ok and given.project is not None and given.project.spec_hash == latest.hash:
+            return given, None  # the command that created the run loaded this very text a moment ago
         on_disk = load_project(Path(run.spec_path))
         disk_hash = on_disk.project.spec_hash if on_disk.ok and on_disk.project is not None else None
         if disk_hash == latest.hash:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from xxp_tui.kb import KB
     from xxp_tui.kb import runs as kbr
     from xxp_tui.kb import variants as kbv
+    from xxp_tui.lang.loader import LoadResult
     from xxp_tui.lang.model import Experiment, Project, Space
 
 
@@ -44,6 +45,7 @@ class EngineParts:
     grids: dict[str, LazyGrid]
     saved_flow: dict[str, dict]
     allow_changed_spec: bool
+    loaded: LoadResult | None  # the spec as the creating command loaded it (Amending._load_version)
     executor: Any  # the executor the run asked for (executors.make_executor)
 
     if TYPE_CHECKING:

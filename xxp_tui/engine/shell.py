@@ -85,6 +85,7 @@ from xxp_tui.kb import knowledge as kbknow
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
 from xxp_tui.kb.connection import DatabaseError, storage_failure
+from xxp_tui.lang.loader import LoadResult
 from xxp_tui.lang.model import Experiment, ExpTask, Project, Space, Workflow, frozen_map
 
 ENGINE = "engine"
@@ -143,8 +144,10 @@ class Engine(Steering, Amending, Holding, Transferring):
     def __init__(
         self, db_path: Path, run_id: int, *, on_event: Callable[[EngineEvent], None] | None = None,
         tick: float = 0.05, max_log_bytes: int | None = None, allow_changed_spec: bool = False,
+        loaded: LoadResult | None = None,
     ) -> None:
         self.db_path = Path(db_path)
+        self.loaded = loaded  # the spec as the command that created the run just loaded it (see _load_version)
         self.run_id = run_id
         self.kb: KB = open_kb(self.db_path, create=False)
         self.db_inode = os.stat(self.db_path).st_ino  # the file this engine writes (see _kb_damage)
