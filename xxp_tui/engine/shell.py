@@ -73,7 +73,15 @@ from xxp_tui.engine.strategies import (
     to_params,
 )
 from xxp_tui.engine.taskenv import EnvBuilt, EnvPlan, TaskEnvError, TaskEnvs
-from xxp_tui.engine.taskspec import PrepareError, TaskSpec, data_path, prepare, private_state_dir, run_folder
+from xxp_tui.engine.taskspec import (
+    PrepareError,
+    TaskSpec,
+    data_path,
+    materialize,
+    prepare,
+    private_state_dir,
+    run_folder,
+)
 from xxp_tui.engine.transferring import Transferring
 from xxp_tui.engine.variant_exec import BLOCKED, DONE, FAILED, RUNNING, SKIPPED, WAITING, VariantExec
 from xxp_tui.engine.variant_exec import PENDING as TASK_PENDING
@@ -1049,6 +1057,14 @@ class Engine(Steering, Amending, Holding, Transferring):
                 return 1
             if self._reuse(vexec, name, attempt, spec, key, code, inputs, env.hash if env else None):
                 return 0
+        try:
+            materialize(spec)
+        except OSError as exc:
+            kbv.insert_task_run(self.kb, variant_id=vexec.id, task=name, attempt=attempt, status="failed",
+                                reason=f"cannot lay out its folder {spec.cwd}: {exc.strerror or exc}",
+                                started=time.time(), ended=time.time())
+            self._task_failed(vexec, name, str(exc), retry=False)
+            return 0
         now = time.time()
         with self.kb.write():
             tr_id = kbv.insert_task_run(
@@ -1081,6 +1097,10 @@ class Engine(Steering, Amending, Holding, Transferring):
         for source in kbcache.candidates(self.kb, key):
             if not cache.outputs_intact(source.outputs, kbcache.output_digests(self.kb, source), self.hashes):
                 continue
+            try:
+                materialize(spec, runs=False)
+            except OSError:
+                return False  # it runs instead, and says why its folder cannot be made
             hit_id = kbcache.record_hit(self.kb, variant_id=vexec.id, task=name, attempt=attempt, source=source,
                                cache_key=key, code_hash=code, inputs_hash=inputs, cwd=str(spec.cwd),
                                params=spec.params, env_hash=env_hash)

@@ -102,6 +102,7 @@ class TaskSpec:
     shim: bool = False  # run through xxp_tui.shim (an ExtremeXP-style script)
     received: dict[str, Any] = field(default_factory=dict)  # what earlier tasks of the variant `put`
     absent_inputs: list[str] = field(default_factory=list)  # linked outputs their task did not write
+    files: dict[Path, str] = field(default_factory=dict)  # written by materialize() when the task runs
 
 
 def private_state_dir(db: Path) -> Path:
@@ -228,7 +229,7 @@ def prepare(
     dependencies_dir: Path | None = None, received: dict[str, Any] | None = None,
     results_text: str | None = None, experiment: str = "",
 ) -> TaskSpec:
-    """Build the TaskSpec and write params.json; raises PrepareError with the reason to record.
+    """Build the TaskSpec (its files are written by materialize()); raises PrepareError with the reason to record.
 
     An output its task declared but did not write is still handed to the tasks linked to it (as
     ExtremeXP does: many ports are informational); such a task fails only if it reads it. The
@@ -237,7 +238,7 @@ def prepare(
     argv = command(sig, task, python)
     cwd = workdir(run_dir, variant_id, task.name, attempt)
     out_dir = cwd / "out"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[Path, str] = {}
     inputs: dict[str, str] = dict(extra_inputs or {})
     absent: list[str] = []
     for link in workflow.inputs_of(task.name):
@@ -280,13 +281,12 @@ def prepare(
                           else f"v{variant_id}", "task_id": str(order.index(task.name) if task.name in order else 0)}
         if results_text and results_text != "{}":
             results_file = cwd / f"experiment_results_v{variant_id}.json"
-            results_file.write_text(results_text, encoding="utf-8")
-            (cwd / RESULTS_FILE).write_text(results_text, encoding="utf-8")
+            files[results_file] = files[cwd / RESULTS_FILE] = results_text
             context["results_file"] = str(results_file)
     params_file = cwd / "params.json"
-    params_file.write_text(json.dumps(context, indent=1, default=str), encoding="utf-8")
+    files[params_file] = json.dumps(context, indent=1, default=str)
     metrics_file = cwd / "metrics.jsonl"
-    metrics_file.write_text("")
+    files[metrics_file] = ""
     env = dict(os.environ)
     path_parts = []
     if sig is not None and sig.folder is not None:
@@ -316,5 +316,20 @@ def prepare(
         attempt=attempt, argv=argv, cwd=cwd, env=env, timeout=task.timeout,
         stdout_path=cwd / "stdout.log", stderr_path=cwd / "stderr.log", metrics_path=metrics_file,
         output_dir=out_dir, inputs=inputs, outputs=outputs, params=params, resources=dict(task.resources),
-        seed=seed, shim=shim, received=dict(received or {}) if shim else {}, absent_inputs=absent,
+        seed=seed, shim=shim, received=dict(received or {}) if shim else {}, absent_inputs=absent, files=files,
     )
+
+
+def materialize(spec: TaskSpec, *, runs: bool = True) -> None:
+    """Lay out the task's folder: its output folder and the files prepare() wrote down (params.json,
+    an empty metrics.jsonl, ExtremeXP's results). A cache hit (`runs` False) gets only its
+    params.json, what `show --lineage` reads its inputs from: the rest was most of a hit's cost.
+    Raises OSError."""
+    if not runs:
+        spec.cwd.mkdir(parents=True, exist_ok=True)
+        params = spec.cwd / "params.json"
+        params.write_text(spec.files[params], encoding="utf-8")
+        return
+    spec.output_dir.mkdir(parents=True, exist_ok=True)
+    for path, text in spec.files.items():
+        path.write_text(text, encoding="utf-8")
