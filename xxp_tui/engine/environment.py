@@ -35,8 +35,13 @@ def installed_packages() -> dict[str, str | None]:
 
 
 def _path_state() -> list:
+    """The key: each folder of sys.path with its mtime, but the working directory (`python -m`
+    puts it first): a KB or a task folder written there changes it, and packages are not installed there."""
+    here = os.getcwd()
     state = []
     for entry in sys.path:
+        if entry in ("", ".") or entry == here:
+            continue
         try:
             state.append([entry, os.stat(entry or ".").st_mtime_ns])
         except OSError:

@@ -32,8 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from xxp_tui.engine import adoption, cache, environment, usercode, warmstart
+from xxp_tui.engine import cache, environment, usercode, warmstart
 from xxp_tui.engine import conditions as conds
 from xxp_tui.engine import gpus as gpu_setting
 from xxp_tui.engine.alerts import Alerts
@@ -95,6 +96,9 @@ from xxp_tui.kb import variants as kbv
 from xxp_tui.kb.connection import DatabaseError, storage_failure
 from xxp_tui.lang.loader import LoadResult
 from xxp_tui.lang.model import Experiment, ExpTask, Project, Space, Workflow, frozen_map
+
+if TYPE_CHECKING:
+    from xxp_tui.engine import adoption
 
 ENGINE = "engine"
 METRIC_FLUSH_EVERY = 0.25
@@ -408,6 +412,8 @@ class Engine(Steering, Amending, Holding, Transferring):
     def _survey_tasks(self) -> tuple[dict[int, list[adoption.Survivor]], int]:
         """The task runs a dead engine left `running`: survivors by variant; the others (lost) are
         killed if anything of them is left and recorded as interrupted. Also: how many were killed."""
+        from xxp_tui.engine import adoption  # psutil and the records: only a resumed run adopts (~20 ms of start)
+
         here = socket.gethostname()
         status = {v.id: v.status for v in kbv.for_run(self.kb, self.run_id)}
         survivors, lost = adoption.survey(kbv.task_runs_in_state(self.kb, self.run_id, "running"), status, here,
@@ -438,6 +444,8 @@ class Engine(Steering, Amending, Holding, Transferring):
                 self._adopt_task(vexec, s, task)
 
     def _adopt_task(self, vexec: VariantExec, s: adoption.Survivor, task) -> None:
+        from xxp_tui.engine import adoption
+
         tr = s.task_run
         spec = adoption.rebuild_spec(tr, self.run_id, task)
         kbv.delete_task_metrics(self.kb, vexec.id, tr.task, tr.started or 0.0)  # the file is read again

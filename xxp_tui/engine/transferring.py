@@ -4,11 +4,15 @@ starts (narrow, then after warm start enqueue the zero-shot starts) and when it 
 
 from __future__ import annotations
 
-from xxp_tui.engine import transfer
+from typing import TYPE_CHECKING
+
 from xxp_tui.engine.parts import EngineParts
 from xxp_tui.engine.strategies import OptunaSearch, to_params
 from xxp_tui.kb import runs as kbr
 from xxp_tui.kb import variants as kbv
+
+if TYPE_CHECKING:  # transfer (and the studies it reads) is imported by a space that transfers: ~10 ms of start
+    from xxp_tui.engine import transfer
 
 BOX_SETTING = "transfer_box"  # run setting: space -> the box applied (`transfer boundingbox;`)
 
@@ -20,6 +24,8 @@ class Transferring(EngineParts):
         """With `warmstart auto`: find related spaces; log (propose) or apply (boundingbox) the
         learned search space. The zero-shot starts are enqueued later, after warm start, so they
         skip configurations the sampler already knows."""
+        from xxp_tui.engine import transfer
+
         space, search = self.exp.spaces[name], self.searches[name]
         if space.transfer == "none":
             self.emit("transfer", f"{name}: no transfer from related spaces (transfer none)")
@@ -56,6 +62,8 @@ class Transferring(EngineParts):
 
     def _transfer_starts(self, name: str, iteration: int, plan: transfer.Plan) -> None:
         """Enqueue the zero-shot starts (origin `transfer`), counted in the budget."""
+        from xxp_tui.engine import transfer
+
         space, search = self.exp.spaces[name], self.searches[name]
         known = [dict(t.params) for t in search.study.trials]
         fresh = transfer.plan(self.kb, self.run_id, space, search.dists, self.exp.intent, known=known)
@@ -82,6 +90,8 @@ class Transferring(EngineParts):
 
     def _restore_box(self, name: str, search: OptunaSearch) -> None:
         """A resumed engine narrows a space again as the first engine did."""
+        from xxp_tui.engine import transfer
+
         box = (self.run.settings.get(BOX_SETTING) or {}).get(name)
         if box:
             search.dists = transfer.narrowed(search.dists, box)

@@ -29,8 +29,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from xxp_tui.engine.executors import Finished, MetricEvent, Started, stop_all, tree
 from xxp_tui.engine.executors.fork_client import fork_server_enabled
 from xxp_tui.engine.executors.metrics import parse_chunk, parse_rest
@@ -199,6 +197,8 @@ class LocalExecutor:
         if handle is None or handle.adopted:
             return
         if kind == "started":
+            import psutil  # here, not at import: a run its cache answers never starts a task (~8 ms)
+
             pid = int(msg["pid"])
             try:
                 proc_start = psutil.Process(pid).create_time()
@@ -375,6 +375,8 @@ def _whole(value: object) -> int | None:
 
 def _alive(pid: int | None, proc_start: float | None) -> bool:
     """The process `pid` still runs and is the one that started at `proc_start` (not a reused pid)."""
+    import psutil
+
     if pid is None:
         return False
     try:
@@ -396,6 +398,8 @@ def kill_leftover(pid: int | None, pgid: int | None, proc_start: float | None, c
     (same pid and start time, so a reused pid is never hit). True when something was killed.
     Without a pid (the engine died between starting the task and recording it), the task is found
     by its working folder and XXP_PARAMS, which belong to that one task execution."""
+    import psutil
+
     if pid is None or pgid is None:
         return _kill_unrecorded(cwd) if cwd else False
     try:
@@ -409,6 +413,8 @@ def kill_leftover(pid: int | None, pgid: int | None, proc_start: float | None, c
 
 
 def _kill_unrecorded(cwd: str) -> bool:
+    import psutil
+
     real, params = os.path.realpath(cwd), str(Path(cwd) / "params.json")
     groups = set()
     for proc in psutil.process_iter(["cwd"]):
