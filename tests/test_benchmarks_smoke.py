@@ -40,6 +40,8 @@ def test_reuse_quick_json_reports_both_ratios(tmp_path: Path) -> None:
     assert cache["cache_hits"] == cache["tasks"] == 4  # the second run executed nothing
     assert 0 < cache["second_s"] < cache["first_s"]
     assert len(warm["cold_trials"]) == len(warm["warm_trials"]) == 1 and warm["ratio"] > 0
+    assert len(cache["second_cli_all_s"]) == 5 and cache["cli_ratio"] > 0
+    assert len(report["validate"]["all_s"]) == 3 and report["validate"]["median_s"] > 0
 
 
 def test_shim_cost_quick_json_reports_a_ratio(tmp_path: Path) -> None:
