@@ -115,6 +115,93 @@ def test_a_full_disk_under_the_kb_interrupts_the_run_resumably(tmp_path: Path, s
         assert [v.status for v in kbv.for_run(kb, 1)] == ["completed"] * 4
 
 
+NOISY_XXP = """
+task Noisy {
+    define param x { type Integer; default 0; range (0, 1000); }
+    define param gates { type String; default ""; }
+    define metric score { kind single-value; type Float; }
+    implementation "noisy.py";
+}
+"""
+NOISY_PY = """
+import os, time
+from pathlib import Path
+from xxp_tui import sdk
+
+p = sdk.params()
+gates = Path(p["gates"])
+while not (gates / "ALL").exists() and not (gates / os.environ["XXP_VARIANT"]).exists():
+    time.sleep(0.02)
+print("x" * 200_000, flush=True)  # more than a full disk takes
+sdk.log_metric("score", float(p["x"]))
+"""
+NOISY_SPEC = """
+workflow W { task N { implementation "t.noisy"; } }
+experiment E {
+    control { START -> Grid -> END; }
+    space Grid of W {
+        strategy gridsearch;
+        param_values x = range(0, 3);
+        task N { param x = x; param gates = "{gates}"; }
+        objective maximize score;
+    }
+}
+"""
+
+
+def test_a_full_disk_under_the_task_folders_interrupts_the_run_resumably(tmp_path: Path, small_disk: Path):
+    """The KB has room, the disk of the run folders does not: a task whose log cannot be written is
+    stopped, but that is the machine's failure, not the variant's. The run is interrupted with the
+    reason, and resumed once there is space, every variant completes (none is left failed)."""
+    spec = make_project(tmp_path / "p", NOISY_SPEC)
+    noisy = tmp_path / "p" / "tasks" / "t" / "noisy"
+    noisy.mkdir()
+    (noisy / "task.xxp").write_text(NOISY_XXP)
+    (noisy / "noisy.py").write_text(NOISY_PY)
+    gates = tmp_path / "p" / "gates"
+    db = tmp_path / "kb" / "kb.sqlite"
+    runs = db.parent / ".xxp" / "runs"
+    runs.parent.mkdir(parents=True)
+    runs.symlink_to(small_disk, target_is_directory=True)
+    out = tmp_path / "headless.out"
+    with open(out, "w") as fh:
+        proc = xxp_popen("run", spec, "--headless", "--db", db, cwd=spec.parent, stdout=fh,
+                         stderr=subprocess.STDOUT)
+    filler = None
+    try:
+        def started():
+            if not db.exists():
+                return False
+            with open_kb(db, create=False, readonly=True) as kb:
+                return any(v.status == "running" for v in kbv.for_run(kb, 1))
+
+        wait_until(started, 60, "a running variant")
+        filler = fill(small_disk)
+        (gates / "v1").touch()  # v1 prints what the disk cannot take
+        code = proc.wait(timeout=60)
+        text = out.read_text()
+        assert code == 130, text
+        assert "disk under v1's task folder is full" in text and "xxp-tui resume r1" in text, text
+        assert "internal error" not in text and "Traceback" not in text, text
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if filler is not None:
+            filler.unlink()
+    with open_kb(db, create=False, readonly=True) as kb:
+        run = kbr.get_run(kb, 1)
+        assert run.status == "interrupted" and "task folder is full" in run.reason, run
+        assert "failed" not in [v.status for v in kbv.for_run(kb, 1)]
+        tries = [tr for tr in kbv.task_runs(kb, 1)]
+        assert tries and tries[-1].status == "interrupted" and "no space left" in (tries[-1].reason or ""), tries
+    (gates / "ALL").touch()
+    resumed = xxp("resume", "r1", "--headless", "--db", db, env=clean_env(), timeout=120)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    with open_kb(db, create=False, readonly=True) as kb:
+        assert [v.status for v in kbv.for_run(kb, 1)] == ["completed"] * 3
+
+
 def test_a_kb_on_a_read_only_disk_gets_a_sentence(tmp_path: Path, small_disk: Path):
     db = small_disk / "kb.sqlite"
     open_kb(db).close()

@@ -14,10 +14,12 @@ import psutil
 import pytest
 
 from tests.engine.conftest import wait_until
+from xxp_tui.engine import adoption
 from xxp_tui.engine.executors import Finished, Started
 from xxp_tui.engine.executors.local import LocalExecutor
 from xxp_tui.engine.executors.records import exit_record, proc_record
 from xxp_tui.engine.taskspec import TaskSpec
+from xxp_tui.kb import variants as kbv
 
 pytestmark = pytest.mark.launchers  # CI runs these again with the other XXP_FORK_SERVER setting
 
@@ -160,6 +162,15 @@ def test_a_log_that_cannot_be_written_stops_its_task_with_the_reason(tmp_path: P
         ended = next_event(events, Finished)
         assert ended.reason == "was stopped: no space left on device writing stdout.log", ended
         assert ended.signal is not None  # it was stopped, not left to run unlogged
+        assert ended.no_space  # the machine's failure: the engine interrupts the run rather than fail the variant
+        record = wait_until(lambda: exit_record(spec.cwd), 30, "the exit record")
+        assert record["no_space"] is True  # an engine that collects it later runs the task again
+        survivor = adoption._survivor(kbv.TaskRun(
+            id=1, variant_id=1, task="Talker", attempt=1, status="running", reason=None, argv=spec.argv,
+            cwd=str(spec.cwd), pid=record["pid"], pgid=record["pid"], proc_start=None, host=None, exit_code=None,
+            signal=None, started=record["started"], ended=None, stdout_path=None, stderr_path=None, cache_key=None,
+            cache_hit=False, cache_source=None, code_hash=None, inputs_hash=None, outputs={}))
+        assert survivor is None, survivor
     finally:
         executor.shutdown("test over")
 

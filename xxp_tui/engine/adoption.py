@@ -71,6 +71,8 @@ def _survivor(tr: kbv.TaskRun) -> Survivor | None:
     if ended is not None:
         if str(ended.get("reason") or "").startswith(ENGINE_STOPS):
             return None  # its own engine stopped it (an interrupt the KB could not record): it runs again
+        if ended.get("no_space") is True:
+            return None  # stopped because the disk was full, not by itself (executors/logs.py): it runs again
         return Survivor(tr, pid, proc_start, supervisor, ended=True)
     if not record:
         return None  # the supervisor never started it: nothing ran

@@ -60,6 +60,7 @@ from xxp_tui.engine.cost import task_cost
 from xxp_tui.engine.events import EngineEvent, short
 from xxp_tui.engine.executors import ExecutorError, Finished, Handle, MetricEvent, Started, fork_client, make_executor
 from xxp_tui.engine.executors.local import kill_leftover
+from xxp_tui.engine.executors.logs import NO_SPACE
 from xxp_tui.engine.faults import crash_point
 from xxp_tui.engine.gpu_pool import CUDA, TaskPool
 from xxp_tui.engine.hashing import describe_path
@@ -1068,6 +1069,11 @@ class Engine(Steering, Amending, Holding, Transferring):
         try:
             materialize(spec)
         except OSError as exc:
+            if exc.errno in NO_SPACE:
+                tr_id = kbv.insert_task_run(self.kb, variant_id=vexec.id, task=name, attempt=attempt, status="running",
+                                            cwd=str(spec.cwd), started=time.time())
+                self._no_space_for_task(vexec, name, tr_id, str(spec.cwd), f"cannot lay out its folder: {exc.strerror}")
+                return 0
             kbv.insert_task_run(self.kb, variant_id=vexec.id, task=name, attempt=attempt, status="failed",
                                 reason=f"cannot lay out its folder {spec.cwd}: {exc.strerror or exc}",
                                 started=time.time(), ended=time.time())
@@ -1237,6 +1243,9 @@ class Engine(Steering, Amending, Holding, Transferring):
         if f.lost and not vexec.stopping and not self.executor.connected():
             self._executor_lost(vexec, name, r.task_run_id)
             return
+        if f.no_space and not vexec.stopping:
+            self._no_space_for_task(vexec, name, r.task_run_id, str(r.spec.cwd), f.reason)
+            return
         ended = outcomes.TaskExit(name, f.exit_code, f.signal, f.reason, f.lost, f.stderr_tail)
         actions = machine.handle(TaskEnded(ended, attempts=vexec.attempts[name],
                                            retries=vexec.workflow.tasks[name].retries,
@@ -1285,6 +1294,21 @@ class Engine(Steering, Amending, Holding, Transferring):
             self.stop_request = "interrupt"
             self.interrupt_reason = (f"the Dask scheduler {self.run.scheduler or ''} could not be reached; "
                                      f"resume with: xxp-tui resume r{self.run_id}").replace("  ", " ")
+            self.emit("run", f"run r{self.run_id}: {self.interrupt_reason}")
+
+    def _no_space_for_task(self, vexec: VariantExec, name: str, task_run_id: int, cwd: str,
+                           why: str | None) -> None:
+        """The disk under a task's folder filled up and its log could not be written: the
+        machine's failure, not the task's. Like a full disk under the KB, the attempt is recorded as
+        interrupted and the run stops resumably; `resume` runs the task again once there is space."""
+        kbv.update_task_run(self.kb, task_run_id, status="interrupted", ended=time.time(),
+                            reason=f"{name} {why or 'was stopped: the disk is full'}")
+        vexec.state[name] = TASK_PENDING
+        vexec.attempts[name] -= 1
+        if self.stop_request is None:
+            self.stop_request = "interrupt"
+            self.interrupt_reason = (f"the disk under v{vexec.id}'s task folder is full ({cwd}); "
+                                     f"free space, then: xxp-tui resume r{self.run_id}")
             self.emit("run", f"run r{self.run_id}: {self.interrupt_reason}")
 
     def _task_failed(self, vexec: VariantExec, name: str, reason: str, retry: bool, lost: bool = False) -> None:

@@ -46,6 +46,7 @@ class Finished:
     lost: bool = False  # the worker running it went away (distributed executors)
     cpu_seconds: float | None = None  # user+system of its whole process tree (executors/usage.py)
     peak_rss_bytes: int | None = None
+    no_space: bool = False  # stopped because its log's disk is full: the machine's failure, not the task's
 
 
 @dataclass(frozen=True)

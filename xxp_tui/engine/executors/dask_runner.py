@@ -65,7 +65,7 @@ def run_task(payload: dict) -> dict:
     host = socket.gethostname()
     out: dict = {"host": host, "worker": worker.address, "pid": None, "pgid": None, "proc_start": None,
                  "exit_code": None, "signal": None, "reason": None, "stderr_tail": "", "lost": False,
-                 "cancelled": False, "metrics_size": 0}
+                 "cancelled": False, "metrics_size": 0, "no_space": False}
     cwd = payload["cwd"]
     problem = shared_path_problem(f"{worker.address} ({host})", cwd, payload["params_path"])
     if problem:
@@ -222,6 +222,7 @@ def _run(payload: dict, out: dict, worker, dkey, cancel, gpus: tuple[str, ...] =
     out["metrics_size"] = metrics.size()
     out["exit_code"], out["signal"] = (None, -rc) if rc < 0 else (rc, None)
     out["stderr_tail"] = logs.stderr_tail()
+    out["no_space"] = logs.no_space
     if usage is not None:
         out["cpu_seconds"], out["peak_rss_bytes"] = usage.totals()
     return out

@@ -211,7 +211,7 @@ class LocalExecutor:
         elif kind == "error":
             handle.finished = True
             self.events.put(Finished(key=handle.key, exit_code=None, signal=None, stderr_tail="",
-                                     reason=msg.get("reason")))
+                                     reason=msg.get("reason"), no_space=msg.get("no_space") is True))
         elif kind == "ended":
             handle.finished = True
             self.events.put(self._finished(handle, msg))
@@ -220,7 +220,8 @@ class LocalExecutor:
         return Finished(key=handle.key, exit_code=record.get("exit_code"), signal=record.get("signal"),
                         reason=handle.cancel_reason or record.get("reason"),
                         stderr_tail=record.get("stderr_tail") or "", cpu_seconds=_number(record.get("cpu_seconds")),
-                        peak_rss_bytes=_whole(record.get("peak_rss_bytes")))
+                        peak_rss_bytes=_whole(record.get("peak_rss_bytes")),
+                        no_space=record.get("no_space") is True and handle.cancel_reason is None)
 
     def _supervisor_gone(self) -> None:
         """The supervisor died under a live engine (killed by hand, out of memory): its tasks have

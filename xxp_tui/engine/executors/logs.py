@@ -2,12 +2,14 @@
 tasks, one selector: `CappedLogs`) and the Dask runner on a worker (one task: `LogPump`); standard
 library only. Each log is capped: past the limit nothing more is written (a task printing 100 MB
 fills neither memory nor disk) and the caller is told once, to stop the task; a log that cannot be
-written (a full disk, a quota) stops the task too, with that reason. The last bytes of stderr are
-kept for the failure's reason."""
+written (a full disk, a quota) stops the task too, with that reason, and says so (`no_space`): that
+is the machine's failure, not the task's, so the engine stops the run resumably instead of failing
+the variant. The last bytes of stderr are kept for the failure's reason."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import selectors
 import subprocess
@@ -15,6 +17,7 @@ from typing import IO, Any
 
 STDERR_TAIL = 4096
 READ_SIZE = 65536
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)  # the disk refuses more: full, or the user's quota is used up
 
 
 class CappedLogs:
@@ -26,6 +29,7 @@ class CappedLogs:
         self.limit = limit
         self.over = False
         self.broken: set[str] = set()
+        self.no_space = False  # a log could not be written because its disk is full
         self.tail = bytearray()
 
     def write(self, name: str, data: bytes) -> str | None:
@@ -38,6 +42,7 @@ class CappedLogs:
                 sink.write(data[:room])
             except OSError as exc:  # a full disk, a quota: the task cannot be logged, so it is stopped
                 self.broken.add(name)
+                self.no_space = self.no_space or exc.errno in NO_SPACE
                 return f"was stopped: {(exc.strerror or str(exc)).lower()} writing {name}.log"
         self.written[name] += len(data)
         if name == "stderr":
@@ -91,6 +96,10 @@ class LogPump:
 
     def stderr_tail(self) -> str:
         return self.logs.stderr_tail()
+
+    @property
+    def no_space(self) -> bool:
+        return self.logs.no_space
 
     def close(self) -> None:
         self.sel.close()

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 
 from xxp_tui.engine.executors import records, tree
 from xxp_tui.engine.executors.fork_client import ForkedProcess, ForkServer
-from xxp_tui.engine.executors.logs import READ_SIZE, CappedLogs
+from xxp_tui.engine.executors.logs import NO_SPACE, READ_SIZE, CappedLogs
 from xxp_tui.engine.executors.usage import TreeUsage
 
 LINGER = 1.0  # after a task exited: how long its children may still print before the logs close
@@ -210,7 +210,8 @@ class Supervisor:
                 raise
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             why = getattr(exc, "strerror", None) or str(exc)
-            self._send({"ev": "error", "key": key, "reason": f"could not start {msg['argv'][0]}: {why}"})
+            self._send({"ev": "error", "key": key, "reason": f"could not start {msg['argv'][0]}: {why}",
+                        "no_space": getattr(exc, "errno", None) in NO_SPACE})
             return
         tag = f"XXP_PARAMS={msg['tag']}".encode() if msg.get("tag") else b""
         task = Task(key=key, cwd=msg["cwd"], tag=tag, proc=proc,
@@ -312,6 +313,7 @@ class Supervisor:
         record = {
             "key": task.key, "pid": task.pid, "exit_code": code if code >= 0 else None,
             "signal": -code if code < 0 else None, "reason": task.reason, "stderr_tail": task.logs.stderr_tail(),
+            "no_space": task.logs.no_space,
             "started": task.started, "ended": time.time(),
             "cpu_user": getattr(ru, "ru_utime", None), "cpu_system": getattr(ru, "ru_stime", None),
             "max_rss_kb": getattr(ru, "ru_maxrss", None), "cpu_seconds": cpu_seconds, "peak_rss_bytes": peak_rss,
