@@ -48,6 +48,7 @@ from xxp_tui.tui.screens.modals import AnswerForm, ConfirmScreen, HelpScreen, In
 from xxp_tui.tui.source import Delta, RunSource, VariantDetail, read_tail
 from xxp_tui.tui.terminal import glyphs
 from xxp_tui.tui.widgets.charts import ChartPane
+from xxp_tui.tui.widgets.footer import SteadyFooter
 from xxp_tui.tui.widgets.panes import DetailsPane, EventsPane, LogPane, StatusBar
 from xxp_tui.tui.widgets.run_tree import RunTree
 from xxp_tui.tui.widgets.variant_table import VariantTable
@@ -254,7 +255,7 @@ class XxpApp(App[str]):
             yield EventsPane(id="events")
         yield CommandLine(id="cmdline", placeholder=":prune v12  :prio v7 5  :inject Space k=v  (Tab completes)",
                           suggester=CommandSuggester(self))
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         # Main-screen widgets are kept by reference: while a modal is open, `query_one` would
