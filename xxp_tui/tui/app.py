@@ -290,6 +290,15 @@ class XxpApp(App[str]):
         self.set_interval(1.0 * slow, self.refresh_charts)
         if not self.low_bandwidth:  # with it, the status line changes with the run only (see _apply)
             self.set_interval(1.0, self.tick_status)
+        self.set_interval(0.1, self._collect_between_keys)
+
+    def _collect_between_keys(self) -> None:
+        """Run the cyclic GC's full collection from a timer, a little before Python would run it by
+        itself. Python runs it inside whatever allocates, which in a viewer is the handling and drawing
+        of a key press: at 100,000 variants, some 20,000 young objects and 30 ms a time, in the key's
+        frame. A timer runs between events, so a key waits for it only when it comes in those 30 ms."""
+        if gc.isenabled() and gc.get_count()[2] >= gc.get_threshold()[2] - 2:
+            gc.collect()
 
     def on_resize(self, event=None) -> None:
         if not hasattr(self, "bottom"):
