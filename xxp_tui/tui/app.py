@@ -239,6 +239,7 @@ class XxpApp(App[str]):
         self._finished: dict[tuple[str, int], int] = {}
         self.waiting_ids: set[int] = set()
         self._binding_state: tuple | None = None
+        self._command_suggester = None
 
     # ------------------------------------------------------------------ layout
 
@@ -723,6 +724,11 @@ class XxpApp(App[str]):
         self.cmdline_mode = mode
         cmd = self.cmdline
         cmd.display = True
+        # Commands complete on the `:` line only: on the `/` line a filter word is no command, and a
+        # suggestion per typed character would cost each key a worker.
+        if self._command_suggester is None:
+            self._command_suggester = cmd.suggester
+        cmd.suggester = self._command_suggester if mode == ":" else None
         cmd.value = self.table.filter_text if mode == "/" else ""
         cmd.placeholder = ("filter: words, key:value (status:running, space:Grid, lr:0.1), ! inverts"
                            if mode == "/" else ":prune v12  :prio v7 5  :inject Space k=v  (Tab completes)")
