@@ -604,8 +604,10 @@ class XxpApp(App[str]):
         bottom = self.bottom
         if switcher.current == name and bottom.display and toggle:
             bottom.display = False
+            self.screen.add_class("no-bottom")  # the command line goes back in the flow (app.tcss)
             return
         bottom.display = True
+        self.screen.remove_class("no-bottom")
         switcher.current = name
         if name == "logs":
             self.tail_logs(force=True)
