@@ -11,6 +11,7 @@ variant across re-sorts (htop's "follow"), and rows can be tagged so actions app
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -207,6 +208,7 @@ class VariantTable(ScrollView, can_focus=True):
         self._indexes: dict[str, SortIndex] = {}  # column -> every id in its ascending order
         self._values: dict[str, ValueIndex] = {}  # field -> rows by value, for `key:value` filters
         self._hays = HayGroups()  # rows by search text, for the filter's plain words
+        self._built_ahead = False  # every index is built (and frozen out of the GC's way)
         self._odd_ids = False  # some row's id text is not `v` and its number (then any word may match an id)
         # The rows that pass the filter (None: no filter), as a set made when first needed (a key
         # press that filters leaves only the list of them, in _matched_ids: a set of 100,000 ids costs).
@@ -781,7 +783,18 @@ class VariantTable(ScrollView, can_focus=True):
         self._update_virtual_size()
 
     def on_mount(self) -> None:
-        self.set_interval(0.3, self.build_next_index)
+        self.set_interval(0.3, self._build_ahead)
+
+    def _build_ahead(self) -> None:
+        """Build the next missing index while the viewer is idle. Once all are built, they live as long
+        as the rows: out of the cyclic GC's way with them (as the app does after a big load), since a
+        full collection walks every id of every index otherwise (~25 ms at 100,000 rows)."""
+        if self.build_next_index():
+            self._built_ahead = False
+        elif not self._built_ahead and len(self.rows) >= PREBUILD_ROWS:
+            self._built_ahead = True
+            gc.collect()
+            gc.freeze()
 
     def on_focus(self) -> None:
         self.refresh()  # cached lines are keyed by focus too
