@@ -136,3 +136,32 @@ async def test_the_filter_finds_ids_written_otherwise():
             assert table.order == [v for v in table._base_order() if keep(table.rows[v])], text
         table.set_filter("v00")
         assert table.order == [7, 12]
+
+
+async def test_moving_the_focus_keeps_the_drawn_lines_and_a_new_theme_drops_them():
+    """Cached lines are keyed by focus, so the focus going to an input and back keeps them (each
+    `/` and Esc redrew every row); a theme change restyles them."""
+    from textual.widgets import Input
+
+    class WithInput(App):
+        def compose(self) -> ComposeResult:
+            yield VariantTable()
+            yield Input()
+
+    rng = random.Random(5)
+    app = WithInput()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(VariantTable)
+        table.upsert([row(rng, i) for i in range(1, 50)])
+        table.focus()
+        await pilot.pause()
+        focused = {key: table._lines.get(key) for key in list(table._lines.keys()) if key[4]}
+        assert focused
+        app.query_one(Input).focus()
+        await pilot.pause()
+        table.focus()
+        await pilot.pause()
+        assert all(table._lines.get(key) is strip for key, strip in focused.items())
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        assert not any(table._lines.get(key) is strip for key, strip in focused.items())

@@ -223,6 +223,7 @@ class VariantTable(ScrollView, can_focus=True):
         self._cursor_id: int | None = None
         self._lines: LRUCache[tuple, Strip] = LRUCache(1024)  # a few screens: Strips are not small
         self._style_cache: dict[tuple, Style] = {}
+        self._styled_with: dict[bool, tuple] = {}  # focus -> the styles the cached lines of that focus were made with
         self._layout_version = 0
         self._relayout_pending = False
         self.glyphs = glyphs()
@@ -774,10 +775,19 @@ class VariantTable(ScrollView, can_focus=True):
         self.call_after_refresh(self._scroll_to_cursor)
         self.refresh()
 
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._style_cache.clear()
-        self._lines.clear()
+    def render_lines(self, crop):
+        """Drop the cached styles and lines when the styles they were made with changed (a theme, the
+        CSS). Checked when drawing, once the styles are settled, per focus state: moving the focus to
+        the `/` line and back restyles the table, but its cached styles and lines are keyed by focus
+        and stay valid (clearing them on every restyle redrew every row on each `/` and Esc)."""
+        styles = (self.rich_style, *(self.get_component_rich_style(name) for name in sorted(self.COMPONENT_CLASSES)))
+        before = self._styled_with.get(self.has_focus)
+        if before is not None and before != styles:
+            self._styled_with = {}
+            self._style_cache.clear()
+            self._lines.clear()
+        self._styled_with[self.has_focus] = styles
+        return super().render_lines(crop)
 
     def on_resize(self) -> None:
         self._update_virtual_size()
