@@ -18,7 +18,9 @@ Measured, after the initial load:
   real terminal would need, and stamps the time.
 - CPU share of this process (the app, its poller thread and the key driving) over the measured
   window: psutil cpu_times delta / wall time, as a share of one core.
-- peak RSS of this process.
+- peak RSS of this process, which holds the viewer and nothing else: the run is created by a
+  child process (creating a run imports the engine's dependencies, pandas among them, ~85 MB that
+  `xxp-tui attach` never loads), and written by the writer process.
 - attach: a second viewer opened once every variant is written (what `xxp-tui attach` meets):
   from the app's start to the first frame that shows rows (a big run arrives in slices, so this
   does not wait for the last of 100,000 rows), and to the last row.
@@ -91,6 +93,21 @@ def make_spec(root: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------- the engine-like writer
+
+
+def create(root: Path) -> None:
+    """Write the spec and create its run (in a child process: see the module's docstring); print
+    the KB's path and the run's id."""
+    from xxp_tui.engine.launch import create_run
+    from xxp_tui.lang import load_project
+
+    spec = make_spec(root)
+    result = load_project(spec)
+    if not result.ok:
+        raise SystemExit("\n".join(d.render() for d in result.diagnostics))
+    db = root / ".xxp" / "kb.sqlite"
+    run_id = create_run(result, "Bench", db, workers=8, seed=0).run_id
+    print(json.dumps({"db": str(db), "run_id": run_id}), flush=True)
 
 
 def writer(db: Path, run_id: int, n: int, rate: float, seconds: float, running_max: int = 8) -> None:
@@ -233,9 +250,10 @@ def key_script():
 async def drive(args, db: Path, run_id: int, writer_proc: subprocess.Popen) -> dict:
     app = bench_app_class()(db, run_id, keymap={})
     proc = psutil.Process()
+    rss_before = proc.memory_info().rss / 2**20
     rss = PeakRSS()
     rss.start()
-    result: dict = {"latencies": {}, "timeouts": 0, "samples": [], "busy": []}
+    result: dict = {"latencies": {}, "timeouts": 0, "samples": [], "busy": [], "rss_before_mb": rss_before}
     width, height = args.size
     async with app.run_test(size=(width, height)):
         t0 = time.perf_counter()
@@ -352,7 +370,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="also show the slowest key presses")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--writer", nargs=5, metavar=("DB", "RUN", "N", "RATE", "SECONDS"), help=argparse.SUPPRESS)
+    parser.add_argument("--create", metavar="ROOT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.create:
+        create(Path(args.create))
+        return 0
     if args.writer:
         db, run, n, rate, seconds = args.writer
         writer(Path(db), int(run), int(n), float(rate), float(seconds))
@@ -372,17 +394,11 @@ def bench_case(args) -> int:
     args.keys = args.keys if args.keys is not None else (3.0 if quick else 15.0)
     args.load_timeout = 60.0 if quick else 180.0
 
-    from xxp_tui.engine.launch import create_run
-    from xxp_tui.lang import load_project
-
     with tempfile.TemporaryDirectory(prefix="xxp-bench-") as tmp:
-        root = Path(tmp)
-        spec = make_spec(root)
-        result = load_project(spec)
-        if not result.ok:
-            raise SystemExit("\n".join(d.render() for d in result.diagnostics))
-        db = root / ".xxp" / "kb.sqlite"
-        run_id = create_run(result, "Bench", db, workers=8, seed=0).run_id
+        made = subprocess.run([sys.executable, __file__, "--create", tmp], stdout=subprocess.PIPE, text=True,
+                              check=True)
+        created = json.loads(made.stdout.splitlines()[-1])
+        db, run_id = Path(created["db"]), int(created["run_id"])
         budget = args.load_timeout + args.watch + args.keys + 5
         writer_proc = subprocess.Popen(
             [sys.executable, __file__, "--writer", str(db), str(run_id), str(args.variants), str(args.rate),
@@ -418,7 +434,7 @@ def report(args, res: dict) -> int:
     print(f"  initial load of {args.variants} variants: {res['load_seconds']:.2f} s; "
           f"window {res['window']:.1f} s, {res['fps']:.1f} frames/s; table shows {res['rows']} rows, "
           f"{res['running_shown']} running, {res['completed_shown']} completed; RSS when loaded "
-          f"{res['rss_loaded_mb']:.0f} MB")
+          f"{res['rss_loaded_mb']:.0f} MB ({res['rss_before_mb']:.0f} MB before the viewer started)")
     if res.get("writer"):
         w = res["writer"]
         print(f"  writer: {w['rate']:.1f} changes/s achieved ({w['changes']}), its load took {w['load_seconds']:.2f} s")

@@ -71,6 +71,13 @@ async def test_tab_completes_in_the_command_line(tmp_path):
         await wait_for(pilot, lambda: app.cmdline._suggestion == "prio v1 ", what="a variant suggestion")
         await pilot.press("escape")
         assert not app.cmdline.display and app.table.has_focus
+        # The / line filters: a word there is no command, nothing to complete (it suggested `prio`)
+        await pilot.press("slash", *"pri")
+        await wait_for(pilot, lambda: app.table.filter_text == "pri", what="the filter")
+        await pilot.pause(0.2)
+        assert app.cmdline._suggestion == ""
+        await pilot.press("escape", "colon", *"pri")  # and the : line completes again
+        await wait_for(pilot, lambda: app.cmdline._suggestion == "prio ", what="a suggestion again")
 
 
 async def test_ctrl_q_quits_the_viewer_with_the_runs_state(tmp_path):

@@ -89,7 +89,8 @@ async def test_a_scrolled_table_repaints_the_rows_that_change():
 
 
 FILTERS = ["", "grid", "gr", "status:run", "status:", "lr:0.", "lr:", "t.lr:1", "loss:0", "!grid", "!status:q",
-           "grid status:c", "v1", "id:v2", "space:t lr:2", "nothing:x", "queued", "lr"]
+           "grid status:c", "v1", "id:v2", "space:t lr:2", "nothing:x", "queued", "lr", "v", "3", "v3 e", "e",
+           "t.lr=0.", "ue", "!v2", "!e", "2", "vv", "1v"]
 
 
 async def test_the_filter_over_many_rows_matches_the_filter_of_one_row():
@@ -117,3 +118,50 @@ async def test_the_filter_over_many_rows_matches_the_filter_of_one_row():
             assert table.order == reference, (step, text)
             if step % 10 == 9:
                 table.set_sort(rng.choice(["id", "status", "objective", "m:loss", "space"]), rng.random() < 0.5)
+
+
+async def test_the_filter_finds_ids_written_otherwise():
+    """A word of the filter is looked for in the id as written (`v007`), not only as `v` and the number."""
+    from xxp_tui.tui.widgets.variant_table import make_filter
+
+    rng = random.Random(7)
+    app = TableApp()
+    async with app.run_test(size=(100, 20)):
+        table = app.query_one(VariantTable)
+        table.upsert([row(rng, i) for i in range(1, 300)])
+        table.upsert([{**row(rng, 7), "id": "v007"}, {**row(rng, 12), "id": "v0012"}])
+        for text in ["v0", "00", "v00", "7", "v7", "12", "grid 0", "!00"]:
+            table.set_filter(text)
+            keep = make_filter(text)
+            assert table.order == [v for v in table._base_order() if keep(table.rows[v])], text
+        table.set_filter("v00")
+        assert table.order == [7, 12]
+
+
+async def test_moving_the_focus_keeps_the_drawn_lines_and_a_new_theme_drops_them():
+    """Cached lines are keyed by focus, so the focus going to an input and back keeps them (each
+    `/` and Esc redrew every row); a theme change restyles them."""
+    from textual.widgets import Input
+
+    class WithInput(App):
+        def compose(self) -> ComposeResult:
+            yield VariantTable()
+            yield Input()
+
+    rng = random.Random(5)
+    app = WithInput()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(VariantTable)
+        table.upsert([row(rng, i) for i in range(1, 50)])
+        table.focus()
+        await pilot.pause()
+        focused = {key: table._lines.get(key) for key in list(table._lines.keys()) if key[4]}
+        assert focused
+        app.query_one(Input).focus()
+        await pilot.pause()
+        table.focus()
+        await pilot.pause()
+        assert all(table._lines.get(key) is strip for key, strip in focused.items())
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        assert not any(table._lines.get(key) is strip for key, strip in focused.items())

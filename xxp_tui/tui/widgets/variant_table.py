@@ -11,9 +11,11 @@ variant across re-sorts (htop's "follow"), and rows can be tagged so actions app
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import filterfalse
 
 from rich.segment import Segment
 from rich.style import Style
@@ -28,12 +30,14 @@ from textual.strip import Strip
 from xxp_tui.tui.terminal import few_colours, glyphs
 from xxp_tui.tui.widgets.table_index import (
     FIXED_FIELDS,
+    HayGroups,
     SortIndex,
     ValueIndex,
     field_names,
     narrows,
     parse_terms,
     sorted_ids,
+    word_may_match_id,
 )
 
 STATUS_ORDER = {"running": 0, "waiting_input": 1, "suspended": 2, "queued": 2, "completed": 3, "failed": 4,
@@ -71,7 +75,7 @@ class Column:
 class Row:
     id: int
     data: dict
-    hay: str  # what a plain word of the filter is searched in (lower case), remade when data changes
+    hay: str  # what a plain word of the filter is searched in besides the id (lower case), shared by rows alike
     version: int = 0
     text: dict[str, str] | None = None  # the cells' text, made when the row is first drawn
 
@@ -95,8 +99,14 @@ def _interned(data: dict) -> dict:
 
 
 def _make_hay(data: dict) -> str:
-    return " ".join([str(data.get("id")), data.get("space", ""), data.get("status", ""), data.get("origin", ""),
+    """The row's search text but its id (`_id_text`): a word of the filter passes a row when it is in
+    either. Words hold no blank, so none can straddle the two."""
+    return " ".join([data.get("space", ""), data.get("status", ""), data.get("origin", ""),
                      *(f"{k}={v}" for k, v in data["params"].items())]).lower()
+
+
+def _id_text(data: dict) -> str:
+    return str(data.get("id")).lower()
 
 
 def _field(data: dict, name: str):
@@ -197,7 +207,13 @@ class VariantTable(ScrollView, can_focus=True):
         self._position: dict[int, int] | None = {}  # id -> index in order (None: to build again)
         self._indexes: dict[str, SortIndex] = {}  # column -> every id in its ascending order
         self._values: dict[str, ValueIndex] = {}  # field -> rows by value, for `key:value` filters
-        self._matched: set[int] | None = None  # the rows that pass the filter (None: no filter)
+        self._hays = HayGroups()  # rows by search text, for the filter's plain words
+        self._built_ahead = False  # every index is built (and frozen out of the GC's way)
+        self._odd_ids = False  # some row's id text is not `v` and its number (then any word may match an id)
+        # The rows that pass the filter (None: no filter), as a set made when first needed (a key
+        # press that filters leaves only the list of them, in _matched_ids: a set of 100,000 ids costs).
+        self._matched_set: set[int] | None = None
+        self._matched_ids: list[int] | None = None
         self.tagged: set[int] = set()
         self.sort_key = "id"
         self.sort_reverse = False
@@ -207,6 +223,7 @@ class VariantTable(ScrollView, can_focus=True):
         self._cursor_id: int | None = None
         self._lines: LRUCache[tuple, Strip] = LRUCache(1024)  # a few screens: Strips are not small
         self._style_cache: dict[tuple, Style] = {}
+        self._styled_with: dict[bool, tuple] = {}  # focus -> the styles the cached lines of that focus were made with
         self._layout_version = 0
         self._relayout_pending = False
         self.glyphs = glyphs()
@@ -253,7 +270,8 @@ class VariantTable(ScrollView, can_focus=True):
         added: list[int] = []
         changed_visible: list[int] = []
         visible: set[int] | None = None
-        keep, matched = self._filter, self._matched
+        keep = self._filter
+        matched = self._matched if keep is not None else None
         for data in rows:
             data = _interned(data)
             vid = int(str(data["id"]).lstrip("v"))
@@ -263,9 +281,11 @@ class VariantTable(ScrollView, can_focus=True):
             for k in data["metrics"]:
                 if k not in self._seen_metrics and k not in new_metrics:
                     new_metrics.append(k)
+            if not self._odd_ids and _id_text(data) != f"v{vid}":
+                self._odd_ids = True
             row = self.rows.get(vid)
             if row is None:
-                row = self.rows[vid] = Row(vid, data, hay=_make_hay(data))
+                row = self.rows[vid] = Row(vid, data, hay=self._hays.add(vid, _make_hay(data)))
                 for name, vindex in self._values.items():
                     vindex.add(vid, _field(data, name))
                 added.append(vid)
@@ -283,7 +303,10 @@ class VariantTable(ScrollView, can_focus=True):
             row.data = data
             row.version += 1
             row.text = None
-            row.hay = _make_hay(data)
+            hay = _make_hay(data)
+            if hay != row.hay:
+                self._hays.discard(vid, row.hay)
+                row.hay = self._hays.add(vid, hay)
             for index in touched:
                 index.insert(vid)
             if touched and self._indexes.get(self.sort_key) in touched:
@@ -368,13 +391,19 @@ class VariantTable(ScrollView, can_focus=True):
         return index
 
     def build_next_index(self) -> bool:
-        """Build one missing sort index (the next column's), so that sorting by any column later
-        only reads an index: called when the viewer is idle after a big load. False when all are built."""
+        """Build one missing index: the next column's sort index, so that sorting by any column later
+        only reads an index, then the value index of a fixed field or a param, so that the first
+        `key:` typed in the filter finds it built. Called when the viewer is idle after a big load.
+        False when all are built."""
         if len(self.rows) < PREBUILD_ROWS:
             return False
         for col in self.columns:
             if col.key != "reason" and col.key not in self._indexes:
                 self._index(col.key)
+                return True
+        for name in ["\0space", "\0status", "\0origin", *self._param_keys]:
+            if name not in self._values:
+                self._value_index(name)
                 return True
         return False
 
@@ -396,10 +425,17 @@ class VariantTable(ScrollView, can_focus=True):
         if resort:
             self._indexes.clear()
             if self._filter is not None:
-                self._matched = {vid for vid, row in self.rows.items() if self._filter(row)}
+                self._matched_set = {vid for vid, row in self.rows.items() if self._filter(row)}
+                self._matched_ids = None
         base = self._base_order()
         matched = self._matched
-        self._show(base if matched is None else [vid for vid in base if vid in matched])
+        self._show(base if matched is None else list(filter(matched.__contains__, base)))
+
+    @property
+    def _matched(self) -> set[int] | None:
+        if self._matched_set is None and self._matched_ids is not None:
+            self._matched_set, self._matched_ids = set(self._matched_ids), None
+        return self._matched_set
 
     def _show(self, order: list[int]) -> None:
         self.order = order
@@ -434,13 +470,13 @@ class VariantTable(ScrollView, can_focus=True):
         """Filter the rows; typing on (`kind:` then `kind:c`) narrows what is shown already."""
         before, self.filter_text = self.filter_text, text
         if not text.strip():
-            self._filter = self._matched = None
+            self._filter = self._matched_set = self._matched_ids = None
             self._rebuild_order()
         else:
-            candidates = self.order if self._matched is not None and narrows(before, text) else self._base_order()
+            candidates = self.order if self._filter is not None and narrows(before, text) else self._base_order()
             shown = self._evaluate(text, candidates)
             self._filter = make_filter(text)
-            self._matched = set(shown)
+            self._matched_set, self._matched_ids = None, shown
             self._show(shown)
         self.refresh()
 
@@ -448,21 +484,55 @@ class VariantTable(ScrollView, can_focus=True):
         """The ids (in their given order) that pass filter `text`, narrowed term by term with
         comprehensions; what `make_filter` says of one row, said of many at once."""
         invert, terms = parse_terms(text)
-        rows = self.rows
         shown = ids
         for term in terms:
             key, sep, value = term.partition(":")
             if not sep:
-                shown = [v for v in shown if term in rows[v].hay]
+                shown = self._word_matches(term, shown)
                 continue
             passing = self._field_matches(key, value, term, shown)
-            shown = [v for v in shown if v in passing]
+            if passing is not None:
+                shown = list(filter(passing.__contains__, shown))
         if invert:
             passing = set(shown)
-            shown = [v for v in ids if v not in passing]
+            shown = list(filterfalse(passing.__contains__, ids))
         return shown
 
-    def _field_matches(self, key: str, value: str, term: str, ids: list[int]) -> set[int]:
+    def _word_matches(self, term: str, ids: list[int]) -> list[int]:
+        """The ids (in order) whose id or search text holds the plain word `term`. Few ids: a test
+        each; many: a test per distinct text (HayGroups), then one C-level pass over the ids."""
+        rows = self.rows
+        by_id = self._odd_ids or word_may_match_id(term)
+        if len(ids) <= 2 * len(self._hays):
+            if by_id:
+                return [v for v in ids if term in rows[v].hay or term in _id_text(rows[v].data)]
+            return [v for v in ids if term in rows[v].hay]
+        passing, groups = self._hays.matching(term, len(rows))
+        if passing:
+            keep = set().union(*groups)
+            if by_id:
+                keep.update(self._id_matches(term, ids))
+            return list(filter(keep.__contains__, ids))
+        if not groups:
+            return list(ids)
+        drop = set().union(*groups)
+        if by_id:
+            drop.difference_update(self._id_matches(term, list(drop)))
+        return list(filterfalse(drop.__contains__, ids))
+
+    def _id_matches(self, term: str, ids: list[int]) -> list[int]:
+        """The ids whose id text (`v123`) holds `term`."""
+        if self._odd_ids:
+            return [v for v in ids if term in _id_text(self.rows[v].data)]
+        number = term[1:] if term.startswith("v") else term  # the id text is `v` and the number, here
+        if "v" in number:
+            return []
+        if number is term:
+            return [v for v, text in zip(ids, map(str, ids), strict=True) if term in text]
+        return [v for v, text in zip(ids, map(str, ids), strict=True) if text.startswith(number)]
+
+    def _field_matches(self, key: str, value: str, term: str, ids: list[int]) -> set[int] | None:
+        """The ids that pass a `key:value` term, None when every row does."""
         if key == "id":
             return {v for v in ids if f"v{v}".startswith(value)}
         if key in FIXED_FIELDS:
@@ -473,12 +543,15 @@ class VariantTable(ScrollView, can_focus=True):
                 single = make_filter(term)
                 return {v for v in ids if single(self.rows[v])}
             name = names[0]
+        return self._value_index(name).matching(value, len(self.rows))
+
+    def _value_index(self, name: str) -> ValueIndex:
+        """The rows by value of field `name` (see `_field`), built when first needed, then kept up to date."""
         index = self._values.get(name)
         if index is None:
-            index = self._values[name] = ValueIndex()
-            for vid, row in self.rows.items():
-                index.add(vid, _field(row.data, name))
-        return index.starting_with(value)
+            index = self._values[name] = ValueIndex.build(
+                (vid, _field(row.data, name)) for vid, row in self.rows.items())
+        return index
 
 
     # ------------------------------------------------------------------ cursor and tags
@@ -702,16 +775,36 @@ class VariantTable(ScrollView, can_focus=True):
         self.call_after_refresh(self._scroll_to_cursor)
         self.refresh()
 
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._style_cache.clear()
-        self._lines.clear()
+    def render_lines(self, crop):
+        """Drop the cached styles and lines when the styles they were made with changed (a theme, the
+        CSS). Checked when drawing, once the styles are settled, per focus state: moving the focus to
+        the `/` line and back restyles the table, but its cached styles and lines are keyed by focus
+        and stay valid (clearing them on every restyle redrew every row on each `/` and Esc)."""
+        styles = (self.rich_style, *(self.get_component_rich_style(name) for name in sorted(self.COMPONENT_CLASSES)))
+        before = self._styled_with.get(self.has_focus)
+        if before is not None and before != styles:
+            self._styled_with = {}
+            self._style_cache.clear()
+            self._lines.clear()
+        self._styled_with[self.has_focus] = styles
+        return super().render_lines(crop)
 
     def on_resize(self) -> None:
         self._update_virtual_size()
 
     def on_mount(self) -> None:
-        self.set_interval(0.3, self.build_next_index)
+        self.set_interval(0.3, self._build_ahead)
+
+    def _build_ahead(self) -> None:
+        """Build the next missing index while the viewer is idle. Once all are built, they live as long
+        as the rows: out of the cyclic GC's way with them (as the app does after a big load), since a
+        full collection walks every id of every index otherwise (~25 ms at 100,000 rows)."""
+        if self.build_next_index():
+            self._built_ahead = False
+        elif not self._built_ahead and len(self.rows) >= PREBUILD_ROWS:
+            self._built_ahead = True
+            gc.collect()
+            gc.freeze()
 
     def on_focus(self) -> None:
         self.refresh()  # cached lines are keyed by focus too
@@ -751,7 +844,7 @@ def make_filter(text: str) -> Callable[[Row], bool]:
                 if field_value is None or not str(field_value).lower().startswith(value):
                     return False
                 continue
-            if term not in table_row.hay:
+            if term not in table_row.hay and term not in _id_text(row):
                 return False
         return True
 
