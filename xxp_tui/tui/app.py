@@ -239,7 +239,7 @@ class XxpApp(App[str]):
         self._finished: dict[tuple[str, int], int] = {}
         self.waiting_ids: set[int] = set()
         self._binding_state: tuple | None = None
-        self._command_suggester = None
+        self._command_suggester: Suggester | None = None  # the : line's, kept while the / line has none
 
     # ------------------------------------------------------------------ layout
 

@@ -157,7 +157,7 @@ class HayGroups:
         """Which rows' text contains `term`, as (True, groups that pass), or (False, groups that
         fail) when fewer rows fail than pass; (False, []) means every row passes."""
         items = self.by_hay.items()
-        hits = [ids for hay, ids in items if term in hay]
+        hits: list[Collection[int]] = [ids for hay, ids in items if term in hay]
         passing = sum(map(len, hits))
         if passing * 2 <= total:
             return True, hits
