@@ -345,6 +345,19 @@ def test_runner_checks_through_the_executor(tmp_path: Path, dask_cluster) -> Non
         assert second["lost"] and "never runs an attempt twice" in second["reason"] and second["pid"] is None
         assert (twice / "stdout.log").read_text() == "ran\n"
 
+        # A log its disk refuses (/dev/full answers every write with ENOSPC): the task is stopped, and
+        # the disk is named as the cause, so the engine interrupts the run rather than fail the variant.
+        folder = tmp_path / "full"
+        talker = "import time\nwhile True:\n    print('x' * 100, flush=True)\n    time.sleep(0.01)\n"
+        spec = spec_for(folder, "v1:T:5", [sys.executable, "-c", talker])
+        (folder / "params.json").write_text("{}")
+        spec.stdout_path = Path("/dev/full")
+        executor.submit(spec)
+        finished, _ = next_finished(events, executor)
+        assert finished.reason == "was stopped: no space left on device writing stdout.log", finished
+        assert finished.no_space and finished.signal is not None, finished
+        executor.release("v1:T:5")
+
         # Cancel a running task: its group is gone in well under the deadline.
         folder = tmp_path / "cancel"
         spec = spec_for(folder, "v1:T:4", [sys.executable, "-c", "import time; time.sleep(60)"])
