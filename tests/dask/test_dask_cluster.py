@@ -58,12 +58,16 @@ def read_kb(db: Path, fn):
 
 
 def running_holds(db: Path, count: int):
-    """The running Hold task runs once `count` of them run on a worker (their pids recorded)."""
+    """The running Hold task runs once `count` of them run on a worker (their pids recorded) and each
+    has begun (its ledger line, beside the KB, is written: the script runs, not only its guard)."""
     def ready(kb):
         if not kb.scalar("SELECT 1 FROM runs"):
             return None
         trs = [tr for tr in kbv.task_runs_in_state(kb, 1, "running") if tr.task == "Hold" and tr.pgid]
-        return trs if len(trs) == count else None
+        begun = set(ledger(db.parent))
+        if len(trs) != count or not all((f"v{tr.variant_id}", "Hold", Path(tr.cwd or "").name) in begun for tr in trs):
+            return None
+        return trs
 
     return wait_until(lambda: db.exists() and read_kb(db, ready), 60, f"{count} Hold tasks running on workers")
 
