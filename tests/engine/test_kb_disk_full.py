@@ -68,23 +68,35 @@ def fill(folder: Path) -> Path:
     return filler
 
 
+def start_headless(spec: Path, db: Path, out: Path) -> subprocess.Popen:
+    """`xxp-tui run --headless` of `spec` into `db` (its output to `out`), once a variant runs."""
+    with open(out, "w") as fh:
+        proc = xxp_popen("run", spec, "--headless", "--db", db, cwd=spec.parent, stdout=fh,
+                         stderr=subprocess.STDOUT)
+
+    def started():
+        if not db.exists():
+            return False
+        with open_kb(db, create=False, readonly=True) as kb:
+            return any(v.status == "running" for v in kbv.for_run(kb, 1))
+
+    try:
+        wait_until(started, 60, "a running variant")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
+
+
 def test_a_full_disk_under_the_kb_interrupts_the_run_resumably(tmp_path: Path, small_disk: Path):
     spec = make_project(tmp_path / "p", SPEC)
     gates = tmp_path / "p" / "gates"
     db = small_disk / "kb.sqlite"
     out = tmp_path / "headless.out"
-    with open(out, "w") as fh:
-        proc = xxp_popen("run", spec, "--headless", "--db", db, cwd=spec.parent, stdout=fh,
-                         stderr=subprocess.STDOUT)
+    proc = start_headless(spec, db, out)
     filler = None
     try:
-        def started():
-            if not db.exists():
-                return False
-            with open_kb(db, create=False, readonly=True) as kb:
-                return any(v.status == "running" for v in kbv.for_run(kb, 1))
-
-        wait_until(started, 60, "a running variant")
         filler = fill(small_disk)
         (gates / "v1").touch()  # v1 ends: its result cannot be written any more
         code = proc.wait(timeout=60)
@@ -164,18 +176,9 @@ def test_a_full_disk_under_the_task_folders_interrupts_the_run_resumably(tmp_pat
     runs.parent.mkdir(parents=True)
     runs.symlink_to(small_disk, target_is_directory=True)
     out = tmp_path / "headless.out"
-    with open(out, "w") as fh:
-        proc = xxp_popen("run", spec, "--headless", "--db", db, cwd=spec.parent, stdout=fh,
-                         stderr=subprocess.STDOUT)
+    proc = start_headless(spec, db, out)
     filler = None
     try:
-        def started():
-            if not db.exists():
-                return False
-            with open_kb(db, create=False, readonly=True) as kb:
-                return any(v.status == "running" for v in kbv.for_run(kb, 1))
-
-        wait_until(started, 60, "a running variant")
         filler = fill(small_disk)
         (gates / "v1").touch()  # v1 prints what the disk cannot take
         code = proc.wait(timeout=60)
