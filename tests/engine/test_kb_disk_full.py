@@ -68,8 +68,8 @@ def fill(folder: Path) -> Path:
     return filler
 
 
-def start_headless(spec: Path, db: Path, out: Path) -> subprocess.Popen:
-    """`xxp-tui run --headless` of `spec` into `db` (its output to `out`), once a variant runs."""
+def start_headless(spec: Path, db: Path, out: Path, running: int = 1) -> subprocess.Popen:
+    """`xxp-tui run --headless` of `spec` into `db` (its output to `out`), once `running` tasks run."""
     with open(out, "w") as fh:
         proc = xxp_popen("run", spec, "--headless", "--db", db, cwd=spec.parent, stdout=fh,
                          stderr=subprocess.STDOUT)
@@ -78,10 +78,10 @@ def start_headless(spec: Path, db: Path, out: Path) -> subprocess.Popen:
         if not db.exists():
             return False
         with open_kb(db, create=False, readonly=True) as kb:
-            return any(v.status == "running" for v in kbv.for_run(kb, 1))
+            return len(kbv.task_runs_in_state(kb, 1, "running")) >= running  # folders laid out, started
 
     try:
-        wait_until(started, 60, "a running variant")
+        wait_until(started, 60, f"{running} running task(s)")
     except BaseException:
         proc.kill()
         proc.wait()
@@ -176,7 +176,7 @@ def test_a_full_disk_under_the_task_folders_interrupts_the_run_resumably(tmp_pat
     runs.parent.mkdir(parents=True)
     runs.symlink_to(small_disk, target_is_directory=True)
     out = tmp_path / "headless.out"
-    proc = start_headless(spec, db, out)
+    proc = start_headless(spec, db, out, running=2)  # both slots busy: v1 is the first to meet the full disk
     filler = None
     try:
         filler = fill(small_disk)

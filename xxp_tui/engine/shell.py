@@ -1069,15 +1069,15 @@ class Engine(Steering, Amending, Holding, Transferring):
         try:
             materialize(spec)
         except OSError as exc:
-            if exc.errno in NO_SPACE:
-                tr_id = kbv.insert_task_run(self.kb, variant_id=vexec.id, task=name, attempt=attempt, status="running",
-                                            cwd=str(spec.cwd), started=time.time())
-                self._no_space_for_task(vexec, name, tr_id, str(spec.cwd), f"cannot lay out its folder: {exc.strerror}")
-                return 0
-            kbv.insert_task_run(self.kb, variant_id=vexec.id, task=name, attempt=attempt, status="failed",
+            full = exc.errno in NO_SPACE
+            kbv.insert_task_run(self.kb, variant_id=vexec.id, task=name, attempt=attempt,
+                                status="interrupted" if full else "failed", cwd=str(spec.cwd),
                                 reason=f"cannot lay out its folder {spec.cwd}: {exc.strerror or exc}",
                                 started=time.time(), ended=time.time())
-            self._task_failed(vexec, name, str(exc), retry=False)
+            if full:
+                self._no_space_for_task(vexec, name, str(spec.cwd))
+            else:
+                self._task_failed(vexec, name, str(exc), retry=False)
             return 0
         now = time.time()
         with self.kb.write():
@@ -1244,7 +1244,9 @@ class Engine(Steering, Amending, Holding, Transferring):
             self._executor_lost(vexec, name, r.task_run_id)
             return
         if f.no_space and not vexec.stopping:
-            self._no_space_for_task(vexec, name, r.task_run_id, str(r.spec.cwd), f.reason)
+            kbv.update_task_run(self.kb, r.task_run_id, status="interrupted", ended=time.time(),
+                                reason=f"{name} {f.reason or 'was stopped: its disk is full'}")
+            self._no_space_for_task(vexec, name, str(r.spec.cwd))
             return
         ended = outcomes.TaskExit(name, f.exit_code, f.signal, f.reason, f.lost, f.stderr_tail)
         actions = machine.handle(TaskEnded(ended, attempts=vexec.attempts[name],
@@ -1288,28 +1290,25 @@ class Engine(Steering, Amending, Holding, Transferring):
         recorded as interrupted and the run stops resumably (resume when the scheduler is back)."""
         kbv.update_task_run(self.kb, task_run_id, status="interrupted", ended=time.time(),
                             reason="the Dask scheduler could not be reached")
-        vexec.state[name] = TASK_PENDING
-        vexec.attempts[name] -= 1
-        if self.stop_request is None:
-            self.stop_request = "interrupt"
-            self.interrupt_reason = (f"the Dask scheduler {self.run.scheduler or ''} could not be reached; "
-                                     f"resume with: xxp-tui resume r{self.run_id}").replace("  ", " ")
-            self.emit("run", f"run r{self.run_id}: {self.interrupt_reason}")
+        self._machine_failed(vexec, name, (f"the Dask scheduler {self.run.scheduler or ''} could not be reached; "
+                                           f"resume with: xxp-tui resume r{self.run_id}").replace("  ", " "))
 
-    def _no_space_for_task(self, vexec: VariantExec, name: str, task_run_id: int, cwd: str,
-                           why: str | None) -> None:
-        """The disk under a task's folder filled up and its log could not be written: the
-        machine's failure, not the task's. Like a full disk under the KB, the attempt is recorded as
-        interrupted and the run stops resumably; `resume` runs the task again once there is space."""
-        kbv.update_task_run(self.kb, task_run_id, status="interrupted", ended=time.time(),
-                            reason=f"{name} {why or 'was stopped: the disk is full'}")
+    def _no_space_for_task(self, vexec: VariantExec, name: str, cwd: str) -> None:
+        """The disk under a task's folder is full: its log could not be written, or its folder not
+        laid out (the attempt is recorded as interrupted). Like a full disk under the KB, the run
+        stops resumably; `resume` runs the task again once there is space."""
+        self._machine_failed(vexec, name, f"the disk under v{vexec.id}'s task folder is full ({cwd}); "
+                                          f"free space, then: xxp-tui resume r{self.run_id}")
+
+    def _machine_failed(self, vexec: VariantExec, name: str, reason: str) -> None:
+        """An attempt the machine failed, not the task: it does not count, the task waits to run
+        again, and the run stops resumably with `reason` (the first such reason is the one kept)."""
         vexec.state[name] = TASK_PENDING
         vexec.attempts[name] -= 1
         if self.stop_request is None:
             self.stop_request = "interrupt"
-            self.interrupt_reason = (f"the disk under v{vexec.id}'s task folder is full ({cwd}); "
-                                     f"free space, then: xxp-tui resume r{self.run_id}")
-            self.emit("run", f"run r{self.run_id}: {self.interrupt_reason}")
+            self.interrupt_reason = reason
+            self.emit("run", f"run r{self.run_id}: {reason}")
 
     def _task_failed(self, vexec: VariantExec, name: str, reason: str, retry: bool, lost: bool = False) -> None:
         """An attempt failed: retried or not as the core decides (core/outcomes.py `retry`)."""

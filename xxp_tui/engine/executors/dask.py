@@ -428,7 +428,7 @@ class DaskExecutor:
                 reason = result.get("reason")
             return Finished(key, result.get("exit_code"), result.get("signal"), reason, tail,
                             cpu_seconds=result.get("cpu_seconds"), peak_rss_bytes=result.get("peak_rss_bytes"),
-                            no_space=result.get("no_space") is True and reason == result.get("reason"))
+                            no_space=result.get("no_space") is True and handle.cancel_reason is None)
         if reason is not None:  # we cancelled it (or it went away meanwhile: we wanted it gone anyway)
             return Finished(key, None, None, reason, "")
         if error == "cancelled":
