@@ -6,6 +6,7 @@ short timeout; a project outside git simply has no commit.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import json
@@ -56,30 +57,23 @@ def _cache_file() -> Path:
 
 
 def _read_cache(key: list) -> dict[str, str | None] | None:
+    from xxp_tui.files import read_private
+
+    data = read_private(_cache_file())
     try:
-        path = _cache_file()
-        info = path.stat()
-        if info.st_uid != os.getuid() or info.st_mode & 0o077:
-            return None  # only a file this user wrote and nobody else can change
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        found = json.loads(data) if data is not None else None
+    except ValueError:
         return None
-    if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("packages"), dict):
+    if not isinstance(found, dict) or found.get("key") != key or not isinstance(found.get("packages"), dict):
         return None
-    return data["packages"]
+    return found["packages"]
 
 
 def _write_cache(key: list, packages: dict[str, str | None]) -> None:
-    try:
-        path = _cache_file()
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_name(f".packages.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"key": key, "packages": packages}, fh)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a cache: the next start scans again
+    from xxp_tui.files import write_private
+
+    with contextlib.suppress(OSError):  # a cache: the next start scans again
+        write_private(_cache_file(), json.dumps({"key": key, "packages": packages}))
 
 
 def scan_packages() -> dict[str, str | None]:

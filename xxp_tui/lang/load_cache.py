@@ -149,11 +149,12 @@ def lookup(entry: Path) -> LoadResult | None:
     if not enabled():
         return None
     try:
+        from xxp_tui.files import read_private
+
         path = cache_file(entry)
-        st = os.lstat(path)
-        if not path.is_file() or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        data = read_private(path)
+        if data is None:
             return None
-        data = path.read_bytes()
         head, _, payload = data.partition(b"\n")
         if head != path.stem.encode():
             return None
@@ -182,13 +183,9 @@ def store(entry: Path, result: LoadResult, libs: Libraries | None) -> None:
         pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _reduce_proxy}
         ancestors = _flat(_ancestors(libs))
         pickler.dump(([(str(f), _digest(f)) for f in files], [str(r) for r in roots], listing, ancestors, result))
+        from xxp_tui.files import write_private
+
         path = cache_file(entry)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(path.parent, 0o700)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(path.stem.encode() + b"\n" + buffer.getvalue())
-        os.replace(tmp, path)
+        write_private(path, path.stem.encode() + b"\n" + buffer.getvalue())
     except Exception:
         return
