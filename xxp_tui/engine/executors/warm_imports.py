@@ -103,14 +103,11 @@ class WarmImports:
         for package, attribute, submodule in self.links:
             child = sys.modules.get(submodule)
             parent = sys.modules.get(package)
-            if child is not None and parent is not None and child is self._taken(submodule, child):
+            if child is not None and parent is not None and submodule not in self.modules:  # handed over
                 setattr(parent, attribute, child)
             else:
                 waiting.append((package, attribute, submodule))
         self.links = waiting
-
-    def _taken(self, name: str, default):
-        return default if name not in self.modules else None
 
 
 def preload(names, keep_out) -> WarmImports:
