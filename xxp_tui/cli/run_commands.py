@@ -6,12 +6,16 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from xxp_tui.cli.common import DB_OPTION, kb_session, run_argument, run_id_of
 from xxp_tui.cli.completion import choices, complete_run
 from xxp_tui.cli.output import fail, fail_usage, for_terminal
+
+if TYPE_CHECKING:
+    from xxp_tui.lang.loader import LoadResult
 
 READ_ONLY = typer.Option(False, "--read-only", envvar="XXP_READ_ONLY",
                          help="Viewer: watch only, steering keys disabled.")
@@ -63,7 +67,7 @@ class Progress:
 
 
 def _drive(db: Path, run_id: int, allow_changed_spec: bool = False, max_log_mb: int | None = None,
-           quiet: bool = False, loaded=None) -> int:
+           quiet: bool = False, loaded: LoadResult | None = None) -> int:
     from xxp_tui.engine.shell import (
         Engine,
         EngineBusy,

@@ -44,7 +44,7 @@ def _path_state() -> list:
         if entry in ("", ".") or entry == here:
             continue
         try:
-            state.append([entry, os.stat(entry or ".").st_mtime_ns])
+            state.append([entry, os.stat(entry).st_mtime_ns])
         except OSError:
             state.append([entry, None])
     return [sys.executable, sys.version, state]

@@ -25,11 +25,7 @@ def ordered(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> tuple[lis
 
     nodes = list(nodes)
     rank = {n: i for i, n in enumerate(nodes)}
-    sorter: graphlib.TopologicalSorter = graphlib.TopologicalSorter()
-    for n in nodes:
-        sorter.add(n)
-    for a, b in edges:
-        sorter.add(b, a)
+    sorter = _sorter(nodes, edges)
     try:
         sorter.prepare()
     except graphlib.CycleError as exc:
@@ -49,14 +45,23 @@ def ordered(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> tuple[lis
 def has_cycle(edges: Iterable[tuple[str, str]]) -> bool:
     import graphlib
 
-    sorter: graphlib.TopologicalSorter = graphlib.TopologicalSorter()
-    for a, b in edges:
-        sorter.add(b, a)
     try:
-        sorter.prepare()
+        _sorter((), edges).prepare()
     except graphlib.CycleError:
         return True
     return False
+
+
+def _sorter(nodes: Iterable[str], edges: Iterable[tuple[str, str]]):
+    """A graphlib sorter of the graph (each edge a -> b: b waits for a)."""
+    import graphlib
+
+    sorter: graphlib.TopologicalSorter = graphlib.TopologicalSorter()
+    for n in nodes:
+        sorter.add(n)
+    for a, b in edges:
+        sorter.add(b, a)
+    return sorter
 
 
 def closing_edge(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], list[str]] | None:
