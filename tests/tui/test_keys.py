@@ -103,3 +103,31 @@ async def test_header_hints_and_restart_of_an_interrupted_run(tmp_path):
                        what="interrupted hint")
         assert app.summary.engine == "exited"
         assert app.check_action("resume_engine", ()) is True
+
+
+def type_ahead(app: XxpApp, text: str) -> None:
+    """Keys that arrive together (a paste, a fast typist, one packet over SSH): all posted before
+    the app handles the first, unlike Pilot's press, which waits for each."""
+    from textual import events
+
+    names = {":": "colon", "/": "slash", " ": "space"}
+    for char in text:
+        app.post_message(events.Key(names.get(char, char), char))
+
+
+async def test_keys_typed_right_after_colon_or_slash_reach_the_line(tmp_path):
+    """They reached the table, whose keys act (`s` opened the sort list, `p` paused the run)."""
+    app = frozen(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        type_ahead(app, "/sj")
+        await wait_for(pilot, lambda: app.table.filter_text == "sj", what="the filter typed ahead")
+        assert app.screen is app.screen_stack[0]  # `s` opened no sort list
+        await pilot.press("escape")
+        type_ahead(app, ":sort")
+        await wait_for(pilot, lambda: app.cmdline.value == "sort", what="the command typed ahead")
+        assert app.cmdline.has_focus and app.screen is app.screen_stack[0]
+        await pilot.press("escape")
+        type_ahead(app, "/lr:0/x")  # inside the line, : and / are text
+        await wait_for(pilot, lambda: app.table.filter_text == "lr:0/x", what="a filter with : and /")
+        assert app.cmdline_mode == "/"

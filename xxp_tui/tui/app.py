@@ -16,12 +16,14 @@ from pathlib import Path
 
 from textual import on, work
 from textual._context import NoActiveAppError
+from textual.actions import SkipAction
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.suggester import Suggester
+from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, Input
 from textual.worker import get_current_worker
 
@@ -166,8 +168,10 @@ class XxpApp(App[str]):
 
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", id="xxp.help"),
-        Binding("slash", "filter", "Filter", id="xxp.filter"),
-        Binding("colon", "command_line", "Cmd", id="xxp.command"),
+        # Priority: handled as the key arrives, before the keys typed after it are passed on to the
+        # focused table; so those reach the line (see _focus_now). Text typed elsewhere keeps them.
+        Binding("slash", "filter", "Filter", id="xxp.filter", priority=True),
+        Binding("colon", "command_line", "Cmd", id="xxp.command", priority=True),
         Binding("d", "prune", "Prune", id="xxp.prune"),
         Binding("z", "hold", "Suspend/resume", show=False, id="xxp.hold"),
         Binding("i", "inject", "Inject", id="xxp.inject"),
@@ -669,7 +673,7 @@ class XxpApp(App[str]):
             cmd.display = False
             if self.cmdline_mode == "/":
                 self.set_filter("")
-        self.table.focus()
+        self._focus_now(self.table)
 
     def action_knowledge(self) -> None:
         from xxp_tui.tui.screens.knowledge import KnowledgeScreen
@@ -722,7 +726,19 @@ class XxpApp(App[str]):
     def action_filter(self) -> None:
         self._open_line("/")
 
+    def _typing_elsewhere(self) -> bool:
+        """In a line, a form or another screen, `:` and `/` (priority bindings) are text."""
+        return self.screen is not self.screen_stack[0] or isinstance(self.focused, Input)
+
+    def _focus_now(self, widget: Widget) -> None:
+        """Focus `widget` before the next key is passed on. `Widget.focus()` defers the change behind
+        the events already received: keys typed ahead (a paste, a fast typist, keys that arrive in
+        one packet over SSH) after `:` or `/` reached the table, whose `p` paused the run."""
+        self.screen.set_focus(widget)
+
     def _open_line(self, mode: str) -> None:
+        if self._typing_elsewhere():
+            raise SkipAction()  # the key goes on to what has the focus
         self.cmdline_mode = mode
         cmd = self.cmdline
         cmd.display = True
@@ -734,7 +750,7 @@ class XxpApp(App[str]):
         cmd.value = self.table.filter_text if mode == "/" else ""
         cmd.placeholder = ("filter: words, key:value (status:running, space:Grid, lr:0.1), ! inverts"
                            if mode == "/" else ":prune v12  :prio v7 5  :inject Space k=v  (Tab completes)")
-        cmd.focus()
+        self._focus_now(cmd)
         self.history_pos = len(self.history)
 
     @on(Input.Changed, "#cmdline")
@@ -750,7 +766,7 @@ class XxpApp(App[str]):
     def _line_submitted(self, event: Input.Submitted) -> None:
         cmd = self.cmdline
         cmd.display = False
-        self.table.focus()
+        self._focus_now(self.table)
         if self.cmdline_mode == "/":
             return
         text = event.value.strip()
